@@ -1,0 +1,45 @@
+# Thin wrappers over the README's commands. Everything installs into the project's own venvs.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+MELTANO_VENV := .venv-meltano
+MELTANO_VERSION := 4.4.1
+PY := $(VENV)/bin/python
+
+.PHONY: install meltano test test-fast lint demo bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+meltano: $(MELTANO_VENV)/.installed
+
+$(MELTANO_VENV)/.installed:
+	$(PYTHON) -m venv $(MELTANO_VENV)
+	$(MELTANO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'meltano==$(MELTANO_VERSION)'
+	touch $@
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# The README's test command: lint, types, then the whole suite (slow end-to-end tests included).
+test: install meltano lint
+	$(VENV)/bin/pytest
+
+# Local convenience: skip the slow end-to-end tests.
+test-fast: install lint
+	$(VENV)/bin/pytest --skip-slow
+
+# The README's main command: sandbox -> tap -> Airflow DAG -> DuckDB, twice, then what landed.
+demo: install
+	$(PY) scripts/demo.py
+
+bench: install
+	$(PY) tests/benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) $(MELTANO_VENV) .airflow .meltano .pytest_cache .mypy_cache .ruff_cache

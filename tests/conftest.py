@@ -1,0 +1,75 @@
+"""Shared fixtures: one fixture per real component (sandbox server, tap config)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from tap_equipme.sandbox import SandboxServer
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# A recognisable key: the secrets tests search every output channel for it.
+SANDBOX_API_KEY = "sandbox-key-7f3a9c1e-DO-NOT-LEAK"
+DEFAULT_CUSTOMERS = 200
+DEFAULT_SEED = 1
+
+# Console scripts (tap-equipme, target-equipme, ...) live beside the interpreter running pytest.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--skip-slow",
+        action="store_true",
+        default=False,
+        help="skip tests marked slow (real Airflow, real meltano, large data); CI runs them",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--skip-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow test skipped by --skip-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def api_key() -> str:
+    return SANDBOX_API_KEY
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    """One real sandbox HTTP server per test session (per xdist worker)."""
+    from tap_equipme.sandbox import SandboxServer
+
+    with SandboxServer(
+        customers=DEFAULT_CUSTOMERS, seed=DEFAULT_SEED, api_key=SANDBOX_API_KEY, port=0
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
+    """The session's sandbox, reset to the default data set with no faults and fresh stats."""
+    sandbox_server.control.reset(customers=DEFAULT_CUSTOMERS, seed=DEFAULT_SEED)
+    return sandbox_server
+
+
+@pytest.fixture
+def tap_config(sandbox: SandboxServer, api_key: str) -> dict[str, Any]:
+    """A tap config pointing at the sandbox."""
+    return {
+        "api_key": api_key,
+        "api_url": sandbox.base_url,
+        "request_timeout": 10,
+        "max_retries": 3,
+    }
