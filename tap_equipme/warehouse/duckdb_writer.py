@@ -1,0 +1,450 @@
+"""DuckDB warehouse: upserts by key, soft deletes, state and load bookkeeping.
+
+Transactions: every batch runs in its own explicit transaction. The transaction of the last
+batch stays open until the next batch starts or until the target commits a STATE, so the
+state row is committed in the SAME transaction as the last data it covers. A crash at any
+point therefore leaves whole batches and the previous state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from tap_equipme.warehouse.arrow import ROW_NUMBER_COLUMN, Column, quote
+from tap_equipme.warehouse.errors import IncompatibleSchemaError, WarehouseError
+from tap_equipme.warehouse.evolution import nested_additions
+from tap_equipme.warehouse.state import STATE_TABLE, bookmark_of
+
+LOADS_TABLE = "_equipme_loads"
+BOOKKEEPING_COLUMNS = {
+    "_loaded_at": "TIMESTAMPTZ",
+    "_deleted_at": "TIMESTAMPTZ",
+    "_sdc_table_version": "BIGINT",
+}
+_STAGED = "__equipme_staged"
+_BATCH = "__equipme_batch"
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadStats:
+    """One stream's row of `_equipme_loads` for this run."""
+
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(tz=dt.timezone.utc)
+
+
+def connect_duckdb(path: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file, turning lock and permission failures into clear errors.
+
+    Args:
+        path: The DuckDB file.
+        read_only: Open without taking the write lock.
+
+    Returns:
+        The connection, with the session time zone set to UTC.
+
+    Raises:
+        WarehouseError: If the file cannot be opened for writing.
+    """
+    target = Path(path)
+    if not read_only:
+        parent = target.parent if str(target.parent) else Path()
+        if not parent.is_dir():
+            msg = (
+                f"Setting 'path': the directory {str(parent)!r} of the DuckDB file does not "
+                "exist. Create it or point 'path' at an existing directory; nothing was written."
+            )
+            raise WarehouseError(msg)
+        if target.is_dir():
+            msg = f"Setting 'path': {path!r} is a directory, but destination 'duckdb' needs a file."
+            raise WarehouseError(msg)
+        writable = os.access(target, os.W_OK) if target.exists() else os.access(parent, os.W_OK)
+        if not writable:
+            msg = (
+                f"Setting 'path': {path!r} is not writable by this user. Fix its permissions "
+                "or choose another path; nothing was written."
+            )
+            raise WarehouseError(msg)
+    try:
+        con = duckdb.connect(path, read_only=read_only)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            msg = (
+                f"Setting 'path': the DuckDB file {path!r} is locked by another process "
+                "(another sync or an open DuckDB session holds it). Wait for it to finish or "
+                f"close it, then run again; nothing was written. DuckDB said: {text}"
+            )
+        else:
+            msg = f"Setting 'path': cannot open the DuckDB file {path!r}: {text}"
+        raise WarehouseError(msg) from exc
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+class DuckDBWarehouse:
+    """Loads Arrow batches into a DuckDB file and keeps state and load records beside them."""
+
+    destination = "duckdb"
+
+    def __init__(self, path: str, run_id: str) -> None:
+        """Open (or create) the warehouse.
+
+        Args:
+            path: The DuckDB file.
+            run_id: Identifier of this load in `_equipme_loads`.
+        """
+        self.path = path
+        self.run_id = run_id
+        self.started_at = _now()
+        self.con = self._open()
+        self._in_transaction = False
+        self._stats: dict[str, LoadStats] = {}
+        self._ensured: dict[str, list[Column]] = {}
+        self.pending_versions: dict[str, int] = {}
+        """Streams with an ACTIVATE_VERSION to apply once all their data is loaded."""
+        self._create_bookkeeping()
+        self.stored_state = self._read_stored_state()
+        self.bookmark_before = bookmark_of(self.stored_state)
+        self.bookmark_after = self.bookmark_before
+
+    # -- connection and transactions ----------------------------------------------------
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        return connect_duckdb(self.path)
+
+    def _begin(self) -> None:
+        if not self._in_transaction:
+            self.con.execute("BEGIN TRANSACTION")
+            self._in_transaction = True
+
+    def _commit(self) -> None:
+        if self._in_transaction:
+            self.con.execute("COMMIT")
+            self._in_transaction = False
+
+    def _create_bookkeeping(self) -> None:
+        self.con.execute(
+            f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (id INTEGER PRIMARY KEY, state JSON "
+            "NOT NULL, run_id VARCHAR, updated_at TIMESTAMPTZ NOT NULL)"
+        )
+        self.con.execute(
+            f"CREATE TABLE IF NOT EXISTS {LOADS_TABLE} (run_id VARCHAR NOT NULL, stream VARCHAR "
+            "NOT NULL, rows_inserted BIGINT, rows_updated BIGINT, rows_deleted BIGINT, "
+            "bookmark_before VARCHAR, bookmark_after VARCHAR, started_at TIMESTAMPTZ, "
+            "finished_at TIMESTAMPTZ, status VARCHAR, PRIMARY KEY (run_id, stream))"
+        )
+
+    def _read_stored_state(self) -> dict[str, Any] | None:
+        row = self.con.execute(f"SELECT state FROM {STATE_TABLE} WHERE id = 1").fetchone()
+        return json.loads(row[0]) if row else None
+
+    # -- tables and schema evolution ----------------------------------------------------
+
+    def _table_exists(self, stream: str) -> bool:
+        row = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = 'main' AND table_name = ?",
+            [stream],
+        ).fetchone()
+        return bool(row and row[0])
+
+    def _existing_types(self, stream: str) -> dict[str, Any]:
+        relation = self.con.sql(f"SELECT * FROM {quote(stream)} LIMIT 0")
+        return dict(zip(relation.columns, relation.types, strict=True))
+
+    def _existing_keys(self, stream: str) -> list[str]:
+        rows = self.con.execute(
+            "SELECT constraint_column_names FROM duckdb_constraints() "
+            "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+            [stream],
+        ).fetchall()
+        return list(rows[0][0]) if rows else []
+
+    def _not_null_columns(self, stream: str) -> set[str]:
+        rows = self.con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = ? AND is_nullable = 'NO'",
+            [stream],
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def _sql_type(self, sql: str) -> Any:
+        return self.con.sql(f"SELECT NULL::{sql}").types[0]
+
+    def plan_schema(self, stream: str, columns: list[Column], keys: list[str]) -> list[str]:
+        """Check a stream's schema against its table and return the DDL to apply.
+
+        Only reads the warehouse: an incompatible schema raises before anything is written.
+
+        Args:
+            stream: Stream (and table) name.
+            columns: The stream's columns from its SCHEMA message.
+            keys: The stream's key properties.
+
+        Returns:
+            SQL statements (CREATE TABLE or ALTER TABLE) to run before loading.
+
+        Raises:
+            IncompatibleSchemaError: For new key properties or a changed column type.
+        """
+        table = quote(stream)
+        if not self._table_exists(stream):
+            defs = [
+                f"{quote(c.name)} {c.type.duckdb}{' NOT NULL' if c.not_null else ''}"
+                for c in columns
+            ]
+            defs += [f"{quote(n)} {t}" for n, t in BOOKKEEPING_COLUMNS.items()]
+            if keys:
+                defs.append(f"PRIMARY KEY ({', '.join(quote(k) for k in keys)})")
+            return [f"CREATE TABLE {table} ({', '.join(defs)})"]
+        existing_keys = self._existing_keys(stream)
+        if existing_keys != list(keys):
+            msg = (
+                f"Stream '{stream}': the key properties changed from {existing_keys} to "
+                f"{list(keys)}. The table's rows are keyed by the old ones; nothing was "
+                "written. Drop or migrate the table, then run again."
+            )
+            raise IncompatibleSchemaError(msg)
+        existing = self._existing_types(stream)
+        ddl: list[str] = []
+        for column in columns:
+            desired = self._sql_type(column.type.duckdb)
+            if column.name not in existing:
+                ddl.append(f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} {desired}")
+                continue
+            for path, sql_type in nested_additions(
+                stream, column.name, existing[column.name], desired
+            ):
+                ddl.append(f"ALTER TABLE {table} ADD COLUMN {path} {sql_type}")
+        # A NOT NULL column the new schema no longer promises to fill becomes nullable.
+        promised = {c.name for c in columns if c.not_null}
+        for name in sorted(self._not_null_columns(stream) - promised - set(keys)):
+            ddl.append(f"ALTER TABLE {table} ALTER COLUMN {quote(name)} DROP NOT NULL")
+        return ddl
+
+    def ensure_stream(self, stream: str, columns: list[Column], keys: list[str]) -> None:
+        """Create or evolve the stream's table inside the current transaction.
+
+        Args:
+            stream: Stream name.
+            columns: The stream's columns.
+            keys: Key properties.
+        """
+        if self._ensured.get(stream) == columns:
+            return
+        self._begin()
+        for statement in self.plan_schema(stream, columns, keys):
+            logger.info("Stream '%s': %s", stream, statement)
+            self.con.execute(statement)
+        self._ensured[stream] = columns
+        self._stats.setdefault(stream, LoadStats())
+
+    # -- loading --------------------------------------------------------------------------
+
+    def start_batch(self) -> None:
+        """Commit the previous batch (no state covers it yet) and open a new transaction."""
+        self._commit()
+        self._begin()
+
+    def upsert(
+        self,
+        stream: str,
+        columns: list[Column],
+        keys: list[str],
+        batch: pa.Table,
+        version: int | None,
+    ) -> tuple[int, int]:
+        """Upsert one batch by key in the current transaction.
+
+        Args:
+            stream: Stream name.
+            columns: The stream's columns (the batch holds exactly these, plus a row number).
+            keys: Key properties (empty: append only).
+            batch: The Arrow batch (see `records_to_arrow`).
+            version: Table version of these records (ACTIVATE_VERSION), if any.
+
+        Returns:
+            `(inserted, updated)` row counts.
+
+        Raises:
+            WarehouseError: If a row breaks a NOT NULL column.
+        """
+        self.ensure_stream(stream, columns, keys)
+        table = quote(stream)
+        types = self._existing_types(stream)
+        self.con.register(_BATCH, batch)
+        try:
+            if keys:
+                partition = ", ".join(quote(k) for k in keys)
+                self.con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS SELECT * FROM {_BATCH} "
+                    f"QUALIFY row_number() OVER (PARTITION BY {partition} "
+                    f"ORDER BY {ROW_NUMBER_COLUMN} DESC) = 1"
+                )
+            else:
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS FROM {_BATCH}")
+        finally:
+            self.con.unregister(_BATCH)
+        staged_rows = self._scalar(f"SELECT count(*) FROM {_STAGED}")
+        updated = 0
+        if keys:
+            join = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
+            updated = self._scalar(f"SELECT count(*) FROM {table} t JOIN {_STAGED} s ON {join}")
+            if updated:
+                self.con.execute(f"DELETE FROM {table} t USING {_STAGED} s WHERE {join}")
+        names = [c.name for c in columns]
+        select = [f"CAST({quote(n)} AS {types[n]})" for n in names]
+        insert_cols = [*names, "_loaded_at", "_deleted_at", "_sdc_table_version"]
+        select += ["?::TIMESTAMPTZ", "NULL", "?::BIGINT"]
+        try:
+            self.con.execute(
+                f"INSERT INTO {table} ({', '.join(quote(n) for n in insert_cols)}) "
+                f"SELECT {', '.join(select)} FROM {_STAGED}",
+                [_now(), version],
+            )
+        except duckdb.ConstraintException as exc:
+            msg = f"Stream '{stream}': a record breaks a constraint of the table: {exc}"
+            raise WarehouseError(msg) from exc
+        except duckdb.ConversionException as exc:
+            msg = f"Stream '{stream}': a value cannot be converted to its column type: {exc}"
+            raise WarehouseError(msg) from exc
+        self.con.execute(f"DROP TABLE {_STAGED}")
+        stats = self._stats.setdefault(stream, LoadStats())
+        stats.inserted += staged_rows - updated
+        stats.updated += updated
+        self._write_load_row(stream, "running")
+        return staged_rows - updated, updated
+
+    def soft_delete_absent(self, stream: str, version: int) -> int:
+        """Mark rows not seen in `version` as deleted (ACTIVATE_VERSION), in the open transaction.
+
+        Args:
+            stream: Stream name.
+            version: The activated table version.
+
+        Returns:
+            The number of rows newly marked deleted.
+        """
+        if not self._table_exists(stream):
+            return 0
+        self._begin()
+        deleted = self._scalar(
+            f"UPDATE {quote(stream)} SET _deleted_at = ? WHERE _deleted_at IS NULL "
+            "AND _sdc_table_version IS DISTINCT FROM ? RETURNING 1",
+            [_now(), version],
+            count=True,
+        )
+        stats = self._stats.setdefault(stream, LoadStats())
+        stats.deleted += deleted
+        self._write_load_row(stream, "running")
+        return deleted
+
+    def _scalar(self, sql: str, params: list[Any] | None = None, *, count: bool = False) -> int:
+        rows = self.con.execute(sql, params or []).fetchall()
+        if count:
+            return len(rows)
+        return int(rows[0][0]) if rows else 0
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def _write_load_row(
+        self, stream: str, status: str, finished_at: dt.datetime | None = None
+    ) -> None:
+        stats = self._stats.setdefault(stream, LoadStats())
+        self.con.execute(
+            f"INSERT OR REPLACE INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                self.run_id,
+                stream,
+                stats.inserted,
+                stats.updated,
+                stats.deleted,
+                self.bookmark_before,
+                self.bookmark_after,
+                self.started_at,
+                finished_at,
+                status,
+            ],
+        )
+
+    def commit_state(self, state: dict[str, Any]) -> None:
+        """Store the state in the open transaction (with the last batch) and commit.
+
+        Args:
+            state: The Singer state covering everything loaded so far.
+        """
+        self._begin()
+        self.con.execute(
+            f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (1, ?, ?, ?)",
+            [json.dumps(state), self.run_id, _now()],
+        )
+        self.bookmark_after = bookmark_of(state)
+        for stream in self._stats:
+            self._write_load_row(stream, "running")
+        self._commit()
+        self.after_commit(state)
+
+    def after_commit(self, state: dict[str, Any] | None) -> None:
+        """Hook run after each commit of state or of the final batch (Parquet exports here).
+
+        Args:
+            state: The state just committed, or None.
+        """
+
+    def finish(self) -> None:
+        """Mark this run's loads succeeded, commit and close."""
+        self._begin()
+        finished = _now()
+        for stream in self._stats:
+            self._write_load_row(stream, "succeeded", finished)
+        self._commit()
+        self.after_commit(None)
+        self.close()
+
+    def fail(self, reason: str) -> None:
+        """Roll back the open batch, mark this run's loads failed and close.
+
+        Args:
+            reason: Why the load failed (logged).
+        """
+        logger.error("Load failed, rolling back the open batch: %s", reason)
+        try:
+            if self._in_transaction:
+                self.con.execute("ROLLBACK")
+                self._in_transaction = False
+            rows = self.con.execute(
+                f"SELECT stream FROM {LOADS_TABLE} WHERE run_id = ?", [self.run_id]
+            ).fetchall()
+            if rows:
+                self.con.execute(
+                    f"UPDATE {LOADS_TABLE} SET status = 'failed', finished_at = ? WHERE run_id = ?",
+                    [_now(), self.run_id],
+                )
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with contextlib.suppress(duckdb.Error):
+            self.con.close()
+
+
+__all__ = ["DuckDBWarehouse", "IncompatibleSchemaError", "LoadStats", "connect_duckdb"]

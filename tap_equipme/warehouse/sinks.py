@@ -1,0 +1,196 @@
+"""`EquipmeSink`: collects a stream's records as JSON text and loads each batch in bulk."""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+from functools import cached_property
+
+import msgspec
+from singer_sdk.sinks import BatchSink
+
+from tap_equipme.warehouse.arrow import (
+    SchemaConversionError,
+    columns_for,
+    encode_record,
+    freeform_columns,
+    parse_schema,
+    records_to_arrow,
+    reencode_raw,
+)
+from tap_equipme.warehouse.errors import IncompatibleSchemaError, WarehouseError
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if t.TYPE_CHECKING:
+    from singer_sdk.sinks.core import BaseJSONSchemaValidator
+
+    from tap_equipme.warehouse.target import TargetEquipme
+
+DEFAULT_BATCH_SIZE_ROWS = 100_000
+
+
+class EquipmeSink(BatchSink):
+    """One stream's batches: JSON text -> one Arrow table -> one upsert transaction."""
+
+    MAX_SIZE_DEFAULT = DEFAULT_BATCH_SIZE_ROWS
+
+    def __init__(
+        self,
+        target: TargetEquipme,
+        stream_name: str,
+        schema: dict,
+        key_properties: t.Sequence[str] | None,
+    ) -> None:
+        """Initialize the sink and derive the stream's columns from its schema.
+
+        Args:
+            target: The target.
+            stream_name: Stream name.
+            schema: Stream JSON schema.
+            key_properties: Key properties.
+
+        Raises:
+            IncompatibleSchemaError: If the schema cannot be stored.
+        """
+        super().__init__(target, stream_name, schema, key_properties)
+        self._target = target
+        self.warehouse = target.warehouse
+        self.keys = list(key_properties or [])
+        try:
+            self.columns = columns_for(self.schema, self.keys)
+        except SchemaConversionError as exc:
+            msg = f"Stream '{stream_name}': {exc}; nothing was written."
+            raise IncompatibleSchemaError(msg) from exc
+        self._parse_schema = parse_schema(self.columns)
+        self._freeform = freeform_columns(self.columns)
+        self._lines: list[t.Any] = []
+        self.active_version: int | None = None
+        self._batch_version: int | None = None
+
+    @cached_property
+    def validate_schema(self) -> bool:
+        """Record validation is off by default: the warehouse types check every value.
+
+        Returns:
+            The `validate_records` setting (default False).
+        """
+        return bool(self.config.get("validate_records", False))
+
+    @override
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        return super().get_validator() if self.validate_schema else None
+
+    @property
+    def accepts_raw_records(self) -> bool:
+        """True if records can skip singer-sdk's per-record processing.
+
+        Returns:
+            Whether the target may append raw JSON text directly.
+        """
+        return self._validator is None and not self.include_sdc_metadata_properties
+
+    @override
+    def setup(self) -> None:
+        """Fail early (before any data) if the warehouse cannot take this schema."""
+        super().setup()
+        self.warehouse.plan_schema(self.stream_name, self.columns, self.keys)
+
+    def observe_version(self, version: int | None) -> None:
+        """Remember the table version of the record being added (ACTIVATE_VERSION).
+
+        Args:
+            version: The RECORD message's `version`, if any.
+        """
+        if version is not None:
+            self._batch_version = version
+        elif self._batch_version is None:
+            self._batch_version = self.active_version
+
+    def add_raw(self, raw: msgspec.Raw, version: int | None) -> None:
+        """Append one record's raw JSON text (the fast path).
+
+        Args:
+            raw: The record's JSON text.
+            version: The RECORD message's `version`.
+        """
+        self._lines.append(reencode_raw(raw, self._freeform) if self._freeform else raw)
+        if version is not None:
+            self._batch_version = version
+        elif self._batch_version is None:
+            self._batch_version = self.active_version
+
+    @override
+    def process_record(self, record: dict, context: dict) -> None:
+        """Append one record that went through singer-sdk's standard path.
+
+        Args:
+            record: The (mapped, validated) record.
+            context: Batch context (unused: records are kept as JSON text).
+        """
+        self._lines.append(encode_record(record, self._freeform))
+
+    @override
+    def process_batch(self, context: dict) -> None:
+        """Load the batch: one Arrow parse, one upsert, in its own transaction.
+
+        Args:
+            context: Batch context.
+
+        Raises:
+            WarehouseError: If a record does not fit the stream's schema.
+        """
+        lines, self._lines = self._lines, []
+        version, self._batch_version = self._batch_version, None
+        if not lines:
+            return
+        try:
+            table = records_to_arrow(lines, self._parse_schema)
+        except SchemaConversionError as exc:
+            msg = f"Stream '{self.stream_name}': {exc}"
+            raise WarehouseError(msg) from exc
+        del lines
+        self.warehouse.start_batch()
+        inserted, updated = self.warehouse.upsert(
+            self.stream_name, self.columns, self.keys, table, version
+        )
+        self.logger.info(
+            "Loaded a batch of %d rows into '%s': %d inserted, %d updated",
+            table.num_rows,
+            self.stream_name,
+            inserted,
+            updated,
+        )
+
+    @override
+    def activate_version(self, new_version: int) -> None:
+        """Remember the version; rows absent from it are soft-deleted at the end of the run.
+
+        Args:
+            new_version: The activated table version.
+        """
+        self.active_version = new_version
+        self.warehouse.pending_versions[self.stream_name] = new_version
+
+    @override
+    def clean_up(self) -> None:
+        """At end of input, finalize the stream if this is its current sink."""
+        if self._target.active_sink(self.stream_name) is self:
+            self.finalize()
+        super().clean_up()
+
+    def finalize(self) -> None:
+        """At end of input: make sure the table exists and apply a pending ACTIVATE_VERSION."""
+        self.warehouse.ensure_stream(self.stream_name, self.columns, self.keys)
+        version = self.warehouse.pending_versions.pop(self.stream_name, None)
+        if version is not None:
+            deleted = self.warehouse.soft_delete_absent(self.stream_name, version)
+            self.logger.info(
+                "ACTIVATE_VERSION %s on '%s': %d rows absent from it marked deleted",
+                version,
+                self.stream_name,
+                deleted,
+            )

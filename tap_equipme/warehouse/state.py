@@ -1,0 +1,93 @@
+"""The Singer state stored in the warehouse itself, and how the pipeline reads it back."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from tap_equipme.warehouse.errors import WarehouseError
+
+STATE_TABLE = "_equipme_state"
+STATE_FILE = "_equipme_state.json"
+DESTINATIONS = ("duckdb", "parquet")
+
+
+def bookmark_of(state: dict[str, Any] | None) -> str | None:
+    """Return the customers bookmark (`createdAfter`) of a state, if any.
+
+    Args:
+        state: A Singer state.
+
+    Returns:
+        `state["bookmarks"]["customers"]["replication_key_value"]` as text, or None.
+    """
+    try:
+        value = (state or {})["bookmarks"]["customers"]["replication_key_value"]
+    except (KeyError, TypeError):
+        return None
+    return None if value is None else str(value)
+
+
+def read_state(destination: str, path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """Return the last state committed to a warehouse, or None if there is none yet.
+
+    Args:
+        destination: `duckdb` or `parquet`.
+        path: The DuckDB file or the Parquet directory.
+
+    Returns:
+        The stored state, exactly as the tap emitted it.
+
+    Raises:
+        WarehouseError: For an unknown destination or a warehouse that cannot be read.
+    """
+    if destination not in DESTINATIONS:
+        msg = f"Setting 'destination': {destination!r} is not one of {list(DESTINATIONS)}."
+        raise WarehouseError(msg)
+    location = Path(path)
+    if destination == "parquet":
+        state_file = location / STATE_FILE
+        if not state_file.exists():
+            return None
+        return json.loads(state_file.read_text(encoding="utf-8"))
+    if not location.exists():
+        return None
+    try:
+        con = duckdb.connect(str(location), read_only=True)
+    except duckdb.Error as exc:
+        msg = f"Setting 'path': cannot read the state from the DuckDB file {str(path)!r}: {exc}"
+        raise WarehouseError(msg) from exc
+    try:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [STATE_TABLE]
+        ).fetchone()
+        if not exists or not exists[0]:
+            return None
+        row = con.execute(f"SELECT state FROM {STATE_TABLE} WHERE id = 1").fetchone()
+    finally:
+        con.close()
+    return json.loads(row[0]) if row else None
+
+
+def write_json_atomically(path: Path, payload: Any) -> None:
+    """Write JSON to `path` through a temp file in the same directory and `os.replace`.
+
+    Args:
+        path: Destination file.
+        payload: JSON-serialisable value.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

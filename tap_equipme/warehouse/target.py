@@ -1,0 +1,214 @@
+"""`target-equipme`: a singer-sdk Target that loads Singer streams into DuckDB or Parquet."""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+import uuid
+
+import msgspec
+from singer_sdk import Target
+from singer_sdk import typing as th
+from singer_sdk.mapper import SameRecordTransform
+
+from tap_equipme.warehouse.duckdb_writer import DuckDBWarehouse
+from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.parquet_writer import ParquetWarehouse
+from tap_equipme.warehouse.reader import LazyRecordReader
+from tap_equipme.warehouse.sinks import DEFAULT_BATCH_SIZE_ROWS, EquipmeSink
+from tap_equipme.warehouse.state import DESTINATIONS
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if t.TYPE_CHECKING:
+    from singer_sdk.sinks import Sink
+
+_RECORD_DECODER = msgspec.json.Decoder()
+
+
+def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
+    """Open the configured destination.
+
+    Args:
+        config: The target's settings.
+
+    Returns:
+        The warehouse writer.
+
+    Raises:
+        WarehouseError: For a bad `destination` or `path`.
+    """
+    destination = config.get("destination") or "duckdb"
+    path = config.get("path")
+    run_id = config.get("run_id") or str(uuid.uuid4())
+    if destination not in DESTINATIONS:
+        msg = f"Setting 'destination': {destination!r} is not one of {list(DESTINATIONS)}."
+        raise WarehouseError(msg)
+    if not path:
+        msg = "Setting 'path' is required: the DuckDB file or the Parquet directory to load."
+        raise WarehouseError(msg)
+    if destination == "parquet":
+        return ParquetWarehouse(str(path), run_id)
+    return DuckDBWarehouse(str(path), run_id)
+
+
+class TargetEquipme(Target):
+    """Loads Singer streams into DuckDB (upserts) or Parquet (one file per stream)."""
+
+    name = "target-equipme"
+    default_sink_class = EquipmeSink
+    message_reader_class = LazyRecordReader
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "destination",
+            th.StringType(allowed_values=list(DESTINATIONS)),
+            default="duckdb",
+            description="Where to load: a DuckDB file (`duckdb`) or a Parquet directory.",
+        ),
+        th.Property(
+            "path",
+            th.StringType,
+            required=True,
+            description="The DuckDB file, or the directory of the Parquet files.",
+        ),
+        th.Property(
+            "run_id",
+            th.StringType,
+            description="Identifier of this load in `_equipme_loads` (default: a new UUID).",
+        ),
+        th.Property(
+            "batch_size_rows",
+            th.IntegerType(minimum=1),
+            default=DEFAULT_BATCH_SIZE_ROWS,
+            description="Rows per batch (one Arrow table, one transaction).",
+        ),
+        th.Property(
+            "validate_records",
+            th.BooleanType,
+            default=False,
+            description="Validate each record with JSON Schema (slow); the warehouse's "
+            "column types check every value anyway.",
+        ),
+    ).to_dict()
+
+    def __init__(self, **kwargs: t.Any) -> None:
+        """Initialize the target and open the warehouse (fails fast on bad settings).
+
+        Args:
+            **kwargs: See `singer_sdk.Target`.
+        """
+        super().__init__(**kwargs)
+        # One DuckDB connection and its open transaction are shared by all sinks.
+        self.max_parallelism = 1
+        self.warehouse = open_warehouse(self.config)
+        self._raw_sinks: dict[str, EquipmeSink | None] = {}
+        if isinstance(self.message_reader, LazyRecordReader):
+            self.message_reader.on_failure.append(self._on_failure)
+
+    def active_sink(self, stream_name: str) -> Sink | None:
+        """Return the current sink of a stream.
+
+        Args:
+            stream_name: Stream name.
+
+        Returns:
+            The sink, or None.
+        """
+        return self._sinks_active.get(stream_name)
+
+    def _raw_sink(self, stream_name: str) -> EquipmeSink | None:
+        """Return the sink that may take raw records for a stream (no maps, no validation)."""
+        if stream_name in self._raw_sinks:
+            return self._raw_sinks[stream_name]
+        maps = self.mapper.stream_maps.get(stream_name, [])
+        sink = self._sinks_active.get(stream_name)
+        plain = (
+            len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and maps[0].stream_alias == stream_name
+            and not maps[0].flattening_enabled
+        )
+        raw_sink = (
+            sink if plain and isinstance(sink, EquipmeSink) and sink.accepts_raw_records else None
+        )
+        self._raw_sinks[stream_name] = raw_sink
+        return raw_sink
+
+    @override
+    def _process_schema_message(self, message_dict: dict) -> None:
+        self._raw_sinks.clear()
+        super()._process_schema_message(message_dict)
+
+    @override
+    def _process_record_message(self, message_dict: dict) -> None:
+        record = message_dict.get("record")
+        if isinstance(record, msgspec.Raw):
+            sink = self._raw_sink(message_dict.get("stream") or "")
+            if sink is not None:
+                sink.add_raw(record, message_dict.get("version"))
+                sink.tally_record_read()
+                sink.record_counter_metric.increment()
+                if sink.is_full:
+                    self.drain_one(sink)
+                self._handle_max_record_age()
+                return
+            message_dict["record"] = _RECORD_DECODER.decode(record)
+        stream_name = message_dict.get("stream")
+        sink_for_version = self._sinks_active.get(stream_name or "")
+        if isinstance(sink_for_version, EquipmeSink):
+            sink_for_version.observe_version(message_dict.get("version"))
+        super()._process_record_message(message_dict)
+
+    @override
+    def _write_state_message(self, state: dict) -> None:
+        """Commit the state with the data it covers, then (only then) emit it on stdout.
+
+        Args:
+            state: The latest state; every sink has been drained.
+        """
+        self.warehouse.commit_state(state)
+        super()._write_state_message(state)
+
+    @override
+    def process_endofpipe(self) -> None:
+        """Drain everything, commit state, mark the run's loads succeeded."""
+        try:
+            super().process_endofpipe()
+        except BaseException as exc:
+            self._on_failure(exc)
+            raise
+        self.warehouse.finish()
+
+    def _on_failure(self, exc: BaseException) -> None:
+        self.warehouse.fail(f"{type(exc).__name__}: {exc}")
+
+    @override
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: t.Any = None,
+        file_input: t.IO[str] | None = None,
+    ) -> None:
+        """Run the target; user-fixable errors print one paragraph and exit 1.
+
+        Args:
+            about: Display package metadata and settings.
+            about_format: Format of `--about`.
+            config: Config file(s) or ENV.
+            file_input: Messages file (default stdin).
+        """
+        try:
+            super().invoke(
+                about=about, about_format=about_format, config=config, file_input=file_input
+            )
+        except WarehouseError as exc:
+            sys.stderr.write(f"target-equipme: error: {exc}\n")
+            sys.stderr.flush()
+            sys.exit(1)

@@ -1,0 +1,180 @@
+"""Reporting views (DuckDB) and the Parquet export of tables and views.
+
+`create_views(path)` is idempotent (`CREATE OR REPLACE VIEW`). The static views live in
+`views.sql`; `customer_metadata_wide` is generated here because DuckDB cannot keep a
+data-dependent PIVOT in a view: its columns are the metadata keys present when the views are
+(re)created, so run `create_views` after each load (the DAG does).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from tap_equipme.warehouse.arrow import quote
+from tap_equipme.warehouse.duckdb_writer import connect_duckdb
+from tap_equipme.warehouse.errors import WarehouseError
+
+REPORT_VIEWS = (
+    "customers_report",
+    "customer_metadata_long",
+    "customer_metadata_wide",
+    "customer_counts_by_country",
+    "customer_counts_by_language",
+    "customer_counts_by_active",
+)
+EXPORTED_TABLES = ("customers", "customer_metadata")
+_REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.MULTILINE)
+_VIEW_NAME = re.compile(r"CREATE OR REPLACE VIEW (\w+)")
+
+
+def _static_views() -> list[tuple[str, set[str], str]]:
+    """Return `(view name, required tables, statement)` for each view in views.sql."""
+    text = resources.files("tap_equipme.warehouse").joinpath("views.sql").read_text("utf-8")
+    views = []
+    for chunk in text.split(";"):
+        requires = _REQUIRES.search(chunk)
+        name = _VIEW_NAME.search(chunk)
+        if requires and name:
+            tables = {t.strip() for t in requires.group(1).split(",")}
+            views.append((name.group(1), tables, chunk.strip()))
+    return views
+
+
+def _existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_type = 'BASE TABLE'"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def metadata_wide_sql(keys: list[str]) -> str:
+    """Return the `customer_metadata_wide` view for the given metadata keys.
+
+    One row per live customer, one column per key (DuckDB column names are
+    case-insensitive, so keys differing only in case get a numeric suffix).
+
+    Args:
+        keys: Distinct metadata keys, in column order.
+
+    Returns:
+        The CREATE OR REPLACE VIEW statement.
+    """
+    taken = {"customer_id", "customer_name"}
+    columns = []
+    for key in keys:
+        name, suffix = key, 2
+        while name.lower() in taken:
+            name, suffix = f"{key}_{suffix}", suffix + 1
+        taken.add(name.lower())
+        literal = "'" + key.replace("'", "''") + "'"
+        columns.append(f"max(m.value) FILTER (WHERE m.key = {literal}) AS {quote(name)}")
+    select = ",\n    ".join(["c.id AS customer_id", "c.name AS customer_name", *columns])
+    return (
+        "CREATE OR REPLACE VIEW customer_metadata_wide AS\n"
+        f"SELECT\n    {select}\n"
+        "FROM customers AS c\n"
+        "LEFT JOIN customer_metadata AS m\n"
+        "    ON m.customer_id = c.id AND m._deleted_at IS NULL\n"
+        "WHERE c._deleted_at IS NULL\n"
+        "GROUP BY c.id, c.name"
+    )
+
+
+def create_views(path: str | os.PathLike[str]) -> list[str]:
+    """Create (or replace) the reporting views in a DuckDB warehouse.
+
+    Views whose source tables do not exist yet are skipped.
+
+    Args:
+        path: The DuckDB file.
+
+    Returns:
+        The names of the views created.
+
+    Raises:
+        WarehouseError: If the file does not exist or cannot be opened.
+    """
+    if not Path(path).is_file():
+        msg = f"Setting 'path': the DuckDB file {str(path)!r} does not exist (load data first)."
+        raise WarehouseError(msg)
+    con = connect_duckdb(str(path))
+    created = []
+    try:
+        tables = _existing_tables(con)
+        con.execute("BEGIN TRANSACTION")
+        for name, required, statement in _static_views():
+            if required <= tables:
+                con.execute(statement)
+                created.append(name)
+        if {"customers", "customer_metadata"} <= tables:
+            keys = [
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT key FROM customer_metadata "
+                    "WHERE _deleted_at IS NULL AND key IS NOT NULL ORDER BY key"
+                ).fetchall()
+            ]
+            con.execute(metadata_wide_sql(keys))
+            created.append("customer_metadata_wide")
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    return sorted(created, key=REPORT_VIEWS.index)
+
+
+def export_parquet(
+    duckdb_path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
+) -> dict[str, Path]:
+    """Export the loaded tables and the reporting views to `<out_dir>/<name>.parquet`.
+
+    Each file is written to a temp file in `out_dir` and moved into place with `os.replace`,
+    so readers never see a partial file. Deleted rows are kept in the table exports (with
+    `_deleted_at`), and absent from the views, as in DuckDB.
+
+    Args:
+        duckdb_path: The DuckDB warehouse file.
+        out_dir: Directory for the Parquet files (created if missing).
+
+    Returns:
+        Name -> written file, for every table and view that exists.
+
+    Raises:
+        WarehouseError: If the warehouse does not exist.
+    """
+    if not Path(duckdb_path).is_file():
+        msg = f"the DuckDB file {str(duckdb_path)!r} does not exist (load data first)."
+        raise WarehouseError(msg)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    con = connect_duckdb(str(duckdb_path), read_only=True)
+    written: dict[str, Path] = {}
+    try:
+        relations = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+            ).fetchall()
+        }
+        for name in (*EXPORTED_TABLES, *REPORT_VIEWS):
+            if name not in relations:
+                continue
+            fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+            os.close(fd)
+            try:
+                target = "'" + tmp.replace("'", "''") + "'"
+                con.execute(f"COPY (FROM {quote(name)}) TO {target} (FORMAT parquet)")
+                os.replace(tmp, out / f"{name}.parquet")
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            written[name] = out / f"{name}.parquet"
+    finally:
+        con.close()
+    return written

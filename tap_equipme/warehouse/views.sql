@@ -1,0 +1,87 @@
+-- Reporting views over the loaded tables. Rows with _deleted_at set are skipped everywhere.
+-- Each statement names the tables it needs; create_views() skips a view whose tables are
+-- missing. customer_metadata_wide is generated in views.py (one column per metadata key).
+
+-- requires: customers
+CREATE OR REPLACE VIEW customers_report AS
+SELECT
+    c.id,
+    c.name,
+    c.customerNumber AS customer_number,
+    c.active,
+    c.language,
+    c.description,
+    c.contactName AS contact_name,
+    c.contactEmail AS contact_email,
+    c.contactPhone AS contact_phone,
+    c.companyAddress.line1 AS address_line1,
+    c.companyAddress.street AS street,
+    c.companyAddress.number AS street_number,
+    c.companyAddress.addition AS address_addition,
+    c.companyAddress.postalCode AS postal_code,
+    c.companyAddress.city AS city,
+    c.companyAddress.regionCode AS region_code,
+    c.companyAddress.regionName AS region_name,
+    c.companyAddress.countryCode AS country_code,
+    c.companyAddress.phoneNumber AS address_phone,
+    c.accountManager.id AS account_manager_id,
+    coalesce(
+        c.accountManager.fullName,
+        nullif(concat_ws(' ', c.accountManager.firstName, c.accountManager.lastName), '')
+    ) AS account_manager_name,
+    c.accountManager.email AS account_manager_email,
+    c.referredBy.referredOn AS referred_on,
+    c.referredBy.company.id AS referred_by_company_id,
+    c.referredBy.company.name AS referred_by_company_name,
+    c.referredBy.employee.id AS referred_by_employee_id,
+    coalesce(
+        c.referredBy.employee.fullName,
+        nullif(concat_ws(' ', c.referredBy.employee.firstName, c.referredBy.employee.lastName), '')
+    ) AS referred_by_employee_name,
+    c._loaded_at AS loaded_at
+FROM customers AS c
+WHERE c._deleted_at IS NULL;
+
+-- requires: customers, customer_metadata
+CREATE OR REPLACE VIEW customer_metadata_long AS
+SELECT
+    m.customer_id,
+    c.name AS customer_name,
+    m.key,
+    m.value,
+    m.scope
+FROM customer_metadata AS m
+JOIN customers AS c ON c.id = m.customer_id AND c._deleted_at IS NULL
+WHERE m._deleted_at IS NULL;
+
+-- requires: customers
+CREATE OR REPLACE VIEW customer_counts_by_country AS
+SELECT
+    companyAddress.countryCode AS country_code,
+    count(*) AS customers,
+    count(*) FILTER (WHERE active) AS active_customers
+FROM customers
+WHERE _deleted_at IS NULL
+GROUP BY ALL
+ORDER BY customers DESC, country_code NULLS LAST;
+
+-- requires: customers
+CREATE OR REPLACE VIEW customer_counts_by_language AS
+SELECT
+    language,
+    count(*) AS customers,
+    count(*) FILTER (WHERE active) AS active_customers
+FROM customers
+WHERE _deleted_at IS NULL
+GROUP BY ALL
+ORDER BY customers DESC, language NULLS LAST;
+
+-- requires: customers
+CREATE OR REPLACE VIEW customer_counts_by_active AS
+SELECT
+    active,
+    count(*) AS customers
+FROM customers
+WHERE _deleted_at IS NULL
+GROUP BY ALL
+ORDER BY active DESC NULLS LAST;
