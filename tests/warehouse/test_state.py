@@ -1,0 +1,158 @@
+"""State lives in the warehouse, committed with its data; STATE goes out only after commit."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tap_equipme.warehouse import duckdb_writer
+from tap_equipme.warehouse.state import read_state
+
+
+def test_state_is_stored_with_the_data_and_read_back(target, tmp_path, singer):
+    path = tmp_path / "warehouse.duckdb"
+    assert read_state("duckdb", path) is None
+    run = target.cli(
+        [
+            singer.schema(),
+            singer.record(singer.customer(1)),
+            singer.state("2024-05-01T00:00:00+00:00", extra_opaque={"x": 1}),
+        ]
+    )
+    assert run.returncode == 0, run.stderr
+    stored = read_state("duckdb", path)
+    assert stored == run.states[-1]
+    assert stored["extra_opaque"] == {"x": 1}  # the whole state, unchanged
+
+
+def test_state_on_stdout_is_already_committed(tmp_path, singer, monkeypatch):
+    """When the STATE line is written, another connection already sees that state and data."""
+    from tap_equipme.warehouse.target import TargetEquipme
+
+    target = TargetEquipme(config={"path": str(tmp_path / "w.duckdb"), "batch_size_rows": 3})
+    seen = []
+
+    class Probe(io.StringIO):
+        def write(self, text):
+            if "bookmarks" in text:
+                cursor = target.warehouse.con.cursor()  # own transaction: committed data only
+                state = cursor.execute("SELECT state FROM _equipme_state").fetchone()
+                count = cursor.execute("SELECT count(*) FROM customers").fetchone()[0]
+                cursor.close()
+                seen.append((json.loads(text), json.loads(state[0]) if state else None, count))
+            return super().write(text)
+
+    monkeypatch.setattr(sys, "stdout", Probe())
+    messages = [
+        singer.schema(),
+        *(singer.record(singer.customer(i)) for i in range(1, 8)),
+        singer.state("2024-06-01T00:00:00Z"),
+    ]
+    target.listen(io.StringIO(singer.lines(messages)))
+    expected = singer.state("2024-06-01T00:00:00Z")["value"]
+    assert seen == [(expected, expected, 7)]
+
+
+def test_failed_commit_emits_no_state(target, singer, monkeypatch):
+    def broken(self, state):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(duckdb_writer.DuckDBWarehouse, "commit_state", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        target.in_process(
+            [singer.schema(), singer.record(singer.customer(1)), singer.state("2024-07-01")]
+        )
+    out = target.capsys.readouterr().out
+    assert "2024-07-01" not in out
+
+
+def test_exception_between_batches_keeps_previous_state_and_whole_batches(
+    target, query, tmp_path, singer, monkeypatch
+):
+    target.in_process(
+        [
+            singer.schema(),
+            *(singer.record(singer.customer(i)) for i in range(1, 4)),
+            singer.state("2024-01-01T00:00:00Z"),
+        ]
+    )
+    calls = {"n": 0}
+    real_upsert = duckdb_writer.DuckDBWarehouse.upsert
+
+    def failing_third_batch(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("injected failure between batches")
+        return real_upsert(self, *args, **kwargs)
+
+    monkeypatch.setattr(duckdb_writer.DuckDBWarehouse, "upsert", failing_third_batch)
+    with pytest.raises(RuntimeError, match="injected"):
+        target.in_process(
+            [
+                singer.schema(),
+                *(singer.record(singer.customer(i)) for i in range(100, 112)),
+                singer.state("2024-02-01T00:00:00Z"),
+            ],
+            batch_size_rows=4,
+            run_id="crashed",
+        )
+    assert "2024-02-01" not in target.capsys.readouterr().out
+    assert (
+        read_state("duckdb", tmp_path / "warehouse.duckdb")
+        == singer.state("2024-01-01T00:00:00Z")["value"]
+    )
+    new_rows = query("SELECT count(*) FROM customers WHERE id >= 100")[0][0]
+    # Batches 1 and 2 are committed (each when the next began); batch 3 failed inside its
+    # own transaction, which was rolled back: whole batches only, never part of one.
+    assert new_rows == 8
+    assert query("SELECT status FROM _equipme_loads WHERE run_id = 'crashed'") == [("failed",)]
+
+
+@pytest.mark.slow
+def test_killed_target_leaves_previous_state_and_whole_batches(target, query, tmp_path, singer):
+    first = target.cli(
+        [
+            singer.schema(),
+            *(singer.record(singer.customer(i)) for i in range(1, 11)),
+            singer.state("2024-01-01T00:00:00Z"),
+        ]
+    )
+    assert first.returncode == 0, first.stderr
+    config = tmp_path / "kill-config.json"
+    config.write_text(json.dumps(target.config(batch_size_rows=50)))
+    proc = subprocess.Popen(
+        ["target-equipme", "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(
+        singer.lines(
+            [
+                singer.schema(),
+                *(singer.record(singer.customer(i)) for i in range(1000, 1120)),
+                singer.state("2024-02-01T00:00:00Z"),
+            ]
+        )
+    )
+    proc.stdin.flush()
+    time.sleep(3)  # two full batches are loaded; the pipe stays open (no end of input)
+    proc.send_signal(signal.SIGKILL)
+    stdout, _ = proc.communicate(timeout=30)
+    assert "2024-02-01" not in stdout
+    assert (
+        read_state("duckdb", tmp_path / "warehouse.duckdb")
+        == singer.state("2024-01-01T00:00:00Z")["value"]
+    )
+    new_rows = query("SELECT count(*) FROM customers WHERE id >= 1000")[0][0]
+    assert new_rows % 50 == 0
+    assert new_rows <= 100
+    assert query("SELECT count(*) FROM customers WHERE id < 1000") == [(10,)]
