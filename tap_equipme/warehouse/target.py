@@ -59,6 +59,7 @@ class TargetEquipme(Target):
     """Loads Singer streams into DuckDB (upserts) or Parquet (one file per stream)."""
 
     name = "target-equipme"
+    package_name = "tap-equipme"
     default_sink_class = EquipmeSink
     message_reader_class = LazyRecordReader
 
@@ -162,6 +163,16 @@ class TargetEquipme(Target):
         if isinstance(sink_for_version, EquipmeSink):
             sink_for_version.observe_version(message_dict.get("version"))
         super()._process_record_message(message_dict)
+
+    @override
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        # The SDK's handler warns about `_sdc_*` columns this target does not use: it tracks
+        # versions in its own `_sdc_table_version` and `_deleted_at` columns.
+        stream_name = message_dict["stream"]
+        for stream_map in self.mapper.stream_maps[stream_name]:
+            sink = self.get_sink(stream_map.stream_alias)
+            if sink.process_activate_version_messages:
+                sink.activate_version(message_dict["version"])
 
     @override
     def _write_state_message(self, state: dict) -> None:

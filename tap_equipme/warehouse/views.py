@@ -42,7 +42,7 @@ def _static_views() -> list[tuple[str, set[str], str]]:
         name = _VIEW_NAME.search(chunk)
         if requires and name:
             tables = {t.strip() for t in requires.group(1).split(",")}
-            views.append((name.group(1), tables, chunk.strip()))
+            views.append((name.group(1), tables, chunk[name.start() :].strip()))
     return views
 
 

@@ -1,5 +1,5 @@
 -- Reporting views over the loaded tables. Rows with _deleted_at set are skipped everywhere.
--- Each statement names the tables it needs; create_views() skips a view whose tables are
+-- Each statement names the tables it needs, and create_views() skips a view whose tables are
 -- missing. customer_metadata_wide is generated in views.py (one column per metadata key).
 
 -- requires: customers

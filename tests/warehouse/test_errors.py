@@ -1,0 +1,132 @@
+"""Bad settings, bad paths and locked files: one clear paragraph, non-zero exit, nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.state import read_state
+
+
+def _messages(singer):
+    return [singer.schema(), singer.record(singer.customer(1)), singer.state("2024-01-01")]
+
+
+def test_unknown_destination_is_rejected_naming_the_setting(target, tmp_path, singer):
+    run = target.cli(_messages(singer), destination="sqlite")
+    assert run.returncode != 0
+    assert "destination" in run.stderr
+    assert "sqlite" in run.stderr
+    assert run.states == []
+    assert list(tmp_path.glob("*.duckdb")) == []
+
+
+def test_missing_path_is_rejected_naming_the_setting(target, tmp_path, singer):
+    run = target.cli(_messages(singer), path=None)
+    assert run.returncode != 0
+    assert "'path'" in run.stderr
+
+
+def test_path_under_a_missing_directory_is_a_clear_error(target, tmp_path, singer):
+    run = target.cli(_messages(singer), path=str(tmp_path / "no" / "such" / "w.duckdb"))
+    assert run.returncode != 0
+    assert "target-equipme: error: Setting 'path'" in run.stderr
+    assert "does not exist" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "no").exists()
+
+
+def test_path_that_cannot_be_created_is_a_clear_error_for_parquet(target, tmp_path, singer):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    run = target.cli(_messages(singer), destination="parquet", path=str(blocker))
+    assert run.returncode != 0
+    assert "is a file" in run.stderr
+    assert blocker.read_text() == "not a directory"
+
+
+def test_a_directory_as_duckdb_path_is_a_clear_error(target, tmp_path, singer):
+    run = target.cli(_messages(singer), path=str(tmp_path))
+    assert run.returncode != 0
+    assert "is a directory" in run.stderr
+
+
+def test_unwritable_directory_is_a_clear_error(tmp_path):
+    import os
+
+    from tap_equipme.warehouse.target import open_warehouse
+
+    locked_dir = tmp_path / "ro"
+    locked_dir.mkdir()
+    locked_dir.chmod(0o500)
+    try:
+        if os.access(locked_dir, os.W_OK):  # root ignores permissions: use a read-only mount
+            locked_dir = type(tmp_path)("/proc")
+        with pytest.raises(WarehouseError, match="Setting 'path'"):
+            open_warehouse({"destination": "duckdb", "path": str(locked_dir / "w.duckdb")})
+    finally:
+        (tmp_path / "ro").chmod(0o700)
+
+
+def test_duckdb_file_locked_by_another_process_is_a_clear_error(target, tmp_path, singer):
+    path = tmp_path / "warehouse.duckdb"
+    first = target.cli(_messages(singer))
+    assert first.returncode == 0
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import duckdb, sys, time
+                con = duckdb.connect({str(path)!r})
+                print("locked", flush=True)
+                sys.stdin.read()
+                """
+            ),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        run = target.cli(
+            [singer.schema(), singer.record(singer.customer(2)), singer.state("2025-01-01")]
+        )
+    finally:
+        holder.communicate("", timeout=30)
+    assert run.returncode != 0
+    assert "locked by another process" in run.stderr
+    assert run.states == []
+    assert read_state("duckdb", path)["bookmarks"]["customers"]["replication_key_value"] == (
+        "2024-01-01"
+    )
+
+
+def test_parquet_directory_locked_by_another_load_is_a_clear_error(tmp_path):
+    from tap_equipme.warehouse.target import open_warehouse
+
+    first = open_warehouse({"destination": "parquet", "path": str(tmp_path / "lake")})
+    try:
+        with pytest.raises(WarehouseError, match="locked by another load"):
+            open_warehouse({"destination": "parquet", "path": str(tmp_path / "lake")})
+    finally:
+        first.close()
+
+
+def test_a_record_that_does_not_fit_its_schema_names_the_stream(target, singer):
+    run = target.cli([singer.schema(), singer.record(singer.customer(1, id="not-a-number"))])
+    assert run.returncode != 0
+    assert "Stream 'customers'" in run.stderr
+    assert "does not match" in run.stderr
+
+
+def test_read_state_rejects_an_unknown_destination(tmp_path):
+    with pytest.raises(WarehouseError, match="destination"):
+        read_state("sqlite", tmp_path)

@@ -1,0 +1,106 @@
+"""Schema evolution: new columns are added; incompatible changes fail and write nothing."""
+
+from __future__ import annotations
+
+import copy
+
+
+def _snapshot(query):
+    return (
+        query("SELECT * EXCLUDE (_loaded_at) FROM customers ORDER BY id"),
+        query("SELECT state FROM _equipme_state"),
+        query(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'customers' ORDER BY ordinal_position"
+        ),
+    )
+
+
+def _first_load(target, singer):
+    run = target.cli(
+        [singer.schema(), singer.record(singer.customer(1)), singer.state("2024-01-01")]
+    )
+    assert run.returncode == 0, run.stderr
+
+
+def test_new_nullable_property_adds_a_column(target, query, singer):
+    _first_load(target, singer)
+    schema = singer.customer_schema()
+    schema["properties"]["segment"] = {"type": ["string", "null"]}
+    target.in_process(
+        [
+            singer.schema(schema=schema),
+            singer.record(singer.customer(2, segment="enterprise")),
+        ]
+    )
+    assert query("SELECT id, segment FROM customers ORDER BY id") == [(1, None), (2, "enterprise")]
+
+
+def test_new_nested_field_is_added_inside_the_struct(target, query, singer):
+    _first_load(target, singer)
+    schema = singer.customer_schema()
+    schema["properties"]["companyAddress"]["properties"]["latitude"] = {"type": ["number", "null"]}
+    address = dict(singer.customer(2)["companyAddress"], latitude=52.52)
+    target.in_process(
+        [singer.schema(schema=schema), singer.record(singer.customer(2, companyAddress=address))]
+    )
+    assert query(
+        "SELECT id, companyAddress.latitude, companyAddress.city FROM customers ORDER BY id"
+    ) == [(1, None, "Zürich"), (2, 52.52, "Paris")]
+
+
+def test_changed_column_type_fails_naming_stream_and_column_and_writes_nothing(
+    target, query, singer
+):
+    _first_load(target, singer)
+    before = _snapshot(query)
+    schema = singer.customer_schema()
+    schema["properties"]["active"] = {"type": ["string", "null"]}
+    run = target.cli(
+        [
+            singer.schema(schema=schema),
+            singer.record(singer.customer(5, active="yes")),
+            singer.state("2024-09-09"),
+        ]
+    )
+    assert run.returncode != 0
+    assert "Stream 'customers'" in run.stderr
+    assert "column 'active'" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.states == []
+    assert _snapshot(query) == before
+
+
+def test_changed_nested_type_names_the_nested_column(target, query, singer):
+    _first_load(target, singer)
+    before = _snapshot(query)
+    schema = singer.customer_schema()
+    schema["properties"]["companyAddress"]["properties"]["id"] = {"type": "string"}
+    run = target.cli([singer.schema(schema=schema), singer.record(singer.customer(5))])
+    assert run.returncode != 0
+    assert "column 'companyAddress.id'" in run.stderr
+    assert _snapshot(query) == before
+
+
+def test_new_key_properties_fail_and_write_nothing(target, query, singer):
+    _first_load(target, singer)
+    before = _snapshot(query)
+    run = target.cli(
+        [singer.schema(keys=["uuid"]), singer.record(singer.customer(5)), singer.state("x")]
+    )
+    assert run.returncode != 0
+    assert "key properties changed" in run.stderr
+    assert "customers" in run.stderr
+    assert _snapshot(query) == before
+
+
+def test_a_property_dropped_from_the_schema_keeps_its_column_as_null(target, query, singer):
+    _first_load(target, singer)
+    schema = copy.deepcopy(singer.customer_schema())
+    del schema["properties"]["name"]
+    schema["required"].remove("name")
+    record = singer.customer(2)
+    del record["name"]
+    run = target.cli([singer.schema(schema=schema), singer.record(record)])
+    assert run.returncode == 0, run.stderr
+    assert query("SELECT id, name FROM customers ORDER BY id") == [(1, "Customer 1"), (2, None)]
