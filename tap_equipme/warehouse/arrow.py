@@ -8,6 +8,7 @@ cast to their SQL types by DuckDB in the same statement that loads the batch.
 
 from __future__ import annotations
 
+import array
 import io
 from dataclasses import dataclass
 from typing import Any
@@ -257,4 +258,10 @@ def records_to_arrow(lines: list[bytes], schema: pa.Schema) -> pa.Table:
             msg = f"a record does not match the stream's schema: {exc}"
             raise SchemaConversionError(msg) from exc
     table = table.select(schema.names)
-    return table.append_column(ROW_NUMBER_COLUMN, pa.array(range(table.num_rows), pa.int64()))
+    return table.append_column(ROW_NUMBER_COLUMN, _row_numbers(table.num_rows))
+
+
+def _row_numbers(count: int) -> pa.Array:
+    """Return 0..count-1 as an int64 Arrow array without a Python loop over the rows."""
+    values = array.array("q", range(count))
+    return pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(values)])

@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tap_equipme.warehouse.arrow import ROW_NUMBER_COLUMN, Column, quote
 from tap_equipme.warehouse.errors import IncompatibleSchemaError, WarehouseError
@@ -32,7 +33,6 @@ BOOKKEEPING_COLUMNS = {
     "_sdc_table_version": "BIGINT",
 }
 _STAGED = "__equipme_staged"
-_BATCH = "__equipme_batch"
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,30 @@ class LoadStats:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
+
+
+def last_per_key(batch: pa.Table, keys: list[str]) -> pa.Table:
+    """Keep only the last row of each key in a batch (a tap may send a record twice).
+
+    Args:
+        batch: The Arrow batch, with its row-number column.
+        keys: Key properties (empty: keep every row).
+
+    Returns:
+        The batch itself when its keys are already unique (the usual case, checked cheaply),
+        else the de-duplicated rows in arrival order.
+    """
+    if not keys or batch.num_rows < 2:
+        return batch
+    if len(keys) == 1:
+        distinct = pc.count_distinct(batch.column(keys[0]), mode="all").as_py()
+        if distinct == batch.num_rows:
+            return batch
+    last = batch.group_by(keys, use_threads=False).aggregate([(ROW_NUMBER_COLUMN, "max")])
+    if last.num_rows == batch.num_rows:
+        return batch
+    rows = pc.sort_indices(last.column(f"{ROW_NUMBER_COLUMN}_max"))
+    return batch.take(pc.take(last.column(f"{ROW_NUMBER_COLUMN}_max"), rows))
 
 
 def _now() -> dt.datetime:
@@ -288,21 +312,31 @@ class DuckDBWarehouse:
             WarehouseError: If a row breaks a NOT NULL column.
         """
         self.ensure_stream(stream, columns, keys)
-        table = quote(stream)
         types = self._existing_types(stream)
-        self.con.register(_BATCH, batch)
+        staged = last_per_key(batch, keys)
+        self.con.register(_STAGED, staged)
         try:
-            if keys:
-                partition = ", ".join(quote(k) for k in keys)
-                self.con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS SELECT * FROM {_BATCH} "
-                    f"QUALIFY row_number() OVER (PARTITION BY {partition} "
-                    f"ORDER BY {ROW_NUMBER_COLUMN} DESC) = 1"
-                )
-            else:
-                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS FROM {_BATCH}")
+            inserted, updated = self._merge(stream, columns, keys, types, version)
         finally:
-            self.con.unregister(_BATCH)
+            # After a failed statement the transaction is aborted; unregistering may fail too.
+            with contextlib.suppress(duckdb.Error):
+                self.con.unregister(_STAGED)
+        stats = self._stats.setdefault(stream, LoadStats())
+        stats.inserted += inserted
+        stats.updated += updated
+        self._write_load_row(stream, "running")
+        return inserted, updated
+
+    def _merge(
+        self,
+        stream: str,
+        columns: list[Column],
+        keys: list[str],
+        types: dict[str, Any],
+        version: int | None,
+    ) -> tuple[int, int]:
+        """Delete the staged keys' old rows, insert the staged rows; return the counts."""
+        table = quote(stream)
         staged_rows = self._scalar(f"SELECT count(*) FROM {_STAGED}")
         updated = 0
         if keys:
@@ -326,11 +360,6 @@ class DuckDBWarehouse:
         except duckdb.ConversionException as exc:
             msg = f"Stream '{stream}': a value cannot be converted to its column type: {exc}"
             raise WarehouseError(msg) from exc
-        self.con.execute(f"DROP TABLE {_STAGED}")
-        stats = self._stats.setdefault(stream, LoadStats())
-        stats.inserted += staged_rows - updated
-        stats.updated += updated
-        self._write_load_row(stream, "running")
         return staged_rows - updated, updated
 
     def soft_delete_absent(self, stream: str, version: int) -> int:

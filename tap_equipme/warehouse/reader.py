@@ -45,6 +45,10 @@ class LazyRecordReader(GenericSingerReader[str]):
         super().__init__()
         self.on_failure: list[t.Callable[[BaseException], None]] = []
         """Called with the exception if reading or handling a message fails."""
+        self.raw_record_handler: t.Callable[[str | None, msgspec.Raw, int | None], bool] | None = (
+            None
+        )
+        """Takes `(stream, raw record, version)`; returns False to get the standard path."""
 
     @override
     def deserialize_json(self, line: str | bytes) -> dict:
@@ -69,15 +73,6 @@ class LazyRecordReader(GenericSingerReader[str]):
             raise InvalidInputLine(msg)
         return message
 
-    def _envelope(self, line: str | bytes) -> _Envelope:
-        try:
-            return _ENVELOPE.decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            # Not a well-formed envelope: the full decoder gives the clearer message.
-            self.deserialize_json(line)
-            msg = f"Invalid Singer message ({exc}): {line[:200]!r}"
-            raise InvalidInputLine(msg) from exc
-
     @override
     def process_lines(
         self,
@@ -96,12 +91,27 @@ class LazyRecordReader(GenericSingerReader[str]):
         stream_in: t.Any = file_input or self.default_input
         stream_in = getattr(stream_in, "buffer", stream_in)  # bytes avoid a decode step
         stats: dict[str, int] = defaultdict(int)
+        records = 0
+        decode = _ENVELOPE.decode
+        take_raw = self.raw_record_handler
         try:
             for line in stream_in:
-                if not line.strip():
-                    continue
-                envelope = self._envelope(line)
-                if envelope.type == "RECORD":
+                try:
+                    envelope = decode(line)
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    if not line.strip():
+                        continue
+                    self.deserialize_json(line)  # the full decoder gives the clearer message
+                    msg = f"Invalid Singer message ({exc}): {line[:200]!r}"
+                    raise InvalidInputLine(msg) from exc
+                kind = envelope.type
+                if kind == "RECORD":
+                    records += 1
+                    # The hot path: one call per record, no dict built.
+                    if take_raw is not None and take_raw(
+                        envelope.stream, envelope.record, envelope.version
+                    ):
+                        continue
                     message: dict = {
                         "type": "RECORD",
                         "stream": envelope.stream,
@@ -111,13 +121,14 @@ class LazyRecordReader(GenericSingerReader[str]):
                     }
                 else:
                     message = self.deserialize_json(line)
-                if callback := callbacks.get(envelope.type):
+                    stats[kind] += 1
+                if callback := callbacks.get(kind):
                     callback(message)
                 else:
                     self._process_unknown_message(message)
-                stats[envelope.type] += 1
         except BaseException as exc:
             for handler in self.on_failure:
                 handler(exc)
             raise
+        stats["RECORD"] = records
         return Counter(**stats)

@@ -107,8 +107,10 @@ class TargetEquipme(Target):
         self.max_parallelism = 1
         self.warehouse = open_warehouse(self.config)
         self._raw_sinks: dict[str, EquipmeSink | None] = {}
+        self._raw_records_seen = 0
         if isinstance(self.message_reader, LazyRecordReader):
             self.message_reader.on_failure.append(self._on_failure)
+            self.message_reader.raw_record_handler = self._take_raw_record
 
     def active_sink(self, stream_name: str) -> Sink | None:
         """Return the current sink of a stream.
@@ -139,6 +141,31 @@ class TargetEquipme(Target):
         self._raw_sinks[stream_name] = raw_sink
         return raw_sink
 
+    def _take_raw_record(self, stream: str | None, raw: msgspec.Raw, version: int | None) -> bool:
+        """Append a raw record to its sink if the stream needs no per-record SDK work.
+
+        Args:
+            stream: The RECORD message's stream.
+            raw: The record's JSON text.
+            version: The RECORD message's version.
+
+        Returns:
+            False if the record must take singer-sdk's standard path instead.
+        """
+        sink = self._raw_sinks.get(stream or "")
+        if sink is None:
+            if stream is None or stream in self._raw_sinks:
+                return False
+            sink = self._raw_sink(stream)
+            if sink is None:
+                return False
+        if sink.add_raw(raw, version):
+            self.drain_one(sink)
+        self._raw_records_seen += 1
+        if not self._raw_records_seen % 8192:
+            self._handle_max_record_age()
+        return True
+
     @override
     def _process_schema_message(self, message_dict: dict) -> None:
         self._raw_sinks.clear()
@@ -148,14 +175,9 @@ class TargetEquipme(Target):
     def _process_record_message(self, message_dict: dict) -> None:
         record = message_dict.get("record")
         if isinstance(record, msgspec.Raw):
-            sink = self._raw_sink(message_dict.get("stream") or "")
-            if sink is not None:
-                sink.add_raw(record, message_dict.get("version"))
-                sink.tally_record_read()
-                sink.record_counter_metric.increment()
-                if sink.is_full:
-                    self.drain_one(sink)
-                self._handle_max_record_age()
+            if self._take_raw_record(
+                message_dict.get("stream"), record, message_dict.get("version")
+            ):
                 return
             message_dict["record"] = _RECORD_DECODER.decode(record)
         stream_name = message_dict.get("stream")

@@ -86,3 +86,21 @@ def test_records_through_stream_maps_take_the_standard_sdk_path(target, query, s
     assert query("SELECT name, referredBy.referredOn IS NOT NULL FROM customers") == [
         ("Customer 1", True)
     ]
+
+
+def test_composite_keys_are_deduplicated_in_a_batch_and_upserted(target, query, singer):
+    schema = singer.schema("customer_metadata", singer.metadata_schema, ["customer_id", "key"])
+
+    def meta(customer_id, key, value):
+        return singer.record(
+            {"customer_id": customer_id, "key": key, "value": value, "scope": "Customer"},
+            stream="customer_metadata",
+        )
+
+    target.in_process([schema, meta(1, "a", "1"), meta(1, "b", "2"), meta(1, "a", "3")])
+    target.in_process([schema, meta(1, "b", "4"), meta(2, "a", "5")], run_id="second")
+    rows = query("SELECT customer_id, key, value FROM customer_metadata ORDER BY 1, 2")
+    assert rows == [(1, "a", "3"), (1, "b", "4"), (2, "a", "5")]
+    assert query(
+        "SELECT rows_inserted, rows_updated FROM _equipme_loads WHERE run_id = 'second'"
+    ) == [(1, 1)]
