@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from tap_equipme.sandbox import data
-from tap_equipme.sandbox.errors import ApiError, bad_request, not_found
-from tap_equipme.sandbox.patch import apply_patch, put_changes
+from tap_equipme.sandbox.errors import ApiError, bad_request, forbidden, not_found
+from tap_equipme.sandbox.patch import apply_patch, put_changes, require_name
 from tap_equipme.sandbox.store import CUSTOMERS_PATH, ListFilter, Store, dumps
 from tap_equipme.sandbox.validation import validate_body
 
@@ -215,8 +215,7 @@ class EquipmeApi:
 
     def _customers_post(self, _params: dict[str, str], _query: str, body: bytes) -> Response:
         document = _json_body(body)
-        validate_body("CustomerCreateModel", document)
-        _check_employees(document)
+        validate_create(document)
         customer_id = self.store.create(document, data.to_micros(datetime.now(timezone.utc)))
         return Response(201, self.store.get_customer(customer_id))
 
@@ -269,6 +268,13 @@ class EquipmeApi:
         return Response(204)
 
 
+def validate_create(document: Any) -> None:
+    """400 / 403 unless ``document`` is a CustomerCreateModel this tenant may create."""
+    validate_body("CustomerCreateModel", document)
+    require_name(document["name"])
+    _check_employees(document)
+
+
 def _check_employee_id(field_name: str, employee_id: Any) -> None:
     if employee_id is not None and employee_id not in data.EMPLOYEES_BY_ID:
         raise bad_request(
@@ -279,7 +285,14 @@ def _check_employee_id(field_name: str, employee_id: Any) -> None:
 def _check_employees(document: dict[str, Any]) -> None:
     _check_employee_id("accountManager", document.get("accountManager"))
     for index, assignment in enumerate(document.get("tenantPermissions") or ()):
-        _check_employee_id(f"tenantPermissions.{index}.employeeId", assignment["employeeId"])
+        employee_id = assignment["employeeId"]
+        if employee_id not in data.EMPLOYEES_BY_ID:
+            # "If you provide IDs that do not belong to your organization, the create
+            # operation will fail": access to a foreign employee is denied (403).
+            raise forbidden(
+                f"Field 'tenantPermissions.{index}.employeeId': employee {employee_id} "
+                "does not belong to your organization."
+            )
         if assignment["role"] == "user":
             raise bad_request(
                 f"Field 'tenantPermissions.{index}.role': role 'user' is not allowed."

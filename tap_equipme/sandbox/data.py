@@ -15,6 +15,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cache
 from typing import Any
 
 from tap_equipme.sandbox.wordlists import (
@@ -166,6 +167,7 @@ def _maybe(rng: random.Random, value: str, null_share: float = 0.15) -> str | No
 _NO_DECOMPOSITION = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "đ": "d"})
 
 
+@cache
 def ascii_slug(text: str) -> str:
     """Lower-case ASCII letters and digits of ``text`` (for e-mail local parts)."""
     folded = unicodedata.normalize("NFKD", text.lower().translate(_NO_DECOMPOSITION))

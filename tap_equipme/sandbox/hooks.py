@@ -7,13 +7,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tap_equipme.sandbox import data
-from tap_equipme.sandbox.api import Response, error_response
+from tap_equipme.sandbox.api import Response, error_response, validate_create
 from tap_equipme.sandbox.drift import Drift, DriftPlan
 from tap_equipme.sandbox.errors import ApiError, bad_request, not_found
 from tap_equipme.sandbox.faults import FaultInjector, Faults
 from tap_equipme.sandbox.stats import Stats
 from tap_equipme.sandbox.store import Store, dumps
-from tap_equipme.sandbox.validation import validate_body
 
 
 class Hooks:
@@ -82,7 +81,7 @@ class Hooks:
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=timezone.utc)
         for document in bodies:
-            validate_body("CustomerCreateModel", document)
+            validate_create(document)
         created_us = data.to_micros(moment)
         return {"ids": [self.store.create(document, created_us) for document in bodies]}
 

@@ -31,14 +31,15 @@ _NOT_REMOVABLE = ("name", "active")
 LANGUAGES = ("en", "de", "fr", "it", "pl", "nb", "nl", "es")
 
 
-def _require_name(name: Any) -> None:
+def require_name(name: Any) -> None:
+    """400 unless ``name`` has visible characters (a Customer's name has minLength 1)."""
     if isinstance(name, str) and not name.strip():
         raise bad_request("Field 'name' must not be empty.")
 
 
 def put_changes(document: dict[str, Any]) -> dict[str, Any]:
     """The stored-field changes a validated CustomerUpdateModel body makes."""
-    _require_name(document["name"])
+    require_name(document["name"])
     changes: dict[str, Any] = {"name": document["name"]}
     for field in OVERWRITTEN:
         changes[field] = document.get(field)
@@ -106,7 +107,7 @@ def apply_patch(current: dict[str, Any], operations: Any) -> dict[str, Any]:
     if candidate.get("active") is None:
         raise bad_request("Field 'active' must be true or false.")
     validate_body("CustomerUpdateModel", candidate)
-    _require_name(candidate["name"])
+    require_name(candidate["name"])
     changes = {field: value for field, value in candidate.items() if field != "accountManagerId"}
     changes["accountManager"] = candidate["accountManagerId"]
     changes["language"] = language

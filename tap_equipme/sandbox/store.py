@@ -45,6 +45,7 @@ class Store:
 
     def __init__(self, customers: int, seed: int, href_prefix: str = "") -> None:
         self.href_prefix = href_prefix
+        self._employee_refs: dict[int, dict[str, Any]] = {}
         self.lock = threading.RLock()
         self.reset(customers, seed)
 
@@ -100,9 +101,12 @@ class Store:
         return found
 
     def employee_reference(self, employee_id: int) -> dict[str, Any]:
-        """An EmployeeReference document for one of the fixed employees."""
+        """An EmployeeReference document for one of the fixed employees (shared, read-only)."""
+        cached = self._employee_refs.get(employee_id)
+        if cached is not None:
+            return cached
         employee = EMPLOYEES_BY_ID[employee_id]
-        return {
+        cached = self._employee_refs[employee_id] = {
             "id": employee.id,
             "firstName": employee.first_name,
             "lastName": employee.last_name,
@@ -113,6 +117,7 @@ class Store:
             "costCenterId": employee.cost_center_id,
             "self": self.href(f"v1/organization/employees/{employee.id}"),
         }
+        return cached
 
     def render(self, customer_id: int) -> dict[str, Any]:
         """The Customer document exactly as GET by id returns it."""

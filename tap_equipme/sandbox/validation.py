@@ -33,11 +33,15 @@ def to_json_schema(node: Any) -> Any:
         return [to_json_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
-    converted = {
-        key: to_json_schema(value)
-        for key, value in node.items()
-        if key not in ("nullable", "readOnly", "deprecated", "description")
-    }
+    converted: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("nullable", "readOnly", "deprecated", "description"):
+            continue
+        if key == "properties":
+            # A map of field names to schemas: its keys are names, never keywords.
+            converted[key] = {name: to_json_schema(sub) for name, sub in value.items()}
+        else:
+            converted[key] = to_json_schema(value)
     ref = converted.get("$ref")
     if isinstance(ref, str) and ref.startswith(_REF_PREFIX):
         converted["$ref"] = "#/$defs/" + ref[len(_REF_PREFIX) :]
