@@ -28,7 +28,7 @@ class _Envelope(msgspec.Struct):
     stream: str | None = None
     record: msgspec.Raw = msgspec.Raw(b"null")
     version: int | None = None
-    time_extracted: str | None = None
+    time_extracted: t.Any = None
 
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)

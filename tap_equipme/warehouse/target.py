@@ -9,6 +9,7 @@ import uuid
 import msgspec
 from singer_sdk import Target
 from singer_sdk import typing as th
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_equipme.warehouse.duckdb_writer import DuckDBWarehouse
@@ -62,6 +63,10 @@ class TargetEquipme(Target):
     package_name = "tap-equipme"
     default_sink_class = EquipmeSink
     message_reader_class = LazyRecordReader
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
+        *Target.capabilities,
+        PluginCapabilities.ACTIVATE_VERSION,
+    ]
 
     config_jsonschema = th.PropertiesList(
         th.Property(

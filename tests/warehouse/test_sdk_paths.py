@@ -1,0 +1,76 @@
+"""The target behaves like any singer-sdk target: --about, stream maps, flattening, validation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from singer_sdk.exceptions import InvalidRecord
+
+EVENTS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "at": {"type": "string", "format": "date-time"},
+        "where": {
+            "type": ["object", "null"],
+            "properties": {"city": {"type": ["string", "null"]}},
+        },
+    },
+    "required": ["id", "at"],
+}
+
+
+def _events(singer):
+    return [
+        singer.schema("events", EVENTS_SCHEMA, ["id"]),
+        singer.record(
+            {"id": 1, "at": "2024-05-01T10:00:00+02:00", "where": {"city": "Köln"}},
+            stream="events",
+        ),
+    ]
+
+
+def test_about_lists_settings_and_activate_version_capability():
+    done = subprocess.run(
+        ["target-equipme", "--about", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    about = json.loads(done.stdout)
+    assert "activate-version" in about["capabilities"]
+    assert {"destination", "path", "run_id", "batch_size_rows"} <= set(
+        about["settings"]["properties"]
+    )
+    assert about["settings"]["required"] == ["path"]
+
+
+@pytest.mark.parametrize("settings", [{}, {"validate_records": True}])
+def test_top_level_date_time_loads_on_fast_and_standard_paths(target, query, singer, settings):
+    target.in_process(_events(singer), **settings)
+    # "at" and "where" are SQL keywords: the loader quotes every identifier.
+    assert query('SELECT typeof("at"), "at"::VARCHAR, "where".city FROM events') == [
+        ("TIMESTAMP WITH TIME ZONE", "2024-05-01 08:00:00+00", "Köln")
+    ]
+
+
+def test_flattening_is_honoured(target, query, singer):
+    target.in_process(_events(singer), flattening_enabled=True, flattening_max_depth=1)
+    columns = [
+        r[0]
+        for r in query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'events'"
+        )
+    ]
+    assert "where__city" in columns
+    assert query("SELECT where__city FROM events") == [("Köln",)]
+
+
+def test_validate_records_rejects_a_record_that_breaks_the_schema(target, singer):
+    bad = singer.record({"id": 1, "at": 5}, stream="events")
+    with pytest.raises(InvalidRecord):
+        target.in_process(
+            [singer.schema("events", EVENTS_SCHEMA, ["id"]), bad], validate_records=True
+        )
