@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,7 +19,15 @@ from tap_equipme.sandbox.store import Store, dumps
 class Hooks:
     """Answers ``/_sandbox/...`` requests against the sandbox's live state."""
 
-    def __init__(self, store: Store, injector: FaultInjector, stats: Stats, drift: Drift) -> None:
+    def __init__(
+        self,
+        store: Store,
+        injector: FaultInjector,
+        stats: Stats,
+        drift: Drift,
+        on_reset: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.on_reset = on_reset
         self.store = store
         self.injector = injector
         self.stats = stats
@@ -57,6 +66,7 @@ class Hooks:
             raise ValueError("'customers' must not be negative.")
         self.drift.clear()
         self.injector.configure(Faults())
+        self.on_reset()
         self.store.reset(customers, seed)
         self.stats.clear()
         return {"customers": customers, "seed": seed}

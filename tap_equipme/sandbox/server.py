@@ -154,15 +154,16 @@ class _Handler(BaseHTTPRequestHandler):
         route = match_route(path)
         route_label = f"{self.command} {ROUTE_TEMPLATES[route[0]] if route else path}"
         is_list = route is not None and route[0] == "customers" and self.command == "GET"
-        sandbox.stats.started()
+        epoch = sandbox.stats.started()
+        wake = sandbox.wake  # set by stop() and by a reset: ends injected waits early
         status: int | None = None
         decision = Decision()
         try:
             if is_list:
-                sandbox.stats.list_query(query)
+                sandbox.stats.list_query(epoch, query)
             decision = sandbox.injector.decide(path)
             if decision.delay_s:
-                sandbox.stopping.wait(decision.delay_s)
+                wake.wait(decision.delay_s)
             if decision.drop:
                 self.close_connection = True
                 return
@@ -171,11 +172,11 @@ class _Handler(BaseHTTPRequestHandler):
                 request = parse_list_query(parse_qs(query, keep_blank_values=True))
                 sandbox.drift.list_served(request.list_filter, request.offset, request.limit)
             if decision.slow_s:
-                sandbox.stopping.wait(decision.slow_s)
+                wake.wait(decision.slow_s)
             self._send(response, truncate=decision.truncate)
             status = response.status
         finally:
-            sandbox.stats.finished(route_label, status, decision.kinds)
+            sandbox.stats.finished(epoch, route_label, status, decision.kinds)
 
     def _api_response(self, decision: Decision, path: str, query: str, body: bytes) -> Response:
         if decision.status is not None:
@@ -218,10 +219,18 @@ class SandboxServer:
         self.injector = FaultInjector(faults)
         self.stats = Stats()
         self.drift = Drift(self.store)
-        self.hooks = Hooks(self.store, self.injector, self.stats, self.drift)
+        self.hooks = Hooks(
+            self.store, self.injector, self.stats, self.drift, on_reset=self.wake_waiting
+        )
         self.stopping = threading.Event()
+        self.wake = threading.Event()
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
+
+    def wake_waiting(self) -> None:
+        """End every injected delay now (requests then answer at once)."""
+        woken, self.wake = self.wake, threading.Event()
+        woken.set()
 
     @property
     def base_url(self) -> str:
@@ -238,6 +247,7 @@ class SandboxServer:
         if self._httpd is not None:
             return self
         self.stopping.clear()
+        self.wake = threading.Event()
         self._httpd = _HttpServer((self.host, self.port), self)
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(
@@ -255,6 +265,7 @@ class SandboxServer:
         if httpd is None or thread is None:
             return
         self.stopping.set()
+        self.wake.set()
         httpd.shutdown()
         thread.join()
         httpd.close_connections()
