@@ -113,6 +113,7 @@ class TargetEquipme(Target):
         self.warehouse = open_warehouse(self.config)
         self._raw_sinks: dict[str, EquipmeSink | None] = {}
         self._raw_records_seen = 0
+        self._last_schemas: dict[str, tuple[t.Any, t.Any]] = {}
         if isinstance(self.message_reader, LazyRecordReader):
             self.message_reader.on_failure.append(self._on_failure)
             self.message_reader.raw_record_handler = self._take_raw_record
@@ -173,8 +174,49 @@ class TargetEquipme(Target):
 
     @override
     def _process_schema_message(self, message_dict: dict) -> None:
+        # singer-sdk taps repeat a child stream's SCHEMA for every parent record: skip the
+        # repeats cheaply, they change nothing.
+        stream = message_dict.get("stream")
+        fingerprint = (message_dict.get("schema"), message_dict.get("key_properties"))
+        if stream in self._last_schemas and self._last_schemas[stream] == fingerprint:
+            return
         self._raw_sinks.clear()
         super()._process_schema_message(message_dict)
+        self._last_schemas[str(stream)] = fingerprint
+
+    @override
+    def get_sink(
+        self,
+        stream_name: str,
+        *,
+        record: dict | None = None,
+        schema: dict | None = None,
+        key_properties: t.Sequence[str] | None = None,
+    ) -> Sink:
+        """Return the stream's sink; load the old sink's records before a schema change.
+
+        singer-sdk would keep the old sink's records until the next full drain, so rows
+        loaded later from the new sink could be overwritten by older ones.
+
+        Args:
+            stream_name: Stream name.
+            record: The record being processed, if any.
+            schema: The stream's (new) schema, with a SCHEMA message.
+            key_properties: Key properties, with a SCHEMA message.
+
+        Returns:
+            The sink.
+        """
+        existing = self._sinks_active.get(stream_name)
+        if (
+            schema is not None
+            and existing is not None
+            and (existing.original_schema != schema or existing.key_properties != key_properties)
+        ):
+            self.drain_one(existing)
+        return super().get_sink(
+            stream_name, record=record, schema=schema, key_properties=key_properties
+        )
 
     @override
     def _process_record_message(self, message_dict: dict) -> None:

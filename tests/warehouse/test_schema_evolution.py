@@ -104,3 +104,30 @@ def test_a_property_dropped_from_the_schema_keeps_its_column_as_null(target, que
     run = target.cli([singer.schema(schema=schema), singer.record(record)])
     assert run.returncode == 0, run.stderr
     assert query("SELECT id, name FROM customers ORDER BY id") == [(1, "Customer 1"), (2, None)]
+
+
+def test_records_sent_before_a_schema_change_never_overwrite_later_ones(target, query, singer):
+    schema = singer.customer_schema()
+    schema["properties"]["segment"] = {"type": ["string", "null"]}
+    target.in_process(
+        [
+            singer.schema(),
+            singer.record(singer.customer(1, name="old")),
+            singer.schema(schema=schema),
+            singer.record(singer.customer(1, name="new", segment="smb")),
+            singer.record(singer.customer(2, segment="smb")),  # fills the batch: drained first
+        ],
+        batch_size_rows=2,
+    )
+    assert query("SELECT id, name, segment FROM customers ORDER BY id") == [
+        (1, "new", "smb"),
+        (2, "Customer 2", "smb"),
+    ]
+
+
+def test_repeated_identical_schema_messages_do_not_split_batches(target, query, singer):
+    messages = []
+    for i in range(1, 21):  # a singer-sdk child stream repeats SCHEMA per parent record
+        messages += [singer.schema(), singer.record(singer.customer(i))]
+    target.in_process(messages)
+    assert query("SELECT count(*), count(DISTINCT _loaded_at) FROM customers") == [(20, 1)]
