@@ -139,6 +139,7 @@ class DuckDBWarehouse:
         self.run_id = run_id
         self.started_at = _now()
         self.con = self._open()
+        self._closed = False
         self._in_transaction = False
         self._stats: dict[str, LoadStats] = {}
         self._ensured: dict[str, list[Column]] = {}
@@ -454,6 +455,8 @@ class DuckDBWarehouse:
         Args:
             reason: Why the load failed (logged).
         """
+        if self._closed:
+            return
         logger.error("Load failed, rolling back the open batch: %s", reason)
         try:
             if self._in_transaction:
@@ -472,6 +475,7 @@ class DuckDBWarehouse:
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
+        self._closed = True
         with contextlib.suppress(duckdb.Error):
             self.con.close()
 

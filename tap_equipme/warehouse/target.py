@@ -25,6 +25,8 @@ else:
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
+    from types import FrameType
+
     from singer_sdk.sinks import Sink
 
 _RECORD_DECODER = msgspec.json.Decoder()
@@ -258,10 +260,32 @@ class TargetEquipme(Target):
         """Drain everything, commit state, mark the run's loads succeeded."""
         try:
             super().process_endofpipe()
+            self.warehouse.finish()
         except BaseException as exc:
             self._on_failure(exc)
             raise
-        self.warehouse.finish()
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """Stop on SIGTERM / SIGINT without committing a half-loaded batch.
+
+        singer-sdk's handler drains and commits whatever is pending, even if the signal
+        arrived in the middle of a batch's statements. Here the signal unwinds the run
+        instead: the open batch is rolled back; committed batches and state stay.
+
+        Args:
+            signum: The signal number.
+            frame: The interrupted frame.
+
+        Raises:
+            SystemExit: Always, with status 128 + signum.
+        """
+        self.logger.warning(
+            "Received signal %d: rolling back the open batch and stopping. Committed batches "
+            "and the last committed state stay; the next run resumes from that state.",
+            signum,
+        )
+        raise SystemExit(128 + signum)
 
     def _on_failure(self, exc: BaseException) -> None:
         self.warehouse.fail(f"{type(exc).__name__}: {exc}")

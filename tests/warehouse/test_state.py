@@ -115,7 +115,10 @@ def test_exception_between_batches_keeps_previous_state_and_whole_batches(
 
 
 @pytest.mark.slow
-def test_killed_target_leaves_previous_state_and_whole_batches(target, query, tmp_path, singer):
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_target_leaves_previous_state_and_whole_batches(
+    target, query, tmp_path, singer, signum
+):
     first = target.cli(
         [
             singer.schema(),
@@ -145,8 +148,9 @@ def test_killed_target_leaves_previous_state_and_whole_batches(target, query, tm
     )
     proc.stdin.flush()
     time.sleep(3)  # two full batches are loaded; the pipe stays open (no end of input)
-    proc.send_signal(signal.SIGKILL)
-    stdout, _ = proc.communicate(timeout=30)
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode in (-signum, 128 + signum), stderr
     assert "2024-02-01" not in stdout
     assert (
         read_state("duckdb", tmp_path / "warehouse.duckdb")
@@ -156,3 +160,5 @@ def test_killed_target_leaves_previous_state_and_whole_batches(target, query, tm
     assert new_rows % 50 == 0
     assert new_rows <= 100
     assert query("SELECT count(*) FROM customers WHERE id < 1000") == [(10,)]
+    if signum == signal.SIGTERM and new_rows:  # a graceful stop marks the run failed
+        assert ("failed",) in query("SELECT status FROM _equipme_loads")
