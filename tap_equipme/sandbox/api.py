@@ -61,6 +61,28 @@ class ListRequest:
     limit: int
 
 
+LIST_PARAMETERS = (
+    "active",
+    "createdAfter",
+    "names",
+    "customerNumbers",
+    "sortBy",
+    "sortOrder",
+    "offset",
+    "limit",
+)
+
+
+def _reject_unknown_parameters(route: str, method: str, query_string: str) -> None:
+    # Stricter than a typical server on purpose: a client's misspelt parameter (say
+    # "created_after") must fail loudly in tests instead of being silently ignored.
+    allowed = LIST_PARAMETERS if (route, method) == ("customers", "GET") else ()
+    for name in parse_qs(query_string, keep_blank_values=True):
+        if name not in allowed:
+            known = ", ".join(allowed) or "none"
+            raise bad_request(f"Unknown query parameter '{name}' (known parameters: {known}).")
+
+
 def error_response(error: ApiError) -> Response:
     """The ErrorResponse for ``error``."""
     return Response(error.status, dumps(error.body()))
@@ -181,6 +203,7 @@ class EquipmeApi:
             error = ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {path}.")
             return Response(405, dumps(error.body()), {"Allow": allowed})
         try:
+            _reject_unknown_parameters(name, method, query_string)
             return getattr(self, f"_{name}_{method.lower()}")(params, query_string, body)
         except ApiError as error:
             return error_response(error)

@@ -85,20 +85,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the stats hook is the request log."""
 
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
+    def __getattr__(self, name: str) -> Any:
+        # Every method (TRACE, OPTIONS, HEAD, ...) reaches the router, which answers 405
+        # ErrorResponses for methods a route does not declare, as a real API does.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     # ----- plumbing ----------------------------------------------------------------------
     def _read_body(self) -> bytes:
@@ -120,6 +112,8 @@ class _Handler(BaseHTTPRequestHandler):
         head += [f"{name}: {value}" for name, value in response.headers.items()]
         if self.close_connection or truncate:
             head.append("Connection: close")
+        if self.command == "HEAD":
+            body = b""  # a HEAD answer announces its length but carries no body
         payload = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
         if truncate:
             # Full Content-Length announced, only part of the body sent, then hang up.
