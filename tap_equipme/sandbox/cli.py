@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"API key clients must send (default: ${API_KEY_ENV}, else '{DEFAULT_API_KEY}')",
     )
     parser.add_argument("--href-style", choices=sorted(HREF_STYLES), default="noslash")
+    parser.add_argument(
+        "--prerender",
+        action="store_true",
+        help="render every customer's JSON before serving (steady-state speed from the start)",
+    )
     faults = parser.add_argument_group("faults (apply to /v1 routes only)")
     faults.add_argument("--latency-ms", type=float, default=0.0)
     faults.add_argument("--jitter-ms", type=float, default=0.0)
@@ -86,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         faults=faults,
         href_style=args.href_style,
+        prerender=args.prerender,
     )
 
     def request_stop(_signum: int, _frame: FrameType | None) -> None:

@@ -38,9 +38,9 @@ class SandboxControl:
                 f"Sandbox hook {hook} failed: {error.code} {detail}"
             ) from None
 
-    def reset(self, customers: int = 1000, seed: int = 1) -> None:
-        """Regenerate data; clear stats, faults and drift."""
-        self._call("POST", "reset", {"customers": customers, "seed": seed})
+    def reset(self, customers: int = 1000, seed: int = 1, prerender: bool = False) -> None:
+        """Regenerate data; clear stats, faults and drift (``prerender``: render all now)."""
+        self._call("POST", "reset", {"customers": customers, "seed": seed, "prerender": prerender})
 
     def set_faults(self, **fields: Any) -> dict[str, Any]:
         """Replace the fault configuration (fields of ``Faults``)."""

@@ -68,6 +68,8 @@ class Hooks:
         self.injector.configure(Faults())
         self.on_reset()
         self.store.reset(customers, seed)
+        if body.get("prerender"):
+            self.store.prerender()
         self.stats.clear()
         return {"customers": customers, "seed": seed}
 

@@ -198,6 +198,7 @@ class SandboxServer:
         port: int = 0,
         faults: Faults | None = None,
         href_style: str = "noslash",
+        prerender: bool = False,
     ) -> None:
         if href_style not in HREF_STYLES:
             raise ValueError(
@@ -209,6 +210,9 @@ class SandboxServer:
         self.host = host
         self.port = port
         self.store = Store(customers, seed, href_prefix=HREF_STYLES[href_style])
+        if prerender:
+            # Benchmarks of a client want the steady state from the first request on.
+            self.store.prerender()
         self.api = EquipmeApi(self.store)
         self.injector = FaultInjector(faults)
         self.stats = Stats()

@@ -86,11 +86,10 @@ class Store:
         found = self._details.get(customer_id)
         if found is None:
             core = self.cores[customer_id]
-            referrer_id = data.referrer_id_for(self.seed, customer_id)
-            referrer = self.cores.get(referrer_id) if referrer_id else None
-            found = data.customer_details(self.seed, core, referrer)
-            company = found.get("referredBy", {}).get("company")
-            if company is not None and referrer is not None:
+            found = data.customer_details(self.seed, core, self.cores.get)
+            referrer_id = found.get("referredBy", {}).get("company")
+            if referrer_id is not None:
+                referrer = self.cores[referrer_id]
                 found["referredBy"]["company"] = {
                     "id": referrer.id,
                     "name": referrer.name,
@@ -186,6 +185,13 @@ class Store:
             if len(self._orderings) > _ORDERING_CACHE_SIZE:
                 self._orderings.popitem(last=False)
             return ids
+
+    def prerender(self) -> None:
+        """Render every customer now (~30 us each) so first reads are as fast as later ones."""
+        for customer_id in list(self.cores):
+            with self.lock:
+                if customer_id in self.cores:
+                    self.customer_json(customer_id)
 
     def page(self, list_filter: ListFilter, offset: int, limit: int) -> tuple[list[bytes], int]:
         """One page of rendered customers and the total number of matches."""

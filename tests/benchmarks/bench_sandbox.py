@@ -15,6 +15,7 @@ import requests
 
 from tap_equipme.sandbox import SandboxServer
 from tap_equipme.sandbox.data import generate_cores
+from tap_equipme.sandbox.store import Store
 
 API_KEY = "bench-key"
 TARGET_PER_S = 50_000
@@ -66,6 +67,11 @@ def main() -> int:
     started = time.perf_counter()
     generate_cores(customers, seed=1)
     print(f"generate {customers} customer cores: {time.perf_counter() - started:.2f} s")
+    store = Store(customers, seed=1)
+    started = time.perf_counter()
+    store.prerender()
+    print(f"prerender (SandboxServer(prerender=True)): {time.perf_counter() - started:.2f} s")
+    del store
 
     started = time.perf_counter()
     with SandboxServer(customers=customers, seed=1, api_key=API_KEY) as sandbox:

@@ -20,7 +20,9 @@ def test_generation_is_deterministic_per_seed() -> None:
     first, again, other = generate_cores(300, 5), generate_cores(300, 5), generate_cores(300, 6)
     assert first == again
     assert [c.name for c in first] != [c.name for c in other]
-    assert customer_details(5, first[10], first[3]) == customer_details(5, again[10], again[3])
+    assert customer_details(5, first[10], {c.id: c for c in first}.get) == customer_details(
+        5, again[10], {c.id: c for c in again}.get
+    )
 
 
 def test_creation_times_increase_with_id() -> None:

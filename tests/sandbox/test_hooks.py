@@ -122,3 +122,10 @@ def test_unknown_hook_answers_404_and_bad_json_400(sandbox: SandboxServer) -> No
     assert requests.get(f"{sandbox.base_url}/_sandbox/nope", timeout=5).status_code == 404
     response = requests.post(f"{sandbox.base_url}/_sandbox/reset", data=b"{", timeout=5)
     assert response.status_code == 400
+
+
+def test_reset_with_prerender_serves_the_same_data(sandbox: SandboxServer, api: Api) -> None:
+    lazily = api.all_customers()
+    sandbox.control.reset(customers=200, seed=1, prerender=True)
+    assert len(sandbox.store._json) == 200
+    assert api.all_customers() == lazily
