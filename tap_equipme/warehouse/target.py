@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import typing as t
 import uuid
+import weakref
 
 import msgspec
 from singer_sdk import Target
@@ -30,6 +31,8 @@ if t.TYPE_CHECKING:
     from singer_sdk.sinks import Sink
 
 _RECORD_DECODER = msgspec.json.Decoder()
+_OPEN_WAREHOUSES: weakref.WeakSet[DuckDBWarehouse] = weakref.WeakSet()
+"""Warehouses opened by targets in this process, so the CLI can roll back on any exit."""
 
 
 def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
@@ -113,6 +116,7 @@ class TargetEquipme(Target):
         # One DuckDB connection and its open transaction are shared by all sinks.
         self.max_parallelism = 1
         self.warehouse = open_warehouse(self.config)
+        _OPEN_WAREHOUSES.add(self.warehouse)
         self._raw_sinks: dict[str, EquipmeSink | None] = {}
         self._raw_records_seen = 0
         self._last_schemas: dict[str, tuple[t.Any, t.Any]] = {}
@@ -312,7 +316,13 @@ class TargetEquipme(Target):
             super().invoke(
                 about=about, about_format=about_format, config=config, file_input=file_input
             )
-        except WarehouseError as exc:
+        except BaseException as exc:
+            # A signal can land outside the reader (e.g. at end of input): make sure the
+            # open batch is rolled back and the run marked failed (no-op if already closed).
+            for warehouse in _OPEN_WAREHOUSES:
+                warehouse.fail(f"{type(exc).__name__}: {exc}")
+            if not isinstance(exc, WarehouseError):
+                raise
             sys.stderr.write(f"target-equipme: error: {exc}\n")
             sys.stderr.flush()
             sys.exit(1)
