@@ -83,6 +83,7 @@ def write_json_atomically(path: Path, payload: Any) -> None:
     """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; the state holds no secrets
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(payload, handle)
             handle.flush()
