@@ -34,27 +34,27 @@ def test_latency_and_jitter_delay_each_request(sandbox: SandboxServer, api_key: 
         started = time.perf_counter()
         assert _get(sandbox, api_key).status_code == 200
         elapsed = time.perf_counter() - started
-        assert 0.15 <= elapsed < 0.5
+        assert 0.15 <= elapsed < 1.0  # generous: CI machines are busy
     assert sandbox.control.stats()["faults_injected"]["latency"] == 3
 
 
 def test_latency_applies_to_api_routes_only(sandbox: SandboxServer) -> None:
-    sandbox.control.set_faults(latency_ms=400, error_rate=1.0)
+    sandbox.control.set_faults(latency_ms=3000, error_rate=1.0)
     started = time.perf_counter()
     sandbox.control.stats()
-    assert time.perf_counter() - started < 0.3
+    assert time.perf_counter() - started < 1.5
 
 
 def test_concurrent_requests_overlap_their_latency(sandbox: SandboxServer, api_key: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    sandbox.control.set_faults(latency_ms=300)
+    sandbox.control.set_faults(latency_ms=500)
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(lambda _: _get(sandbox, api_key).status_code, range(8)))
     elapsed = time.perf_counter() - started
     assert statuses == [200] * 8
-    assert elapsed < 1.2  # serial would take 2.4 s
+    assert elapsed < 2.5  # serial would take 4 s
     assert sandbox.control.stats()["max_concurrent"] >= 4
 
 
