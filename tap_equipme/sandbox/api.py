@@ -126,8 +126,9 @@ def parse_created_after(raw: str) -> int:
     try:
         moment = datetime.fromisoformat(raw.strip())
     except ValueError:
+        hint = " (a '+' in a query string means a space: send it as %2B)" if " " in raw else ""
         raise bad_request(
-            f"Query parameter 'createdAfter' must be an ISO-8601 date-time, not {raw!r}."
+            f"Query parameter 'createdAfter' must be an ISO-8601 date-time, not {raw!r}{hint}."
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)

@@ -212,3 +212,16 @@ def test_customer_creation_time_never_appears_in_a_response(
     for text in (listed, single):
         assert "2031" not in text
         assert "created" not in text.lower()
+
+
+def test_an_unencoded_plus_in_created_after_gets_a_hint(sandbox: SandboxServer, api: Api) -> None:
+    response = api.get("/v1/sales/customers?createdAfter=2022-06-01T00:00:00+00:00")
+    assert response.status_code == 400
+    assert "%2B" in response.json()["errorDescription"]
+
+
+def test_unknown_query_parameters_are_refused_by_name(api: Api) -> None:
+    response = api.get("/v1/sales/customers", params={"created_after": "2022-01-01"})
+    assert response.status_code == 400
+    assert "created_after" in response.json()["errorDescription"]
+    assert api.get("/v1/sales/customers/1", params={"limit": 5}).status_code == 400
