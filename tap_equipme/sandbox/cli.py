@@ -33,8 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--href-style", choices=sorted(HREF_STYLES), default="noslash")
     parser.add_argument(
         "--prerender",
-        action="store_true",
-        help="render every customer's JSON before serving (steady-state speed from the start)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="render every customer's JSON before listening (~30 us per customer), so that "
+        "a client's first pass is served as fast as later ones (default: on)",
     )
     faults = parser.add_argument_group("faults (apply to /v1 routes only)")
     faults.add_argument("--latency-ms", type=float, default=0.0)

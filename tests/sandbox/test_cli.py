@@ -47,7 +47,7 @@ def test_cli_prints_its_url_serves_and_exits_0_on_signal(stop_signal: signal.Sig
 
 
 def test_cli_takes_the_key_from_the_environment() -> None:
-    with running(env={"EQUIPME_SANDBOX_API_KEY": "env-key"}) as (process, url):
+    with running("--no-prerender", env={"EQUIPME_SANDBOX_API_KEY": "env-key"}) as (process, url):
         ok = requests.get(f"{url}/v1/sales/customers", headers={"X-API-KEY": "env-key"}, timeout=5)
         default = requests.get(
             f"{url}/v1/sales/customers", headers={"X-API-KEY": "sandbox-key"}, timeout=5
