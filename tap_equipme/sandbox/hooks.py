@@ -8,12 +8,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tap_equipme.sandbox import data
-from tap_equipme.sandbox.api import Response, error_response, validate_create
+from tap_equipme.sandbox.api import Response, error_response
 from tap_equipme.sandbox.drift import Drift, DriftPlan
 from tap_equipme.sandbox.errors import ApiError, bad_request, not_found
 from tap_equipme.sandbox.faults import FaultInjector, Faults
+from tap_equipme.sandbox.render import dumps
 from tap_equipme.sandbox.stats import Stats
-from tap_equipme.sandbox.store import Store, dumps
+from tap_equipme.sandbox.store import Store
+from tap_equipme.sandbox.writes import validate_create
 
 
 class Hooks:

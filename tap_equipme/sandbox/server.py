@@ -20,13 +20,13 @@ from tap_equipme.sandbox.api import (
     Response,
     error_response,
     match_route,
-    parse_list_query,
 )
 from tap_equipme.sandbox.control import SandboxControl
 from tap_equipme.sandbox.drift import Drift
 from tap_equipme.sandbox.errors import ApiError
 from tap_equipme.sandbox.faults import Decision, FaultInjector, Faults
 from tap_equipme.sandbox.hooks import Hooks
+from tap_equipme.sandbox.query import parse_list_query
 from tap_equipme.sandbox.stats import Stats
 from tap_equipme.sandbox.store import Store
 

@@ -1,4 +1,4 @@
-"""The sandbox's data: customers, metadata, deletions, creation times, rendered JSON.
+"""The sandbox's state: customers, metadata, deletions, creation times, cached JSON.
 
 Thread-safe (one lock). Customers are generated lazily (see ``data``) and rendered once to
 JSON bytes; a change to a customer drops its cached bytes, and any change drops the cached
@@ -7,19 +7,17 @@ list orderings.
 
 from __future__ import annotations
 
-import json
 import threading
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from tap_equipme.sandbox import data
-from tap_equipme.sandbox.data import EMPLOYEES_BY_ID, CustomerCore
+from tap_equipme.sandbox.data import CustomerCore
 from tap_equipme.sandbox.errors import forbidden, not_found
+from tap_equipme.sandbox.render import Renderer, dumps
+from tap_equipme.sandbox.writes import details_from_create
 
-CUSTOMERS_PATH = "v1/sales/customers"
 _ORDERING_CACHE_SIZE = 64
 
 
@@ -35,17 +33,11 @@ class ListFilter:
     sort_order: str = "asc"
 
 
-def dumps(document: Any) -> bytes:
-    """Compact UTF-8 JSON (non-ASCII text sent as is, as a .NET API does)."""
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 class Store:
     """All mutable sandbox state behind one lock."""
 
     def __init__(self, customers: int, seed: int, href_prefix: str = "") -> None:
-        self.href_prefix = href_prefix
-        self._employee_refs: dict[int, dict[str, Any]] = {}
+        self.renderer = Renderer(href_prefix)
         self.lock = threading.RLock()
         self.reset(customers, seed)
 
@@ -62,10 +54,6 @@ class Store:
             self._json: dict[int, bytes] = {}
             self._metadata: dict[int, dict[str, dict[str, Any]]] = {}
             self._orderings: OrderedDict[ListFilter, list[int]] = OrderedDict()
-
-    def href(self, path: str) -> dict[str, str]:
-        """A ResourceLink relative to the base URL, in the configured style."""
-        return {"href": self.href_prefix + path}
 
     def _changed(self, customer_id: int | None = None) -> None:
         if customer_id is not None:
@@ -90,54 +78,13 @@ class Store:
             referrer_id = found.get("referredBy", {}).get("company")
             if referrer_id is not None:
                 referrer = self.cores[referrer_id]
-                found["referredBy"]["company"] = {
-                    "id": referrer.id,
-                    "name": referrer.name,
-                    "customerNumber": referrer.customer_number,
-                    "self": self.href(f"{CUSTOMERS_PATH}/{referrer.id}"),
-                }
+                found["referredBy"]["company"] = self.renderer.customer_reference(referrer)
             self._details[customer_id] = found
         return found
 
-    def employee_reference(self, employee_id: int) -> dict[str, Any]:
-        """An EmployeeReference document for one of the fixed employees (shared, read-only)."""
-        cached = self._employee_refs.get(employee_id)
-        if cached is not None:
-            return cached
-        employee = EMPLOYEES_BY_ID[employee_id]
-        cached = self._employee_refs[employee_id] = {
-            "id": employee.id,
-            "firstName": employee.first_name,
-            "lastName": employee.last_name,
-            "fullName": f"{employee.last_name}, {employee.first_name}",
-            "email": employee.email,
-            "username": employee.email,
-            "costCenter": employee.cost_center,
-            "costCenterId": employee.cost_center_id,
-            "self": self.href(f"v1/organization/employees/{employee.id}"),
-        }
-        return cached
-
     def render(self, customer_id: int) -> dict[str, Any]:
         """The Customer document exactly as GET by id returns it."""
-        document = dict(self.details(customer_id))
-        manager = document.get("accountManager")
-        if isinstance(manager, int):
-            document["accountManager"] = self.employee_reference(manager)
-        address = document.get("companyAddress")
-        if address is not None:
-            document["companyAddress"] = {
-                **address,
-                "self": self.href(f"{CUSTOMERS_PATH}/{customer_id}/addresses/{address['id']}"),
-            }
-        referral = document.get("referredBy")
-        if referral is not None and isinstance(referral.get("employee"), int):
-            document["referredBy"] = {
-                **referral,
-                "employee": self.employee_reference(referral["employee"]),
-            }
-        document["self"] = self.href(f"{CUSTOMERS_PATH}/{customer_id}")
-        return document
+        return self.renderer.customer(self.details(customer_id))
 
     def customer_json(self, customer_id: int) -> bytes:
         """The customer's rendered JSON bytes (cached until it changes)."""
@@ -217,43 +164,7 @@ class Store:
                 created_us=created_us,
             )
             self.cores[customer_id] = core
-            details: dict[str, Any] = {
-                "id": customer_id,
-                "uuid": str(uuid.uuid4()),
-                "name": core.name,
-                "customerNumber": core.customer_number,
-                "description": body.get("description"),
-                "active": core.active,
-                "contactName": body.get("contactName"),
-                "contactEmail": body.get("contactEmail"),
-                "contactPhone": body.get("contactPhone"),
-                "customAttribute1": body.get("customAttribute1"),
-                "customAttribute2": body.get("customAttribute2"),
-                "customAttribute3": body.get("customAttribute3"),
-            }
-            if body.get("accountManager") is not None:
-                details["accountManager"] = body["accountManager"]
-            if body.get("language") is not None:
-                details["language"] = body["language"]
-            address = body.get("companyAddress")
-            if address is not None:
-                fields = (
-                    "line1",
-                    "street",
-                    "number",
-                    "addition",
-                    "city",
-                    "postalCode",
-                    "countryCode",
-                    "regionCode",
-                    "regionName",
-                    "dependentLocality",
-                    "phoneNumber",
-                )
-                details["companyAddress"] = {
-                    **{field: address.get(field) for field in fields},
-                    "id": 500_000 + customer_id,
-                }
+            details = details_from_create(customer_id, body)
             self._details[customer_id] = details
             self._metadata[customer_id] = {}
             self._changed(customer_id)
@@ -300,19 +211,11 @@ class Store:
             self._metadata[customer_id] = items
         return items
 
-    def metadata_item(self, customer_id: int, item: dict[str, Any]) -> dict[str, Any]:
-        """A MetadataItem document with its ``self`` link."""
-        key_path = quote(item["key"], safe="")
-        return {
-            **item,
-            "self": self.href(f"{CUSTOMERS_PATH}/{customer_id}/metadata/{key_path}"),
-        }
-
     def list_metadata(self, customer_id: int) -> list[dict[str, Any]]:
         """All metadata items of a live customer."""
         with self.lock:
             items = self._metadata_of(customer_id)
-            return [self.metadata_item(customer_id, item) for item in items.values()]
+            return [self.renderer.metadata_item(customer_id, item) for item in items.values()]
 
     def get_metadata(self, customer_id: int, key: str) -> dict[str, Any]:
         """One metadata item; 404 if the key is missing."""
@@ -320,7 +223,7 @@ class Store:
             item = self._metadata_of(customer_id).get(key)
             if item is None:
                 raise not_found(f"Metadata key '{key}' was not found on customer {customer_id}.")
-            return self.metadata_item(customer_id, item)
+            return self.renderer.metadata_item(customer_id, item)
 
     def put_metadata(self, customer_id: int, key: str, value: str | None) -> dict[str, Any]:
         """Create or update by key (scope ``Supplier``: the API key belongs to the supplier)."""
@@ -328,7 +231,7 @@ class Store:
             items = self._metadata_of(customer_id)
             scope = items[key]["scope"] if key in items else "Supplier"
             items[key] = {"key": key, "value": value, "scope": scope}
-            return self.metadata_item(customer_id, items[key])
+            return self.renderer.metadata_item(customer_id, items[key])
 
     def delete_metadata(self, customer_id: int, key: str) -> None:
         """Delete by key; 404 if the key is missing."""

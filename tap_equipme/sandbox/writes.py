@@ -1,10 +1,12 @@
-"""Customer updates: the deprecated PUT (CustomerUpdateModel) and RFC 6902 JSON Patch."""
+"""Customer writes: create (CustomerCreateModel), the deprecated PUT, RFC 6902 JSON Patch."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from tap_equipme.sandbox.errors import bad_request
+from tap_equipme.sandbox import data
+from tap_equipme.sandbox.errors import bad_request, forbidden
 from tap_equipme.sandbox.validation import validate_body
 
 # Fields where PUT's null means "leave as is" and "" means "clear".
@@ -35,6 +37,54 @@ def require_name(name: Any) -> None:
     """400 unless ``name`` has visible characters (a Customer's name has minLength 1)."""
     if isinstance(name, str) and not name.strip():
         raise bad_request("Field 'name' must not be empty.")
+
+
+ADDRESS_FIELDS = (
+    "line1",
+    "street",
+    "number",
+    "addition",
+    "city",
+    "postalCode",
+    "countryCode",
+    "regionCode",
+    "regionName",
+    "dependentLocality",
+    "phoneNumber",
+)
+
+
+def details_from_create(customer_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    """The stored fields of a customer created from a validated CustomerCreateModel.
+
+    ``billingAddress`` and ``tenantPermissions`` are accepted but, as in the API's Customer
+    schema, never shown.
+    """
+    details: dict[str, Any] = {
+        "id": customer_id,
+        "uuid": str(uuid.uuid4()),
+        "name": body["name"],
+        "customerNumber": body.get("customerNumber"),
+        "description": body.get("description"),
+        "active": body.get("active", True),
+        "contactName": body.get("contactName"),
+        "contactEmail": body.get("contactEmail"),
+        "contactPhone": body.get("contactPhone"),
+        "customAttribute1": body.get("customAttribute1"),
+        "customAttribute2": body.get("customAttribute2"),
+        "customAttribute3": body.get("customAttribute3"),
+    }
+    if body.get("accountManager") is not None:
+        details["accountManager"] = body["accountManager"]
+    if body.get("language") is not None:
+        details["language"] = body["language"]
+    address = body.get("companyAddress")
+    if address is not None:
+        details["companyAddress"] = {
+            **{field: address.get(field) for field in ADDRESS_FIELDS},
+            "id": 500_000 + customer_id,
+        }
+    return details
 
 
 def put_changes(document: dict[str, Any]) -> dict[str, Any]:
@@ -112,3 +162,35 @@ def apply_patch(current: dict[str, Any], operations: Any) -> dict[str, Any]:
     changes["accountManager"] = candidate["accountManagerId"]
     changes["language"] = language
     return changes
+
+
+def validate_create(document: Any) -> None:
+    """400 / 403 unless ``document`` is a CustomerCreateModel this tenant may create."""
+    validate_body("CustomerCreateModel", document)
+    require_name(document["name"])
+    _check_employees(document)
+
+
+def check_employee_id(field_name: str, employee_id: Any) -> None:
+    """400 naming ``field_name`` unless ``employee_id`` is null or one of the tenant's employees."""
+    if employee_id is not None and employee_id not in data.EMPLOYEES_BY_ID:
+        raise bad_request(
+            f"Field '{field_name}': employee {employee_id} does not belong to your organization."
+        )
+
+
+def _check_employees(document: dict[str, Any]) -> None:
+    check_employee_id("accountManager", document.get("accountManager"))
+    for index, assignment in enumerate(document.get("tenantPermissions") or ()):
+        employee_id = assignment["employeeId"]
+        if employee_id not in data.EMPLOYEES_BY_ID:
+            # "If you provide IDs that do not belong to your organization, the create
+            # operation will fail": access to a foreign employee is denied (403).
+            raise forbidden(
+                f"Field 'tenantPermissions.{index}.employeeId': employee {employee_id} "
+                "does not belong to your organization."
+            )
+        if assignment["role"] == "user":
+            raise bad_request(
+                f"Field 'tenantPermissions.{index}.role': role 'user' is not allowed."
+            )
