@@ -1,0 +1,177 @@
+"""Benchmark 3, load: the same customer records into DuckDB three ways.
+
+``target-equipme`` vs PyPI's ``target-duckdb`` 0.8.0 (in a venv of its own, on a subset when
+the run is large: it is slow) vs DuckDB's own ``read_json`` of the bare records (the
+practical limit). Each runs as its own process and each result is checked by counting rows.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from harness import PROJECT_ROOT, bin_path, run_measured, write_json
+from messages import write_message_file
+from results import Goal, Report, Row
+
+TARGET_DUCKDB_VENV = PROJECT_ROOT / ".venv-bench-target-duckdb"
+TARGET_DUCKDB_VERSION = "0.8.0"
+READ_JSON = """
+import sys, duckdb
+connection = duckdb.connect(sys.argv[1])
+connection.execute(
+    "CREATE TABLE customers AS SELECT * FROM read_json(?, format='newline_delimited')",
+    [sys.argv[2]],
+)
+connection.close()
+"""
+
+
+def ensure_target_duckdb() -> Path:
+    """PyPI's target-duckdb in its own venv (created on first use; git-ignored)."""
+    executable = TARGET_DUCKDB_VENV / "bin" / "target-duckdb"
+    if not executable.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(TARGET_DUCKDB_VENV)], check=True)
+        subprocess.run(
+            [
+                str(TARGET_DUCKDB_VENV / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                f"target-duckdb=={TARGET_DUCKDB_VERSION}",
+            ],
+            check=True,
+        )
+    return executable
+
+
+def count_rows(database: Path, table: str) -> int:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        row = connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def find_table(database: Path, name: str) -> str:
+    """The schema-qualified table target-duckdb created (it picks the schema itself)."""
+    with duckdb.connect(str(database), read_only=True) as connection:
+        rows = connection.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE lower(table_name) = ?",
+            [name],
+        ).fetchall()
+    if len(rows) != 1:
+        raise RuntimeError(f"expected one {name!r} table in {database}, found {rows}")
+    return f'{rows[0][0]}"."{rows[0][1]}'
+
+
+def load_with(
+    label: str, command: list[str], messages: Path, database: Path, expected: int
+) -> tuple[float, float]:
+    """Run a target on a message file; returns (seconds, peak RSS MiB) after checking rows."""
+    with messages.open("rb") as stdin:
+        measured = run_measured(command, stdin=stdin)
+    loaded = count_rows(database, find_table(database, "customers"))
+    if loaded != expected:
+        raise RuntimeError(f"{label} loaded {loaded} rows, expected {expected}")
+    return measured.seconds, measured.peak_rss / 2**20
+
+
+def run(
+    report: Report,
+    workdir: Path,
+    records_path: Path,
+    schema_entry: dict[str, Any],
+    records: int,
+    competitor_records: int,
+) -> None:
+    """``records_path`` holds exactly ``records`` customers, one per line.
+
+    Measure the three loaders; add rows and the two load goals to ``report``."""
+    bench = "3 load"
+    messages = workdir / "load-messages.jsonl"
+    write_message_file(records_path, schema_entry, messages)
+
+    database = workdir / "target-equipme.duckdb"
+    config = write_json(
+        workdir / "target-equipme.json", {"destination": "duckdb", "path": str(database)}
+    )
+    ours_s, ours_rss = load_with(
+        "target-equipme",
+        [bin_path("target-equipme"), "--config", str(config)],
+        messages,
+        database,
+        records,
+    )
+    report.rows.append(Row(bench, "target-equipme", records, ours_s, ours_rss))
+
+    subset = min(records, competitor_records)
+    subset_messages = workdir / "load-messages-subset.jsonl"
+    write_message_file(records_path, schema_entry, subset_messages, limit=subset)
+    theirs_db = workdir / "target-duckdb.duckdb"
+    theirs_config = write_json(
+        workdir / "target-duckdb.json", {"path": str(theirs_db), "default_target_schema": "main"}
+    )
+    theirs_s, theirs_rss = load_with(
+        "target-duckdb",
+        [str(ensure_target_duckdb()), "--config", str(theirs_config)],
+        subset_messages,
+        theirs_db,
+        subset,
+    )
+    subset_note = (
+        f"first {subset:,} records only (it is slow); compared by records/s"
+        if subset < records
+        else ""
+    )
+    report.rows.append(
+        Row(
+            bench,
+            f"target-duckdb {TARGET_DUCKDB_VERSION} (PyPI)",
+            subset,
+            theirs_s,
+            theirs_rss,
+            subset_note,
+        )
+    )
+
+    read_json_db = workdir / "read-json.duckdb"
+    measured = run_measured([sys.executable, "-c", READ_JSON, str(read_json_db), str(records_path)])
+    if count_rows(read_json_db, "customers") != records:
+        raise RuntimeError("read_json loaded the wrong number of rows")
+    report.rows.append(
+        Row(
+            bench,
+            "DuckDB read_json (limit)",
+            records,
+            measured.seconds,
+            measured.peak_rss / 2**20,
+            "bare records, no Singer envelope",
+        )
+    )
+
+    ours = records / ours_s
+    report.goals.append(
+        Goal(
+            bench,
+            "target-equipme vs target-duckdb, records/s",
+            ours / (subset / theirs_s),
+            10,
+            True,
+            f"target-duckdb on {subset:,} records" if subset < records else "",
+        )
+    )
+    report.goals.append(
+        Goal(
+            bench,
+            "target-equipme time / DuckDB read_json time",
+            ours_s / measured.seconds,
+            3,
+            False,
+        )
+    )
