@@ -1,9 +1,10 @@
 """JSON Schema -> Arrow / DuckDB column types, and Singer record lines -> one Arrow table.
 
-Records are never turned into Python objects on the fast path: the raw JSON text of each
-record is kept as bytes and a whole batch is parsed at once by Arrow's C++ JSON reader
-against an explicit schema. Date, time and date-time values are parsed as strings here and
-cast to their SQL types by DuckDB in the same statement that loads the batch.
+Records are never turned into Python objects on the fast paths: each RECORD message line
+(or a `{"record": ..., "version": ...}` wrapper around a record's raw text) is kept as bytes,
+and a whole batch is parsed at once by Arrow's C++ JSON reader against an explicit schema.
+Date, time and date-time values are parsed as strings here and cast to their SQL types by
+DuckDB in the same statement that loads the batch.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import msgspec
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 ROW_NUMBER_COLUMN = "__equipme_row"
@@ -175,15 +177,20 @@ def columns_for(schema: dict[str, Any], key_properties: list[str]) -> list[Colum
 
 
 def parse_schema(columns: list[Column]) -> pa.Schema:
-    """Return the Arrow schema the JSON reader parses a batch with (all nullable).
+    """Return the Arrow schema a batch of RECORD message lines is parsed with.
+
+    Lines are whole Singer RECORD messages (or `{"record": ..., "version": ...}` wrappers):
+    only `record` and `version` are read, every other key is skipped. All fields are
+    nullable; NOT NULL is enforced by the warehouse, with a clear message.
 
     Args:
         columns: The stream's columns.
 
     Returns:
-        The parse schema; NOT NULL is enforced by the warehouse, with a clear message.
+        The parse schema.
     """
-    return pa.schema([pa.field(c.name, c.type.arrow) for c in columns])
+    record = pa.struct([pa.field(c.name, c.type.arrow) for c in columns])
+    return pa.schema([pa.field("record", record), pa.field("version", pa.int64())])
 
 
 def freeform_columns(columns: list[Column]) -> list[str]:
@@ -198,57 +205,70 @@ def freeform_columns(columns: list[Column]) -> list[str]:
     return [c.name for c in columns if c.type.freeform]
 
 
-def encode_record(record: dict[str, Any], freeform: list[str]) -> bytes:
-    """Encode one decoded record as a JSON line, shapeless values turned into JSON text.
-
-    Args:
-        record: The record.
-        freeform: Columns to store as JSON text.
-
-    Returns:
-        The record as JSON bytes.
-    """
+def _stringify_freeform(record: dict[str, Any], freeform: list[str]) -> dict[str, Any]:
     for name in freeform:
         value = record.get(name)
         if value is not None and not isinstance(value, str):
             record[name] = _ENCODER.encode(value).decode()
-    return _ENCODER.encode(record)
+    return record
 
 
-def reencode_raw(raw: bytes, freeform: list[str]) -> bytes:
-    """Re-encode a raw record whose schema has shapeless columns.
+def encode_message(record: dict[str, Any], version: int | None, freeform: list[str]) -> bytes:
+    """Encode a decoded record as a message line (shapeless values turned into JSON text).
 
     Args:
-        raw: The record's JSON text.
+        record: The record.
+        version: Its table version, if any.
         freeform: Columns to store as JSON text.
 
     Returns:
-        The record as JSON bytes with those columns as strings.
+        `{"record": ..., "version": ...}` plus a newline.
     """
-    return encode_record(_DECODER.decode(raw), freeform)
+    message = {"record": _stringify_freeform(record, freeform), "version": version}
+    return _ENCODER.encode(message) + b"\n"
 
 
-def records_to_arrow(lines: list[bytes], schema: pa.Schema) -> pa.Table:
-    """Parse a batch of JSON record texts into one Arrow table in a single C++ call.
+def wrap_raw(raw: Any, version: int | None, freeform: list[str]) -> bytes:
+    """Wrap a record's raw JSON text as a message line, without decoding it if possible.
 
     Args:
-        lines: One JSON object per record (no newlines inside).
+        raw: The record's JSON text (bytes-like, e.g. `msgspec.Raw`).
+        version: Its table version, if any.
+        freeform: Columns to store as JSON text (forces a decode).
+
+    Returns:
+        `{"record": ..., "version": ...}` plus a newline.
+    """
+    if freeform:
+        return encode_message(_DECODER.decode(raw), version, freeform)
+    tail = b"}\n" if version is None else b',"version":%d}\n' % version
+    return b'{"record":' + bytes(raw) + tail
+
+
+def records_to_arrow(lines: list[bytes], schema: pa.Schema) -> tuple[pa.Table, int | None]:
+    """Parse a batch of RECORD message lines into one Arrow table in a single C++ call.
+
+    Args:
+        lines: One JSON message per line, each ending with a newline.
         schema: The parse schema (see `parse_schema`).
 
     Returns:
-        The batch, plus a row-number column that keeps arrival order.
+        The records (one column per property, plus a row-number column that keeps arrival
+        order) and the highest `version` among them (ACTIVATE_VERSION), if any.
 
     Raises:
         SchemaConversionError: If a record does not fit the schema.
     """
+    record_type = schema.field("record").type
     if not lines:
-        table = schema.empty_table()
+        table = pa.schema(list(record_type)).empty_table()
+        version = None
     else:
         longest = max(map(len, lines))
         block_size = max(1 << 22, 2 * longest + 2)
         try:
-            table = pa_json.read_json(
-                io.BytesIO(b"\n".join(lines)),
+            parsed = pa_json.read_json(
+                io.BytesIO(b"".join(lines)),
                 read_options=pa_json.ReadOptions(block_size=block_size),
                 parse_options=pa_json.ParseOptions(
                     explicit_schema=schema, unexpected_field_behavior="ignore"
@@ -257,8 +277,13 @@ def records_to_arrow(lines: list[bytes], schema: pa.Schema) -> pa.Table:
         except pa.ArrowInvalid as exc:
             msg = f"a record does not match the stream's schema: {exc}"
             raise SchemaConversionError(msg) from exc
-    table = table.select(schema.names)
-    return table.append_column(ROW_NUMBER_COLUMN, _row_numbers(table.num_rows))
+        highest = pc.max(parsed.column("version")).as_py()
+        version = None if highest is None else int(highest)
+        # flatten() merges the record's own validity into its fields (a missing record
+        # gives NULL fields, caught by NOT NULL on the keys).
+        flat = parsed.select(["record"]).flatten()
+        table = flat.rename_columns([f.name for f in record_type])
+    return table.append_column(ROW_NUMBER_COLUMN, _row_numbers(table.num_rows)), version
 
 
 def _row_numbers(count: int) -> pa.Array:

@@ -1,4 +1,4 @@
-"""`EquipmeSink`: collects a stream's records as JSON text and loads each batch in bulk."""
+"""`EquipmeSink`: keeps a stream's records as JSON message lines and loads each batch in bulk."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from singer_sdk.sinks import BatchSink
 from tap_equipme.warehouse.arrow import (
     SchemaConversionError,
     columns_for,
-    encode_record,
+    encode_message,
     freeform_columns,
     parse_schema,
     records_to_arrow,
-    reencode_raw,
+    wrap_raw,
 )
 from tap_equipme.warehouse.errors import IncompatibleSchemaError, WarehouseError
 
@@ -67,12 +67,13 @@ class EquipmeSink(BatchSink):
             raise IncompatibleSchemaError(msg) from exc
         self._parse_schema = parse_schema(self.columns)
         self._freeform = freeform_columns(self.columns)
-        self._lines: list[t.Any] = []
+        self._lines: list[bytes] = []
+        """The batch: one JSON message line per record (`record`, `version`)."""
         self._raw_pending = 0
+        """Fast-path records appended since the last drain (tallied for the SDK in bulk)."""
         self._max_rows = self.max_size
-        """Raw records appended since the last drain (tallied for the SDK in bulk)."""
         self.active_version: int | None = None
-        self._batch_version: int | None = None
+        self._record_version: int | None = None
 
     @cached_property
     def validate_schema(self) -> bool:
@@ -103,18 +104,37 @@ class EquipmeSink(BatchSink):
         self.warehouse.plan_schema(self.stream_name, self.columns, self.keys)
 
     def observe_version(self, version: int | None) -> None:
-        """Remember the table version of the record being added (ACTIVATE_VERSION).
+        """Remember the version of the record about to take the standard path.
 
         Args:
             version: The RECORD message's `version`, if any.
         """
-        if version is not None:
-            self._batch_version = version
-        elif self._batch_version is None:
-            self._batch_version = self.active_version
+        self._record_version = version
+
+    @property
+    def accepts_message_lines(self) -> bool:
+        """True if whole RECORD lines can be kept as they are (the fastest path).
+
+        Returns:
+            Whether `add_line` may be used.
+        """
+        return self.accepts_raw_records and not self._freeform
+
+    def add_line(self, line: bytes) -> bool:
+        """Append a whole RECORD message line, unparsed (the fastest path).
+
+        Args:
+            line: The message, as read from the input.
+
+        Returns:
+            True when the batch is full and should be drained.
+        """
+        self._lines.append(line if line.endswith(b"\n") else line + b"\n")
+        self._raw_pending += 1
+        return len(self._lines) >= self._max_rows
 
     def add_raw(self, raw: msgspec.Raw, version: int | None) -> bool:
-        """Append one record's raw JSON text (the fast path: no per-record SDK work).
+        """Append one record's raw JSON text (no per-record SDK work).
 
         Args:
             raw: The record's JSON text.
@@ -123,18 +143,14 @@ class EquipmeSink(BatchSink):
         Returns:
             True when the batch is full and should be drained.
         """
-        self._lines.append(reencode_raw(raw, self._freeform) if self._freeform else raw)
+        self._lines.append(wrap_raw(raw, version, self._freeform))
         self._raw_pending += 1
-        if version is not None:
-            self._batch_version = version
-        elif self._batch_version is None:
-            self._batch_version = self.active_version
         return len(self._lines) >= self._max_rows
 
     @property
     @override
     def current_size(self) -> int:
-        """Records waiting in this batch (raw and standard path alike).
+        """Records waiting in this batch (whatever path they took).
 
         Returns:
             The number of records to drain.
@@ -142,7 +158,7 @@ class EquipmeSink(BatchSink):
         return len(self._lines)
 
     def _tally_raw_records(self) -> None:
-        """Report raw records to the SDK's counters in bulk (they skipped the per-record path)."""
+        """Report fast-path records to the SDK's counters in bulk."""
         if self._raw_pending:
             self.tally_record_read(self._raw_pending)
             self.record_counter_metric.increment(self._raw_pending)
@@ -156,7 +172,7 @@ class EquipmeSink(BatchSink):
             record: The (mapped, validated) record.
             context: Batch context (unused: records are kept as JSON text).
         """
-        self._lines.append(encode_record(record, self._freeform))
+        self._lines.append(encode_message(record, self._record_version, self._freeform))
 
     @override
     def process_batch(self, context: dict) -> None:
@@ -170,15 +186,16 @@ class EquipmeSink(BatchSink):
         """
         self._tally_raw_records()
         lines, self._lines = self._lines, []
-        version, self._batch_version = self._batch_version, None
         if not lines:
             return
         try:
-            table = records_to_arrow(lines, self._parse_schema)
+            table, version = records_to_arrow(lines, self._parse_schema)
         except SchemaConversionError as exc:
             msg = f"Stream '{self.stream_name}': {exc}"
             raise WarehouseError(msg) from exc
         del lines
+        if version is None:
+            version = self.active_version
         self.warehouse.start_batch()
         inserted, updated = self.warehouse.upsert(
             self.stream_name, self.columns, self.keys, table, version

@@ -118,11 +118,13 @@ class TargetEquipme(Target):
         self.warehouse = open_warehouse(self.config)
         _OPEN_WAREHOUSES.add(self.warehouse)
         self._raw_sinks: dict[str, EquipmeSink | None] = {}
+        self._line_sinks: dict[bytes, EquipmeSink | None] = {}
         self._raw_records_seen = 0
         self._last_schemas: dict[str, tuple[t.Any, t.Any]] = {}
         if isinstance(self.message_reader, LazyRecordReader):
             self.message_reader.on_failure.append(self._on_failure)
             self.message_reader.raw_record_handler = self._take_raw_record
+            self.message_reader.record_line_handler = self._take_record_line
 
     def active_sink(self, stream_name: str) -> Sink | None:
         """Return the current sink of a stream.
@@ -152,6 +154,36 @@ class TargetEquipme(Target):
         )
         self._raw_sinks[stream_name] = raw_sink
         return raw_sink
+
+    def _take_record_line(self, stream_key: bytes, line: bytes) -> bool:
+        """Append a whole RECORD line to its sink, unparsed, if the stream allows it.
+
+        Args:
+            stream_key: The stream name as it appears (JSON-escaped) in the line.
+            line: The RECORD message line.
+
+        Returns:
+            False if the line must be parsed and take another path.
+        """
+        sink = self._line_sinks.get(stream_key)
+        if sink is None:
+            if stream_key in self._line_sinks:
+                return False
+            try:
+                stream = _RECORD_DECODER.decode(b'"' + stream_key + b'"')
+            except msgspec.DecodeError:
+                stream = None
+            raw_sink = self._raw_sink(stream) if isinstance(stream, str) else None
+            sink = raw_sink if raw_sink is not None and raw_sink.accepts_message_lines else None
+            self._line_sinks[stream_key] = sink
+            if sink is None:
+                return False
+        if sink.add_line(line):
+            self.drain_one(sink)
+        self._raw_records_seen += 1
+        if not self._raw_records_seen % 8192:
+            self._handle_max_record_age()
+        return True
 
     def _take_raw_record(self, stream: str | None, raw: msgspec.Raw, version: int | None) -> bool:
         """Append a raw record to its sink if the stream needs no per-record SDK work.
@@ -187,6 +219,7 @@ class TargetEquipme(Target):
         if stream in self._last_schemas and self._last_schemas[stream] == fingerprint:
             return
         self._raw_sinks.clear()
+        self._line_sinks.clear()
         super()._process_schema_message(message_dict)
         self._last_schemas[str(stream)] = fingerprint
 

@@ -158,7 +158,10 @@ def state_msg(bookmark: str, **extra: Any) -> dict[str, Any]:
 
 
 def lines(messages: Iterable[dict[str, Any]]) -> str:
-    return "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in messages)
+    """Messages as singer-sdk writes them: compact JSON, one per line."""
+    return "".join(
+        json.dumps(m, ensure_ascii=False, separators=(",", ":")) + "\n" for m in messages
+    )
 
 
 @dataclass
@@ -181,12 +184,16 @@ class TargetRunner:
     def config(self, **settings: Any) -> dict[str, Any]:
         return {"path": str(self.tmp_path / "warehouse.duckdb"), **settings}
 
-    def in_process(self, messages: Iterable[dict[str, Any]], **settings: Any) -> Run:
+    def in_process(
+        self, messages: Iterable[dict[str, Any]], *, text: bool = False, **settings: Any
+    ) -> Run:
+        """Run the target in this process (binary input like stdin; `text=True`: a text IO)."""
         from tap_equipme.warehouse.target import TargetEquipme
 
         self.capsys.readouterr()
         target = TargetEquipme(config=self.config(**settings))
-        target.listen(io.StringIO(lines(messages)))
+        body = lines(messages)
+        target.listen(io.StringIO(body) if text else io.BytesIO(body.encode()))
         out = self.capsys.readouterr().out
         return Run(0, out, states=_states(out))
 

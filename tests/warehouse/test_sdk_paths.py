@@ -74,3 +74,47 @@ def test_validate_records_rejects_a_record_that_breaks_the_schema(target, singer
         target.in_process(
             [singer.schema("events", EVENTS_SCHEMA, ["id"]), bad], validate_records=True
         )
+
+
+def _load_all_paths(target, query, tmp_path, singer, messages):
+    """Load the same messages through each record path into its own file; return contents."""
+    import io
+    import json as json_module
+
+    from tap_equipme.warehouse.target import TargetEquipme
+
+    spaced = "".join(json_module.dumps(m) + "\n" for m in messages).encode()
+    compact = singer.lines(messages).encode()
+    variants = {
+        "whole lines (singer-sdk layout)": (compact, {}),
+        "parsed envelope (other key layout)": (spaced, {}),
+        "text input": (compact.decode(), {}),
+        "singer-sdk standard path": (compact, {"validate_records": True}),
+    }
+    contents = {}
+    for name, (body, settings) in variants.items():
+        path = tmp_path / f"{len(contents)}.duckdb"
+        target_obj = TargetEquipme(config={"path": str(path), "batch_size_rows": 3, **settings})
+        stream = io.StringIO(body) if isinstance(body, str) else io.BytesIO(body)
+        target_obj.listen(stream)
+        contents[name] = query(
+            "SELECT * EXCLUDE (_loaded_at) FROM customers ORDER BY id", path=path
+        )
+    return contents
+
+
+def test_every_record_path_loads_identical_rows(target, query, tmp_path, singer):
+    messages = [
+        singer.schema(),
+        {"type": "ACTIVATE_VERSION", "stream": "customers", "version": 7},
+        *(singer.record(singer.customer(i), version=7) for i in range(1, 6)),
+        singer.record(singer.customer(2, name='Ünïcödé "quoted" ✓', contactName=""), version=7),
+        singer.record(singer.customer(9, companyAddress=None, referredBy=None), version=7),
+        singer.state("2024-01-01"),
+    ]
+    contents = _load_all_paths(target, query, tmp_path, singer, messages)
+    reference = contents["whole lines (singer-sdk layout)"]
+    assert len(reference) == 6
+    assert any('Ünïcödé "quoted" ✓' in row for row in reference)
+    for name, rows in contents.items():
+        assert rows == reference, name
