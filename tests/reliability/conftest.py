@@ -2,121 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .results import ScenarioResult, append, write_page
-
-BIN = Path(sys.executable).parent
-SYNC = str(BIN / "equipme-sync")
-TAP = str(BIN / "tap-equipme")
-
-
-@dataclass
-class SyncRun:
-    """One finished `equipme-sync` (or `tap-equipme`) process."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-    wall_s: float
-    argv: list[str] = field(default_factory=list)
-
-    def describe(self) -> str:
-        return (
-            f"exit {self.returncode} after {self.wall_s:.1f}s\n--- stdout ---\n"
-            f"{self.stdout[-3000:]}\n--- stderr ---\n{self.stderr[-6000:]}"
-        )
-
-
-@dataclass
-class Pipeline:
-    """Runs `equipme-sync` against the sandbox into one DuckDB file of the test."""
-
-    tmp_path: Path
-    base_url: str
-    api_key: str
-    warehouse: Path
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def config_file(self, **overrides: Any) -> Path:
-        """Tap settings without the key (the key goes through the environment)."""
-        config = {"api_url": self.base_url, **self.settings, **overrides}
-        path = self.tmp_path / "tap-config.json"
-        path.write_text(json.dumps(config))
-        return path
-
-    def env(self, api_key: str | None = None, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_EQUIPME_")}
-        key = self.api_key if api_key is None else api_key
-        if key is not None:
-            env["TAP_EQUIPME_API_KEY"] = key
-        env.update(extra)
-        return env
-
-    def argv(self, *extra_args: str, config: Path | None = None) -> list[str]:
-        config = config or self.config_file()
-        return [
-            SYNC,
-            "--destination",
-            "duckdb",
-            "--path",
-            str(self.warehouse),
-            "--config",
-            str(config),
-            *extra_args,
-        ]
-
-    def run(
-        self,
-        *extra_args: str,
-        env: dict[str, str] | None = None,
-        config: Path | None = None,
-        timeout: float = 180,
-    ) -> SyncRun:
-        argv = self.argv(*extra_args, config=config)
-        started = time.monotonic()
-        done = subprocess.run(
-            argv,
-            env=env or self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            cwd=self.tmp_path,
-        )
-        return SyncRun(done.returncode, done.stdout, done.stderr, time.monotonic() - started, argv)
-
-    def start(self, *extra_args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-        """Start in its own process group (so a kill reaches the tap and the target too)."""
-        return subprocess.Popen(
-            self.argv(*extra_args),
-            env=env or self.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=self.tmp_path,
-            start_new_session=True,
-        )
-
-
-def kill_group(process: subprocess.Popen[str]) -> tuple[str, str]:
-    """SIGKILL a process started by `Pipeline.start` and all its children; return output."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    out, err = process.communicate(timeout=30)
-    return out, err
+from .runner import Pipeline
 
 
 @pytest.fixture
@@ -149,3 +44,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     page = write_page(Path(cache.mkdir("equipme")))
     if page is not None and os.environ.get("PYTEST_XDIST_WORKER") is None:
         sys.stderr.write(f"\nreliability results written to {page}\n")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep the call phase's report on the item, so fixtures can record pass or fail."""
+    report = yield
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+    return report

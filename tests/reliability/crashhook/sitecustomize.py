@@ -1,0 +1,130 @@
+"""Test-only crash points for target-equipme, switched on by the environment.
+
+The crash tests put this folder on PYTHONPATH, so every Python process of the pipeline
+imports it at start-up. Only when `EQUIPME_TEST_CRASH_AT` is set, and only in the process
+that imports the DuckDB writer (the target), it wraps one writer method so that the target
+SIGKILLs its whole process group (pipeline, tap and target, like `kill -9` of a worker) at
+that exact point:
+
+- `upsert`: inside the first upsert of a batch, before its transaction commits (mid-load);
+- `batch-committed`: right after a data batch commits, before any state covers it;
+- `before-state`: in `commit_state`, data written but the state row not yet committed;
+- `after-state`: after data and state committed, before STATE reaches stdout.
+
+`EQUIPME_TEST_CRASH_AFTER=N` skips the first N-1 hits. The production code has no trace of it.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import os
+import signal
+import sys
+from typing import Any
+
+_POINT = os.environ.get("EQUIPME_TEST_CRASH_AT")
+_MODULE = "tap_equipme.warehouse.duckdb_writer"
+_hits = 0
+
+
+def _crash() -> None:
+    global _hits
+    _hits += 1
+    if _hits < int(os.environ.get("EQUIPME_TEST_CRASH_AFTER", "1")):
+        return
+    marker = os.environ.get("EQUIPME_TEST_CRASH_MARKER")
+    if marker:
+        with open(marker, "w") as handle:
+            handle.write(_POINT or "")
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def _patch(module: Any) -> None:
+    warehouse = module.DuckDBWarehouse
+    original_upsert = warehouse.upsert
+    original_commit = warehouse._commit
+    original_commit_state = warehouse.commit_state
+    original_after_commit = warehouse.after_commit
+
+    def upsert(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original_upsert(self, *args, **kwargs)
+        if _POINT == "upsert":
+            _crash()
+        return result
+
+    def commit(self: Any) -> None:
+        was_open = self._in_transaction
+        original_commit(self)
+        if (
+            _POINT == "batch-committed"
+            and was_open
+            and not getattr(self, "_committing_state", False)
+        ):
+            _crash()
+
+    def commit_state(self: Any, state: dict[str, Any]) -> None:
+        if _POINT == "before-state":
+            real_commit = self.con.execute
+
+            def execute(sql: str, *args: Any) -> Any:
+                if sql == "COMMIT":
+                    _crash()
+                return real_commit(sql, *args)
+
+            self.con = _ConnectionProxy(self.con, execute)
+        self._committing_state = True
+        try:
+            original_commit_state(self, state)
+        finally:
+            self._committing_state = False
+
+    def after_commit(self: Any, state: Any) -> None:
+        original_after_commit(self, state)
+        if _POINT == "after-state" and state is not None:
+            _crash()
+
+    original_finish = warehouse.finish
+
+    def finish(self: Any) -> None:
+        self._committing_state = True  # the final commit only marks the loads succeeded
+        original_finish(self)
+
+    warehouse.finish = finish
+    warehouse.upsert = upsert
+    warehouse._commit = commit
+    warehouse.commit_state = commit_state
+    warehouse.after_commit = after_commit
+
+
+class _ConnectionProxy:
+    """A DuckDB connection whose `execute` is replaced (DuckDB's class cannot be patched)."""
+
+    def __init__(self, con: Any, execute: Any) -> None:
+        self._con = con
+        self.execute = execute
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != _MODULE:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return spec
+        loader = spec.loader
+        original_exec = loader.exec_module  # type: ignore[attr-defined]
+
+        def exec_module(module: Any) -> None:
+            original_exec(module)
+            _patch(module)
+
+        loader.exec_module = exec_module  # type: ignore[attr-defined]
+        return spec
+
+
+if _POINT:
+    sys.meta_path.insert(0, _Finder())

@@ -1,0 +1,114 @@
+"""The pipeline as a user runs it: `equipme-sync` processes against the sandbox."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BIN = Path(sys.executable).parent
+SYNC = str(BIN / "equipme-sync")
+TAP = str(BIN / "tap-equipme")
+
+
+@dataclass
+class SyncRun:
+    """One finished `equipme-sync` (or `tap-equipme`) process."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    wall_s: float
+    argv: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return (
+            f"exit {self.returncode} after {self.wall_s:.1f}s\n--- stdout ---\n"
+            f"{self.stdout[-3000:]}\n--- stderr ---\n{self.stderr[-6000:]}"
+        )
+
+
+@dataclass
+class Pipeline:
+    """Runs `equipme-sync` against the sandbox into one DuckDB file of the test."""
+
+    tmp_path: Path
+    base_url: str
+    api_key: str
+    warehouse: Path
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def config_file(self, **overrides: Any) -> Path:
+        """Tap settings without the key (the key goes through the environment)."""
+        config = {"api_url": self.base_url, **self.settings, **overrides}
+        path = self.tmp_path / "tap-config.json"
+        path.write_text(json.dumps(config))
+        return path
+
+    def env(self, api_key: str | None = None, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_EQUIPME_")}
+        key = self.api_key if api_key is None else api_key
+        if key is not None:
+            env["TAP_EQUIPME_API_KEY"] = key
+        env.update(extra)
+        return env
+
+    def argv(self, *extra_args: str, config: Path | None = None) -> list[str]:
+        config = config or self.config_file()
+        return [
+            SYNC,
+            "--destination",
+            "duckdb",
+            "--path",
+            str(self.warehouse),
+            "--config",
+            str(config),
+            *extra_args,
+        ]
+
+    def run(
+        self,
+        *extra_args: str,
+        env: dict[str, str] | None = None,
+        config: Path | None = None,
+        timeout: float = 180,
+    ) -> SyncRun:
+        argv = self.argv(*extra_args, config=config)
+        started = time.monotonic()
+        done = subprocess.run(
+            argv,
+            env=env or self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=self.tmp_path,
+        )
+        return SyncRun(done.returncode, done.stdout, done.stderr, time.monotonic() - started, argv)
+
+    def start(self, *extra_args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """Start in its own process group (so a kill reaches the tap and the target too)."""
+        return subprocess.Popen(
+            self.argv(*extra_args),
+            env=env or self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=self.tmp_path,
+            start_new_session=True,
+        )
+
+
+def kill_group(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """SIGKILL a process started by `Pipeline.start` and all its children; return output."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    out, err = process.communicate(timeout=30)
+    return out, err
