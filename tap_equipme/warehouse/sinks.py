@@ -67,8 +67,9 @@ class EquipmeSink(BatchSink):
             raise IncompatibleSchemaError(msg) from exc
         self._parse_schema = parse_schema(self.columns)
         self._freeform = freeform_columns(self.columns)
-        self._lines: list[bytes] = []
+        self._batch = bytearray()
         """The batch: one JSON message line per record (`record`, `version`)."""
+        self._batch_rows = 0
         self._raw_pending = 0
         """Fast-path records appended since the last drain (tallied for the SDK in bulk)."""
         self._max_rows = self.max_size
@@ -129,9 +130,13 @@ class EquipmeSink(BatchSink):
         Returns:
             True when the batch is full and should be drained.
         """
-        self._lines.append(line if line.endswith(b"\n") else line + b"\n")
+        batch = self._batch
+        batch += line
+        if not line.endswith(b"\n"):
+            batch += b"\n"
         self._raw_pending += 1
-        return len(self._lines) >= self._max_rows
+        self._batch_rows += 1
+        return self._batch_rows >= self._max_rows
 
     def add_raw(self, raw: msgspec.Raw, version: int | None) -> bool:
         """Append one record's raw JSON text (no per-record SDK work).
@@ -143,9 +148,10 @@ class EquipmeSink(BatchSink):
         Returns:
             True when the batch is full and should be drained.
         """
-        self._lines.append(wrap_raw(raw, version, self._freeform))
+        self._batch += wrap_raw(raw, version, self._freeform)
         self._raw_pending += 1
-        return len(self._lines) >= self._max_rows
+        self._batch_rows += 1
+        return self._batch_rows >= self._max_rows
 
     @property
     @override
@@ -155,7 +161,7 @@ class EquipmeSink(BatchSink):
         Returns:
             The number of records to drain.
         """
-        return len(self._lines)
+        return self._batch_rows
 
     def _tally_raw_records(self) -> None:
         """Report fast-path records to the SDK's counters in bulk."""
@@ -172,7 +178,8 @@ class EquipmeSink(BatchSink):
             record: The (mapped, validated) record.
             context: Batch context (unused: records are kept as JSON text).
         """
-        self._lines.append(encode_message(record, self._record_version, self._freeform))
+        self._batch += encode_message(record, self._record_version, self._freeform)
+        self._batch_rows += 1
 
     @override
     def process_batch(self, context: dict) -> None:
@@ -185,15 +192,15 @@ class EquipmeSink(BatchSink):
             WarehouseError: If a record does not fit the stream's schema.
         """
         self._tally_raw_records()
-        lines, self._lines = self._lines, []
-        if not lines:
+        data, self._batch, self._batch_rows = self._batch, bytearray(), 0
+        if not data:
             return
         try:
-            table, version = records_to_arrow(lines, self._parse_schema)
+            table, version = records_to_arrow(data, self._parse_schema)
         except SchemaConversionError as exc:
             msg = f"Stream '{self.stream_name}': {exc}"
             raise WarehouseError(msg) from exc
-        del lines
+        del data
         if version is None:
             version = self.active_version
         self.warehouse.start_batch()

@@ -112,3 +112,9 @@ def test_nested_struct_fields_are_queryable_with_dot_access(target, query, singe
     assert rows[0][3] == "Partner GmbH"
     assert rows[0][4].isoformat() == "2024-03-01T10:30:00+00:00"  # +02:00 normalised to UTC
     assert rows[0][5] is None
+
+
+def test_a_record_larger_than_a_parse_block_loads(target, query, singer):
+    huge = "x" * (5 * 1024 * 1024)  # larger than Arrow's 4 MiB JSON block
+    target.cli([singer.schema(), singer.record(singer.customer(1, description=huge))])
+    assert query("SELECT length(description) FROM customers") == [(len(huge),)]
