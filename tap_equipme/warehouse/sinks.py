@@ -192,6 +192,10 @@ class EquipmeSink(BatchSink):
             WarehouseError: If a record does not fit the stream's schema.
         """
         self._tally_raw_records()
+        # BATCH messages (singer-sdk's process_batch_files) hand records over in the context.
+        for record in context.get("records", ()):
+            self._batch += encode_message(record, self.active_version, self._freeform)
+            self._batch_rows += 1
         data, self._batch, self._batch_rows = self._batch, bytearray(), 0
         if not data:
             return

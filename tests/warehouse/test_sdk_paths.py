@@ -118,3 +118,22 @@ def test_every_record_path_loads_identical_rows(target, query, tmp_path, singer)
     assert any('Ünïcödé "quoted" ✓' in row for row in reference)
     for name, rows in contents.items():
         assert rows == reference, name
+
+
+def test_batch_messages_with_jsonl_files_are_loaded(target, query, tmp_path, singer):
+    import json as json_module
+
+    batch_file = tmp_path / "batch-1.jsonl"
+    batch_file.write_text("".join(json_module.dumps(singer.customer(i)) + "\n" for i in (1, 2, 3)))
+    batch = {
+        "type": "BATCH",
+        "stream": "customers",
+        "encoding": {"format": "jsonl", "compression": "none"},
+        "manifest": [batch_file.as_uri()],
+    }
+    target.in_process([singer.schema(), batch, singer.state("2024-01-01")])
+    assert query("SELECT id, companyAddress.city FROM customers ORDER BY id") == [
+        (1, "Zürich"),
+        (2, "Paris"),
+        (3, "Berlin"),
+    ]
