@@ -98,6 +98,13 @@ class TargetEquipme(Target):
             description="Rows per batch (one Arrow table, one transaction).",
         ),
         th.Property(
+            "load_method",
+            th.StringType(allowed_values=["upsert"]),
+            default="upsert",
+            description="Always `upsert`: rows are upserted by the stream's key properties "
+            "(appended when it has none); full refreshes soft-delete via ACTIVATE_VERSION.",
+        ),
+        th.Property(
             "validate_records",
             th.BooleanType,
             default=False,

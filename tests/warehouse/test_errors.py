@@ -25,6 +25,12 @@ def test_unknown_destination_is_rejected_naming_the_setting(target, tmp_path, si
     assert list(tmp_path.glob("*.duckdb")) == []
 
 
+def test_a_load_method_other_than_upsert_is_rejected_naming_the_setting(target, singer):
+    run = target.cli(_messages(singer), load_method="overwrite")
+    assert run.returncode != 0
+    assert "load_method" in run.stderr
+
+
 def test_missing_path_is_rejected_naming_the_setting(target, tmp_path, singer):
     run = target.cli(_messages(singer), path=None)
     assert run.returncode != 0
