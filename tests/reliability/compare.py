@@ -40,8 +40,8 @@ class Warehouse:
 def _table_rows(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
-    ).fetchone()
-    if not exists or not exists[0]:
+    ).fetchall()
+    if not exists[0][0]:
         return []
     rows: list[dict[str, Any]] = con.sql(f'SELECT * FROM "{table}"').to_arrow_table().to_pylist()
     return rows

@@ -116,13 +116,13 @@ class _Finder(importlib.abc.MetaPathFinder):
         if spec is None or spec.loader is None:
             return spec
         loader = spec.loader
-        original_exec = loader.exec_module  # type: ignore[attr-defined]
+        original_exec = loader.exec_module
 
         def exec_module(module: Any) -> None:
             original_exec(module)
             _patch(module)
 
-        loader.exec_module = exec_module  # type: ignore[attr-defined]
+        setattr(loader, "exec_module", exec_module)  # noqa: B010 (wrap this one loader)
         return spec
 
 
