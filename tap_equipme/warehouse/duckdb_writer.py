@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from tap_equipme.warehouse.arrow import ROW_NUMBER_COLUMN, Column, quote
 from tap_equipme.warehouse.errors import IncompatibleSchemaError, WarehouseError
 from tap_equipme.warehouse.evolution import nested_additions
-from tap_equipme.warehouse.state import STATE_TABLE, bookmark_of
+from tap_equipme.warehouse.state import STATE_TABLE, bookmark_of, parse_state
 
 LOADS_TABLE = "_equipme_loads"
 BOOKKEEPING_COLUMNS = {
@@ -179,7 +179,7 @@ class DuckDBWarehouse:
 
     def _read_stored_state(self) -> dict[str, Any] | None:
         row = self.con.execute(f"SELECT state FROM {STATE_TABLE} WHERE id = 1").fetchone()
-        return json.loads(row[0]) if row else None
+        return parse_state(row[0], f"{self.path}, table {STATE_TABLE}") if row else None
 
     # -- tables and schema evolution ----------------------------------------------------
 

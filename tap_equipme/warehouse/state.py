@@ -54,7 +54,7 @@ def read_state(destination: str, path: str | os.PathLike[str]) -> dict[str, Any]
         state_file = location / STATE_FILE
         if not state_file.exists():
             return None
-        return json.loads(state_file.read_text(encoding="utf-8"))
+        return parse_state(state_file.read_text(encoding="utf-8"), str(state_file))
     if not location.exists():
         return None
     try:
@@ -71,7 +71,26 @@ def read_state(destination: str, path: str | os.PathLike[str]) -> dict[str, Any]
         row = con.execute(f"SELECT state FROM {STATE_TABLE} WHERE id = 1").fetchone()
     finally:
         con.close()
-    return json.loads(row[0]) if row else None
+    return parse_state(row[0], f"{path}, table {STATE_TABLE}") if row else None
+
+
+def parse_state(text: str, where: str) -> dict[str, Any]:
+    """Decode a stored state; anything but a JSON object is a corrupt state (clear error)."""
+    try:
+        state = json.loads(text)
+    except ValueError as exc:
+        msg = (
+            f"The stored state in {where} is corrupt (not valid JSON: {exc}). Restore it, or "
+            "delete it to start over from the start date."
+        )
+        raise WarehouseError(msg) from exc
+    if not isinstance(state, dict):
+        msg = (
+            f"The stored state in {where} is corrupt: expected a JSON object, found "
+            f"{type(state).__name__}. Restore it, or delete it to start over from the start date."
+        )
+        raise WarehouseError(msg)
+    return state
 
 
 def write_json_atomically(path: Path, payload: Any) -> None:
