@@ -20,7 +20,9 @@ from functools import cache
 from typing import Any, TypeVar
 
 from tap_equipme.sandbox.wordlists import (
+    ATTENTION,
     COUNTRIES,
+    COUNTRY_WEIGHTS,
     CUSTOM_ATTRIBUTE_VALUES,
     DESCRIPTIONS,
     EMAIL_DOMAINS,
@@ -54,7 +56,7 @@ class Employee:
     @property
     def email(self) -> str:
         """The employee's login address (also the username)."""
-        return f"{ascii_slug(self.first_name)}.{ascii_slug(self.last_name)}@supplier.example.com"
+        return f"{_mailbox(self.first_name, self.last_name)}@supplier.example.com"
 
 
 # A fixed staff: tenantPermissions with any other employee id is rejected.
@@ -109,6 +111,12 @@ def _between(rng: random.Random, low: int, high: int) -> int:
     return low + int(rng.random() * (high - low + 1))
 
 
+# One entry per percent point: a uniform pick from it is a weighted pick of a country.
+_COUNTRY_DRAW: tuple[int, ...] = tuple(
+    index for index, weight in enumerate(COUNTRY_WEIGHTS) for _ in range(weight)
+)
+
+
 def _company_name(rng: random.Random, country: Country) -> str:
     legal = _pick(rng, country.legal_forms)
     pattern = rng.random()
@@ -139,7 +147,7 @@ def generate_cores(count: int, seed: int) -> list[CustomerCore]:
     cores: list[CustomerCore] = []
     for index in range(count):
         customer_id = index + 1
-        country_index = int(rng.random() * len(COUNTRIES))
+        country_index = _pick(rng, _COUNTRY_DRAW)
         country = COUNTRIES[country_index]
         name = _company_name(rng, country)
         for _ in range(3):
@@ -181,12 +189,17 @@ def _maybe(rng: random.Random, value: str, null_share: float = 0.15) -> str | No
 _NO_DECOMPOSITION = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "đ": "d"})
 
 
+def _mailbox(first: str, last: str) -> str:
+    """``first.last`` in ASCII, or ``info`` when the name has no Latin letters (CJK)."""
+    first_slug, last_slug = ascii_slug(first), ascii_slug(last)
+    return f"{first_slug}.{last_slug}" if first_slug and last_slug else "info"
+
+
 @cache
 def ascii_slug(text: str) -> str:
     """Lower-case ASCII letters and digits of ``text`` (for e-mail local parts)."""
     folded = unicodedata.normalize("NFKD", text.lower().translate(_NO_DECOMPOSITION))
-    slug = "".join(ch for ch in folded if ch.isascii() and ch.isalnum())
-    return slug or "kontakt"
+    return "".join(ch for ch in folded if ch.isascii() and ch.isalnum())
 
 
 def _postal_code(rng: random.Random, country: Country) -> str:
@@ -226,7 +239,7 @@ def customer_details(
         "description": _maybe(rng, _pick(rng, DESCRIPTIONS), null_share=0.5),
         "active": core.active,
         "contactName": _maybe(rng, contact_name),
-        "contactEmail": _maybe(rng, f"{ascii_slug(first)}.{ascii_slug(last)}@{domain}"),
+        "contactEmail": _maybe(rng, f"{_mailbox(first, last)}@{domain}"),
         "contactPhone": _maybe(rng, phone, null_share=0.3),
     }
     for position, values in enumerate(CUSTOM_ATTRIBUTE_VALUES, start=1):
@@ -247,9 +260,10 @@ def customer_details(
 
 
 def _address(rng: random.Random, country: Country, customer_id: int) -> dict[str, Any]:
+    attention = ATTENTION.get(country.language, "Attn.")
     city = _pick(rng, country.cities)
     return {
-        "line1": _maybe(rng, f"z. Hd. {_pick(rng, country.first_names)}", null_share=0.7),
+        "line1": _maybe(rng, f"{attention} {_pick(rng, country.first_names)}", null_share=0.7),
         "street": _maybe(rng, _pick(rng, country.streets), null_share=0.05),
         "number": _maybe(rng, f"{_between(rng, 1, 240)}{_pick(rng, ['', '', 'a', 'b'])}", 0.1),
         "addition": _maybe(rng, "Hinterhaus, 2. OG / 2e étage", null_share=0.9),

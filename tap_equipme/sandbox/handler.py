@@ -149,8 +149,16 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         is_list = route is not None and route[0] == "customers" and self.command == "GET"
         epoch = sandbox.stats.started()
         wake = sandbox.wake  # set by stop() and by a reset: ends injected waits early
-        status: int | None = None
         decision = Decision()
+        recorded = False
+
+        def record(status: int | None) -> None:
+            # Counted before the answer leaves, so a client that reads the stats right
+            # after its answer always finds its own request in them.
+            nonlocal recorded
+            recorded = True
+            sandbox.stats.finished(epoch, route_label, status, decision.kinds)
+
         try:
             if is_list:
                 sandbox.stats.list_query(epoch, query)
@@ -158,6 +166,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             if decision.delay_s:
                 wake.wait(decision.delay_s)
             if decision.drop:
+                record(None)
                 self.close_connection = True
                 return
             response = self._api_response(decision, path, query, body)
@@ -166,10 +175,11 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 sandbox.drift.list_served(request.list_filter, request.offset, request.limit)
             if decision.slow_s:
                 wake.wait(decision.slow_s)
+            record(response.status)
             self._send(response, truncate=decision.truncate)
-            status = response.status
         finally:
-            sandbox.stats.finished(epoch, route_label, status, decision.kinds)
+            if not recorded:
+                record(500)  # the request failed inside the sandbox (answered 500)
 
     def _api_response(self, decision: Decision, path: str, query: str, body: bytes) -> Response:
         if decision.status is not None:

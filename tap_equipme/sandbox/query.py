@@ -101,7 +101,9 @@ def parse_list_query(query: dict[str, list[str]]) -> ListRequest:
         if sort_by.lower() != "name":
             raise bad_request(f"Query parameter 'sortBy' must be 'name', not {sort_by!r}.")
         sort_by = "name"
-    sort_order = _single(query, "sortOrder") or "asc"
+    sort_order = _single(query, "sortOrder")
+    if sort_order is None:
+        sort_order = "asc"
     if sort_order.lower() not in ("asc", "desc"):
         raise bad_request(f"Query parameter 'sortOrder' must be asc or desc, not {sort_order!r}.")
     return ListRequest(

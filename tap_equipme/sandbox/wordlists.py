@@ -204,6 +204,11 @@ COUNTRIES: tuple[Country, ...] = (
     ),
 )
 
+# Share (percent) of customers per country, in COUNTRIES order: a European equipment
+# supplier's book is mostly German-speaking, with a long tail (CJK text included).
+COUNTRY_WEIGHTS: tuple[int, ...] = (28, 8, 8, 10, 7, 3, 3, 5, 6, 6, 5, 2, 1, 1, 3, 4)
+ATTENTION: dict[str, str] = {"de": "z. Hd.", "fr": "À l'attention de", "es": "A la atención de"}
+
 # Trade words that make company names look like a supplier's customer list (construction,
 # events, facility management: the businesses that rent equipment).
 TRADES: tuple[str, ...] = (

@@ -173,15 +173,18 @@ fuzzed = schemathesis.openapi.from_dict(SPEC)
 
 
 @fuzzed.parametrize()
-@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized: the same examples on every run, so a shared CI never flakes on a new one
+# (randomized runs of 150 examples per operation passed while this was written).
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_fuzzed_requests_get_spec_conforming_answers(
     case: Any, sandbox: SandboxServer, api_key: str
 ) -> None:
+    # Use the real key wherever the case sends one; cases that leave the header out on
+    # purpose (negative tests of the security scheme) must still go without it.
+    if case.headers and "X-API-KEY" in case.headers:
+        case.headers["X-API-KEY"] = api_key
     case.call_and_validate(
-        base_url=sandbox.base_url,
-        headers={"X-API-KEY": api_key},
-        excluded_checks=[positive_data_acceptance],
-        timeout=10,
+        base_url=sandbox.base_url, excluded_checks=[positive_data_acceptance], timeout=10
     )
 
 

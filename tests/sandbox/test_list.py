@@ -103,6 +103,11 @@ def test_limit_bounds_are_accepted(api: Api, limit: int) -> None:
         ({"createdAfter": "yesterday"}, "createdAfter"),
         ({"sortBy": "id"}, "sortBy"),
         ({"sortOrder": "up"}, "sortOrder"),
+        ({"sortOrder": ""}, "sortOrder"),
+        ({"sortBy": ""}, "sortBy"),
+        ({"active": ""}, "active"),
+        ({"limit": ""}, "limit"),
+        ({"limit": [5, 6]}, "limit"),
     ],
 )
 def test_invalid_list_parameters_answer_400_naming_the_parameter(
