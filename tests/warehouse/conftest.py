@@ -1,8 +1,8 @@
 """Fixtures for the loader tests: Singer message builders and a target runner.
 
-The customers schema is derived here from the vendored OpenAPI `Customer` (same shape as the
-tap's: nested objects, nullable $ref objects, an enum, date-time, integers, booleans), so
-these tests need neither the tap nor the sandbox.
+Schemas are the tap's own (`tap_equipme.schemas`, derived from the vendored OpenAPI spec:
+nested objects, nullable $ref objects, an enum, date-time, integers, booleans); messages are
+written here, so these tests need neither the running tap nor the sandbox.
 """
 
 from __future__ import annotations
@@ -20,61 +20,23 @@ from typing import Any
 import duckdb
 import pytest
 
-SPEC = Path(__file__).resolve().parents[2] / "tap_equipme" / "openapi.json"
 TARGET = [str(Path(sys.executable).parent / "target-equipme")]
 
 
-def _to_json_schema(node: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
-    if "$ref" in node:
-        resolved = _to_json_schema(components[node["$ref"].rsplit("/", 1)[1]], components)
-        # A $ref'd object or enum may be absent from a record: nullable.
-        resolved["type"] = [*_types(resolved), "null"]
-        if "enum" in resolved:
-            resolved["enum"] = [*resolved["enum"], None]
-        return resolved
-    out: dict[str, Any] = {k: v for k, v in node.items() if k in ("format", "enum")}
-    kind = node.get("type", "object")
-    out["type"] = [kind, "null"] if node.get("nullable") else kind
-    if "enum" in out and node.get("nullable"):
-        out["enum"] = [*out["enum"], None]
-    if kind == "object":
-        out["properties"] = {
-            name: _to_json_schema(sub, components)
-            for name, sub in node.get("properties", {}).items()
-        }
-        if node.get("required"):
-            out["required"] = list(node["required"])
-    if kind == "array":
-        out["items"] = _to_json_schema(node["items"], components)
-    return out
-
-
-def _types(schema: dict[str, Any]) -> list[str]:
-    kind = schema["type"]
-    return [k for k in ([kind] if isinstance(kind, str) else kind) if k != "null"]
-
-
 def customer_schema() -> dict[str, Any]:
-    components = json.loads(SPEC.read_text())["components"]["schemas"]
-    schema = _to_json_schema(components["Customer"], components)
-    schema["type"] = "object"
-    return schema
+    """The tap's customers schema (derived from the vendored OpenAPI `Customer`)."""
+    from tap_equipme.schemas import customer_schema as tap_customer_schema
+
+    return copy.deepcopy(tap_customer_schema())
 
 
-METADATA_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "customer_id": {"type": "integer"},
-        "key": {"type": "string"},
-        "value": {"type": ["string", "null"]},
-        "scope": {"type": ["string", "null"]},
-        "self": {
-            "type": ["object", "null"],
-            "properties": {"href": {"type": "string"}, "method": {"type": ["string", "null"]}},
-        },
-    },
-    "required": ["customer_id", "key"],
-}
+def _metadata_schema() -> dict[str, Any]:
+    from tap_equipme.schemas import customer_metadata_schema
+
+    return copy.deepcopy(customer_metadata_schema())
+
+
+METADATA_SCHEMA: dict[str, Any] = _metadata_schema()
 
 
 def customer(customer_id: int, **overrides: Any) -> dict[str, Any]:

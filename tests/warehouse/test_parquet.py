@@ -19,7 +19,13 @@ def _load(target, out, singer, ids, bookmark, **overrides):
             singer.schema("customer_metadata", singer.metadata_schema, ["customer_id", "key"]),
             *(singer.record(singer.customer(i, **overrides)) for i in ids),
             singer.record(
-                {"customer_id": ids[0], "key": "tier", "value": bookmark, "scope": "Customer"},
+                {
+                    "customer_id": ids[0],
+                    "key": "tier",
+                    "value": bookmark,
+                    "scope": "Customer",
+                    "self": {"href": "v1/x"},
+                },
                 stream="customer_metadata",
             ),
             singer.state(bookmark),

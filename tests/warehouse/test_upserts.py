@@ -42,7 +42,13 @@ def test_loads_table_records_each_run_per_stream(target, query, singer):
             singer.schema("customer_metadata", singer.metadata_schema, ["customer_id", "key"]),
             singer.record(singer.customer(1)),
             singer.record(
-                {"customer_id": 1, "key": "tier", "value": "gold", "scope": "Customer"},
+                {
+                    "customer_id": 1,
+                    "key": "tier",
+                    "value": "gold",
+                    "scope": "Customer",
+                    "self": {"href": "v1/x"},
+                },
                 stream="customer_metadata",
             ),
             singer.state("2024-03-01T00:00:00Z"),
@@ -93,7 +99,13 @@ def test_composite_keys_are_deduplicated_in_a_batch_and_upserted(target, query, 
 
     def meta(customer_id, key, value):
         return singer.record(
-            {"customer_id": customer_id, "key": key, "value": value, "scope": "Customer"},
+            {
+                "customer_id": customer_id,
+                "key": key,
+                "value": value,
+                "scope": "Customer",
+                "self": {"href": "v1/x"},
+            },
             stream="customer_metadata",
         )
 

@@ -11,7 +11,13 @@ from tap_equipme.warehouse.views import REPORT_VIEWS, create_views, export_parqu
 
 
 def _meta(customer_id, key, value):
-    return {"customer_id": customer_id, "key": key, "value": value, "scope": "Customer"}
+    return {
+        "customer_id": customer_id,
+        "key": key,
+        "value": value,
+        "scope": "Customer",
+        "self": {"href": "v1/x"},
+    }
 
 
 @pytest.fixture
