@@ -23,7 +23,7 @@ import duckdb
 from tap_equipme.warehouse.arrow import Column, quote
 from tap_equipme.warehouse.duckdb_writer import LOADS_TABLE, DuckDBWarehouse, connect_duckdb
 from tap_equipme.warehouse.errors import WarehouseError
-from tap_equipme.warehouse.state import STATE_FILE, write_json_atomically
+from tap_equipme.warehouse.state import STATE_FILE, parse_state, write_json_atomically
 
 KEYS_METADATA = "equipme_key_properties"
 LOCK_FILE = ".equipme.lock"
@@ -109,7 +109,7 @@ class ParquetWarehouse(DuckDBWarehouse):
         state_file = self.directory / STATE_FILE
         if not state_file.exists():
             return None
-        return json.loads(state_file.read_text(encoding="utf-8"))
+        return parse_state(state_file.read_text(encoding="utf-8"), str(state_file))
 
     # -- tables: seeded from the published files ----------------------------------------
 
