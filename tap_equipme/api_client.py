@@ -1,0 +1,292 @@
+"""HTTP access to the Equipme API: one pooled session, retries, error mapping.
+
+The API key goes only into the `X-API-KEY` header of this session. No URL, log line or
+exception message built here contains it, and nothing here logs headers.
+"""
+
+from __future__ import annotations
+
+import decimal
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+import requests
+from requests.adapters import HTTPAdapter
+
+from tap_equipme.errors import (
+    EquipmeAccessError,
+    EquipmeAuthError,
+    EquipmeRequestError,
+    EquipmeRetriesExhausted,
+)
+from tap_equipme.retry import RetryPolicy
+
+logger = logging.getLogger("tap-equipme")
+
+# Money-like numbers stay exact: floats decode as Decimal (the message writer keeps them).
+_DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
+# Transport failures worth a retry (a truncated body surfaces as ChunkedEncodingError).
+_TRANSIENT = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+ShapeCheck = Callable[[Any], str | None]
+
+
+def list_page_problem(body: Any) -> str | None:
+    """Say what is wrong with a list page body, or None if it has `items` and `total`.
+
+    Args:
+        body: The decoded JSON body.
+
+    Returns:
+        A short description of the problem, or None.
+    """
+    if not isinstance(body, dict):
+        return f"a list page must be a JSON object, got {type(body).__name__}"
+    if not isinstance(body.get("items"), list):
+        return "a list page has no 'items' array"
+    total = body.get("total")
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        return "a list page has no valid 'total'"
+    return None
+
+
+def array_problem(body: Any) -> str | None:
+    """Say what is wrong with a body that must be a JSON array of objects, or None.
+
+    Args:
+        body: The decoded JSON body.
+
+    Returns:
+        A short description of the problem, or None.
+    """
+    if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+        return "expected a JSON array of objects"
+    return None
+
+
+class ApiClient:
+    """A pooled, retrying JSON client for one API base URL and key (thread-safe for GETs)."""
+
+    def __init__(
+        self,
+        api_url: str,
+        api_key: str,
+        *,
+        timeout: float,
+        policy: RetryPolicy,
+        user_agent: str,
+        pool_size: int,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Initialize the client.
+
+        Args:
+            api_url: Base URL, with or without a path prefix or trailing slash.
+            api_key: The API key (sent only in the `X-API-KEY` header).
+            timeout: Seconds to wait for connect and for each read.
+            policy: Retry budgets and wait scaling.
+            user_agent: The User-Agent header.
+            pool_size: Keep-alive connections kept per host (>= request concurrency).
+            sleep: How to wait between retries (tests may pass a fake).
+        """
+        self.base_url = api_url.rstrip("/") + "/"
+        self._origin = _origin(self.base_url)
+        self.timeout = timeout
+        self.policy = policy
+        self._sleep = sleep
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(1, pool_size), max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update(
+            {"X-API-KEY": api_key, "Accept": "application/json", "User-Agent": user_agent}
+        )
+        self.first_response_date: datetime | None = None
+        self._date_lock = threading.Lock()
+
+    def url_for(self, href: str) -> str:
+        """Resolve an API href (`v1/x`, `/v1/x` or an absolute URL) against the base URL.
+
+        Args:
+            href: The href from a link, or a path.
+
+        Returns:
+            The absolute URL.
+
+        Raises:
+            EquipmeRequestError: If an absolute href points at another host (the API key
+                must never travel there).
+        """
+        if "://" in href:
+            if _origin(href) != self._origin:
+                msg = (
+                    f"The API returned a link to another host ({_origin(href)}); the tap only "
+                    f"sends requests to the configured `api_url` host ({self._origin})."
+                )
+                raise EquipmeRequestError(msg)
+            return href
+        return self.base_url + href.lstrip("/")
+
+    def get_json(
+        self,
+        href: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        shape_problem: ShapeCheck | None = None,
+        missing_ok: bool = False,
+    ) -> Any:
+        """GET a JSON resource, retrying transient failures.
+
+        Args:
+            href: Path or href relative to the base URL.
+            params: Query parameters.
+            shape_problem: Checks the decoded body; a problem counts as a bad body (retried).
+            missing_ok: Return None on 403 / 404 instead of failing (a deleted resource).
+
+        Returns:
+            The decoded JSON body, or None (403 / 404 with `missing_ok`).
+
+        Raises:
+            EquipmeAuthError: On 401.
+            EquipmeAccessError: On 403 / 404 unless `missing_ok`.
+            EquipmeRequestError: On 400 and other client errors.
+            EquipmeRetriesExhausted: When retries run out.
+        """
+        url = self.url_for(href)
+        path = urlsplit(url).path
+        failures = 0
+        rate_limited = 0
+        while True:
+            try:
+                response = self.session.get(url, params=params, timeout=self.timeout)
+            except _TRANSIENT as exc:
+                problem = f"{type(exc).__name__} (no complete response)"
+            else:
+                self._note_date(response)
+                status = response.status_code
+                if status == 429:
+                    if rate_limited >= self.policy.max_rate_limit_retries:
+                        msg = (
+                            f"GET {path} was still rate limited (HTTP 429) after "
+                            f"{rate_limited} waits; the API asks for fewer requests: lower "
+                            "`metadata_concurrency` or run the tap later."
+                        )
+                        raise EquipmeRetriesExhausted(msg)
+                    wait = self.policy.rate_limit_seconds(
+                        response.headers.get("Retry-After"), rate_limited
+                    )
+                    rate_limited += 1
+                    logger.info("GET %s: rate limited (429), waiting %.2f s", path, wait)
+                    self._sleep(wait)
+                    continue
+                if 200 <= status < 300:
+                    body, bad_body = _decode(response, shape_problem)
+                    if bad_body is None:
+                        return body
+                    problem = bad_body
+                elif status >= 500 or status == 408:
+                    problem = f"HTTP {status}"
+                elif status in (403, 404) and missing_ok:
+                    return None
+                else:
+                    raise _client_error(path, response)
+            if failures >= self.policy.max_retries:
+                msg = (
+                    f"GET {path} failed after {failures + 1} attempts (`max_retries` is "
+                    f"{self.policy.max_retries}); last problem: {problem}."
+                )
+                raise EquipmeRetriesExhausted(msg)
+            wait = self.policy.backoff_seconds(failures)
+            failures += 1
+            logger.warning("GET %s: %s; retry %d in %.2f s", path, problem, failures, wait)
+            self._sleep(wait)
+
+    def _note_date(self, response: requests.Response) -> None:
+        if self.first_response_date is not None:
+            return
+        header = response.headers.get("Date")
+        when: datetime | None = None
+        if header:
+            try:
+                when = parsedate_to_datetime(header)
+            except (TypeError, ValueError, IndexError):
+                when = None
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        with self._date_lock:
+            if self.first_response_date is None:
+                self.first_response_date = when or datetime.now(timezone.utc)
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"
+
+
+def _decode(
+    response: requests.Response, shape_problem: ShapeCheck | None
+) -> tuple[Any, str | None]:
+    try:
+        body = _DECODER.decode(response.content)
+    except msgspec.DecodeError as exc:
+        return None, f"HTTP {response.status_code} with invalid JSON ({exc})"
+    problem = shape_problem(body) if shape_problem else None
+    if problem:
+        return None, f"HTTP {response.status_code} with an unexpected body: {problem}"
+    return body, None
+
+
+def _error_fields(response: requests.Response) -> str:
+    try:
+        body = _DECODER.decode(response.content)
+    except msgspec.DecodeError:
+        return "no error details in the response"
+    if not isinstance(body, dict):
+        return "no error details in the response"
+    code = body.get("errorCode")
+    description = body.get("errorDescription")
+    return f"errorCode={code!r}, errorDescription={description!r}"
+
+
+def _client_error(path: str, response: requests.Response) -> Exception:
+    status = response.status_code
+    if status == 401:
+        msg = (
+            f"The Equipme API refused the API key (HTTP 401 on GET {path}): check the "
+            "`api_key` setting (or TAP_EQUIPME_API_KEY); the key must be a valid, active key "
+            "of this tenant."
+        )
+        return EquipmeAuthError(msg)
+    if status == 403:
+        msg = (
+            f"The Equipme API denied access (HTTP 403 on GET {path}; {_error_fields(response)}): "
+            "the API key in `api_key` lacks permission for this resource."
+        )
+        return EquipmeAccessError(msg)
+    if status == 404:
+        msg = (
+            f"The Equipme API has no resource at GET {path} (HTTP 404; "
+            f"{_error_fields(response)}): check the `api_url` setting."
+        )
+        return EquipmeAccessError(msg)
+    msg = (
+        f"The Equipme API rejected GET {path} (HTTP {status}; {_error_fields(response)}). "
+        "Check the filter settings (`active`, `customer_numbers`, `names`, `start_date`, "
+        "`page_size`)."
+    )
+    return EquipmeRequestError(msg)

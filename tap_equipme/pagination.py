@@ -1,0 +1,156 @@
+"""Drift-proof offset/limit pagination over a list sorted by name (pure logic, no I/O).
+
+The API lists customers only by name, with offset/limit. Customers created or deleted while a
+client pages shift the offsets: a deletion before the current position would make a naive
+client skip a customer, an insertion would make it read one twice. This paginator:
+
+- overlaps every page after the first by one item: the page must start with a customer this
+  run has already emitted (the page then begins at or before the frontier, so nothing in
+  between can have been skipped);
+- when it does not (the list shifted left, or many names were inserted), steps back a page and
+  tries again, down to offset 0 if need be;
+- keeps the set of emitted ids, so nothing is emitted twice in a run;
+- after the last page, if any drift was seen (a step back or a changed `total`), runs one
+  verification pass from offset 0 that emits only ids not seen yet.
+
+Every customer that existed (under the same name) for the whole sync is emitted exactly once.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MAX_LIMIT = 1000
+# A listing that keeps shifting forces step backs and rescans from offset 0; give up after
+# this many, so that a listing shifting on every request cannot keep the tap looping.
+MAX_RESCANS = 5
+MAX_STEP_BACKS = 1000
+
+
+class PaginationError(RuntimeError):
+    """The listing kept shifting so much that a consistent read was impossible."""
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """The slice of the listing to request next."""
+
+    offset: int
+    limit: int
+
+
+class DriftProofPaginator:
+    """Plans page requests and picks which items of each page to emit.
+
+    Usage: `request = p.next_request()`; fetch it; `emit = p.accept(request, ids, total)`;
+    emit `items[i]` for `i in emit`; repeat while `p.next_request()` is not None.
+    """
+
+    def __init__(self, page_size: int) -> None:
+        """Initialize the paginator.
+
+        Args:
+            page_size: Items per request, 1..1000 (pages after the first request at least 2,
+                so that the one-item overlap still makes progress).
+
+        Raises:
+            ValueError: If page_size is outside 1..1000.
+        """
+        if not 1 <= page_size <= MAX_LIMIT:
+            msg = f"page_size must lie between 1 and {MAX_LIMIT}, not {page_size}"
+            raise ValueError(msg)
+        self.page_size = page_size
+        self.seen: set[int] = set()
+        self.emitted_ids: array[int] = array("q")
+        self.drift_detected = False
+        self.step_backs = 0
+        self.rescans = 0
+        self.verifying = False
+        self._overlap_limit = min(max(page_size, 2), MAX_LIMIT)
+        self._last_total: int | None = None
+        self._next: PageRequest | None = PageRequest(0, page_size)
+        self._expect_seen_head = False
+
+    @property
+    def done(self) -> bool:
+        """Whether the listing has been read completely."""
+        return self._next is None
+
+    def next_request(self) -> PageRequest | None:
+        """Return the next slice to request, or None when the listing is complete.
+
+        Returns:
+            The next page request or None.
+        """
+        return self._next
+
+    def accept(self, request: PageRequest, ids: Sequence[int], total: int) -> list[int]:
+        """Take one page's ids and total; return the indices of the items to emit.
+
+        Args:
+            request: The request that produced this page (from `next_request`).
+            ids: The ids of the page's items, in order.
+            total: The page's `total` (size of the whole listing now).
+
+        Returns:
+            Indices into `ids` of the items not yet emitted in this run, in page order.
+
+        Raises:
+            PaginationError: If the listing kept shifting beyond MAX_RESCANS rescans.
+        """
+        if self._last_total is not None and total != self._last_total:
+            self.drift_detected = True
+        self._last_total = total
+
+        head_unseen = bool(ids) and ids[0] not in self.seen
+        if self._expect_seen_head and request.offset > 0 and (head_unseen or not ids):
+            # The page starts after the frontier (or past the end after deletions): items in
+            # between may have been skipped. Emit nothing, step back, look again.
+            self.drift_detected = True
+            self.step_backs += 1
+            if self.step_backs > MAX_STEP_BACKS:
+                self._give_up(f"{self.step_backs} step backs")
+            back = max(0, request.offset - self._overlap_limit)
+            if back == 0:
+                self._count_rescan()
+            self._next = PageRequest(back, self._overlap_limit)
+            return []
+
+        emit = [index for index, item_id in enumerate(ids) if item_id not in self.seen]
+        for index in emit:
+            self.seen.add(ids[index])
+            self.emitted_ids.append(ids[index])
+
+        end = request.offset + len(ids)
+        # A short page is the last one whatever `total` says. Overlapped requests ask for at
+        # least 2 items, so a full page always moves the next request forward.
+        if not ids or end >= total or len(ids) < request.limit:
+            self._finish_pass()
+        else:
+            self._next = PageRequest(end - 1, self._overlap_limit)
+            self._expect_seen_head = True
+        return emit
+
+    def _count_rescan(self) -> None:
+        self.rescans += 1
+        if self.rescans > MAX_RESCANS:
+            self._give_up(f"{self.rescans} rescans from offset 0")
+
+    @staticmethod
+    def _give_up(what: str) -> None:
+        msg = (
+            f"The customer listing kept shifting while it was read ({what}); try again when "
+            "fewer customers are being created or deleted."
+        )
+        raise PaginationError(msg)
+
+    def _finish_pass(self) -> None:
+        if self.drift_detected and not self.verifying:
+            # One verification pass from the start picks up anything a shift hid.
+            self.verifying = True
+            self._expect_seen_head = False
+            self._next = PageRequest(0, self.page_size)
+        else:
+            self._next = None
