@@ -28,6 +28,8 @@ BIN = Path(sys.executable).parent
 # A benchmark-only key; passed through the environment, never on a command line.
 BENCH_API_KEY = "bench-key-not-a-secret"
 SAMPLE_EVERY_S = 0.02
+# equipme-sync starts tap-equipme and target-equipme from PATH: make it find this venv's.
+os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def bin_path(name: str) -> str:
