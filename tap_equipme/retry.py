@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-# Longest wait the tap honours from a Retry-After header, in seconds.
+# Longest wait the tap honours from a Retry-After header, in seconds; and the shortest (a
+# "Retry-After: 0" or a date in the past must not turn into a burst of requests).
 MAX_RETRY_AFTER_SECONDS = 60.0
+MIN_RETRY_AFTER_SECONDS = 0.5
 # Exponential backoff for failures: BASE * 2**attempt seconds, capped, with jitter.
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
@@ -66,13 +68,14 @@ class RetryPolicy:
             rng: Random source for the jitter when there is no header.
 
         Returns:
-            Seconds to wait: the header's value capped at MAX_RETRY_AFTER_SECONDS, else
+            Seconds to wait: the header's value within MIN_/MAX_RETRY_AFTER_SECONDS, else
             exponential backoff with jitter.
         """
         announced = parse_retry_after(retry_after, now=now)
         if announced is None:
             return self.backoff_seconds(attempt, rng=rng)
-        return min(announced, MAX_RETRY_AFTER_SECONDS) * self.backoff_factor
+        bounded = min(max(announced, MIN_RETRY_AFTER_SECONDS), MAX_RETRY_AFTER_SECONDS)
+        return bounded * self.backoff_factor
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

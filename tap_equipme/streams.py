@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -88,8 +89,8 @@ class CustomerMetadataStream(EquipmeStream):
                 continue
             for item in items:
                 yield {"customer_id": customer_id, **item}
-        if self.skipped_customers:
-            self.logger.warning(
-                "customer_metadata: skipped %d customer(s) whose metadata answered 403/404",
-                self.skipped_customers,
-            )
+        self.logger.log(
+            logging.WARNING if self.skipped_customers else logging.INFO,
+            "customer_metadata: skipped %d customer(s) whose metadata answered 403/404",
+            self.skipped_customers,
+        )

@@ -86,3 +86,62 @@ def last_output() -> Callable[[], TapRun]:
 def config(tap_config: dict[str, Any]) -> dict[str, Any]:
     """The shared tap config plus fast retry waits."""
     return {**tap_config, "backoff_factor": FAST_BACKOFF}
+
+
+@dataclass
+class StubReply:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class StubApi:
+    """A tiny real HTTP server answering every GET with the next scripted reply."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.replies: list[StubReply] = []
+        self.paths: list[str] = []
+        self.headers: list[dict[str, str]] = []
+        stub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                stub.paths.append(self.path)
+                stub.headers.append(dict(self.headers))
+                reply = stub.replies.pop(0) if len(stub.replies) > 1 else stub.replies[0]
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.replies.append(StubReply(status, raw, headers or {}))
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stub_api() -> Any:
+    """A scripted real HTTP server on 127.0.0.1 (for answers the sandbox never gives)."""
+    stub = StubApi()
+    yield stub
+    stub.close()
