@@ -155,6 +155,25 @@ def _tap_files(
     return args, env
 
 
+def _check_tap_settings(tap_config: Mapping[str, t.Any], env_settings: bool) -> None:
+    """Refuse invalid tap settings before any process starts or any file is created.
+
+    Settings a `TAP_EQUIPME_*` variable overrides are left to the tap (it parses them).
+    """
+    from tap_equipme.config_checks import config_problems
+
+    checked = dict(tap_config)
+    if env_settings:
+        for name in list(checked):
+            if f"{ENV_PREFIX}{name.upper()}" in os.environ:
+                del checked[name]
+        checked.setdefault("api_key", os.environ.get(f"{ENV_PREFIX}API_KEY"))
+    problems = config_problems(checked)
+    if problems:
+        msg = f"equipme-sync: invalid tap settings, nothing was run: {' '.join(problems)}"
+        raise SyncError(msg)
+
+
 def run_sync(
     tap_config: Mapping[str, t.Any],
     destination: str,
@@ -202,6 +221,7 @@ def run_sync(
             f"got {destination!r}."
         )
         raise SyncError(msg)
+    _check_tap_settings(tap_config, env_settings)
     location = Path(path).expanduser().resolve()
     secrets = [str(tap_config[k]) for k in SECRET_SETTINGS if tap_config.get(k)]
     if env_settings:
@@ -324,6 +344,10 @@ def _run_processes(
         relay.close_sink()
         for tail in tails.values():
             tail.join(5)
+            if echo is None and progress[1] is not None:
+                # Warnings (e.g. an unknown setting) must reach the user even on success.
+                for line in tail.warnings:
+                    progress[1].write(f"equipme-sync: {tail.name}: {line}\n")
     failure = _failure(tap_code, target_code, target_failed_first, relay, tails)
     if failure:
         summary.status = "failed"

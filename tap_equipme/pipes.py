@@ -63,6 +63,8 @@ class StderrTail:
         self._stream = stream
         self._secrets = [s for s in secrets if s]
         self._lines: collections.deque[str] = collections.deque(maxlen=keep)
+        self.warnings: collections.deque[str] = collections.deque(maxlen=keep)
+        """WARNING log lines (redacted), e.g. unknown settings: shown even on success."""
         self._echo = echo
         self._thread = threading.Thread(target=self._drain, name=f"{name}-stderr", daemon=True)
         self._thread.start()
@@ -71,6 +73,8 @@ class StderrTail:
         for raw in iter(self._stream.readline, b""):
             line = redact(raw.decode("utf-8", "replace").rstrip("\r\n"), self._secrets)
             self._lines.append(line)
+            if "| WARNING " in line or line.startswith("WARNING"):
+                self.warnings.append(line)
             if self._echo is not None:
                 self._echo.write(f"[{self.name}] {line}\n")
                 self._echo.flush()
