@@ -1,0 +1,52 @@
+"""Searching every output channel of a run for a secret."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+
+
+def files_containing(secret: str, roots: Iterable[Path]) -> list[str]:
+    """Files under `roots` whose raw bytes contain the secret (plain or URL-encoded)."""
+    needles = {secret.encode(), secret.encode("utf-16-le")}
+    hits = []
+    for root in roots:
+        paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in paths:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            if any(needle in data for needle in needles):
+                hits.append(str(path))
+    return hits
+
+
+def duckdb_columns_containing(secret: str, path: Path) -> list[str]:
+    """`table.column` of every text-like column (VARCHAR, JSON, structs as text) holding it."""
+    if not path.exists():
+        return []
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        columns = con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'main'"
+        ).fetchall()
+        hits = []
+        for table, column in columns:
+            found = con.execute(
+                f'SELECT count(*) FROM "{table}" WHERE CAST("{column}" AS VARCHAR) LIKE ?',
+                [f"%{secret}%"],
+            ).fetchall()
+            if found[0][0]:
+                hits.append(f"{table}.{column}")
+        return hits
+    finally:
+        con.close()
+
+
+def text_hits(secret: str, channels: dict[str, str]) -> list[str]:
+    """Names of the text channels (stdout, stderr, logs) that contain the secret."""
+    return [name for name, text in channels.items() if secret in text]

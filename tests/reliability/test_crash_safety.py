@@ -1,0 +1,165 @@
+"""Crash safety: SIGKILL the pipeline anywhere, run it again, and nothing is lost or doubled.
+
+The kill reaches the whole process group (pipeline, tap and target), like `kill -9` of an
+Airflow worker. Crash points inside the target come from a test-only `sitecustomize`
+(`crashhook/`) that SIGKILLs the group at an exact place; mid-extract kills come from the
+test itself while the sandbox answers slowly. After each crash the stored bookmark must not be
+ahead of the stored data, and a second run must leave the warehouse equal to the source.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .compare import bookmark_problems, compare_with_snapshot, read_warehouse
+from .results import ScenarioResult
+from .runner import Pipeline, SyncRun, kill_group
+
+CRASH_HOOK = Path(__file__).resolve().parent / "crashhook"
+CUSTOMERS = 200
+NEW_CUSTOMERS = 25
+
+POINTS = {
+    "upsert": "mid-load: inside an upsert, batch not committed",
+    "batch-committed": "a data batch committed, no state covers it yet",
+    "before-state": "data written, state row not committed",
+    "after-state": "data and state committed, STATE not yet on stdout",
+}
+
+
+def _new_customers(count: int) -> list[dict[str, Any]]:
+    return [
+        {"name": f"Nachtlauf {index:03d} GmbH", "active": index % 3 != 0, "language": "de"}
+        for index in range(count)
+    ]
+
+
+def _crash_env(pipeline: Pipeline, point: str, marker: Path) -> dict[str, str]:
+    return pipeline.env(
+        PYTHONPATH=str(CRASH_HOOK),
+        EQUIPME_TEST_CRASH_AT=point,
+        EQUIPME_TEST_CRASH_MARKER=str(marker),
+    )
+
+
+def _after_crash_problems(pipeline: Pipeline, snapshot: dict[str, Any]) -> list[str]:
+    """The crashed warehouse must be readable and its bookmark not ahead of its data."""
+    if not pipeline.warehouse.exists():
+        return []
+    try:
+        warehouse = read_warehouse(pipeline.warehouse)
+    except Exception as exc:
+        return [f"the warehouse is unreadable after the crash: {exc}"]
+    problems = [f"after the crash: {p}" for p in bookmark_problems(warehouse, snapshot)]
+    ids = [row["id"] for row in warehouse.customers]
+    if len(ids) != len(set(ids)):
+        problems.append("after the crash: duplicate customer rows")
+    return problems
+
+
+def _record(
+    record_result: Callable[[ScenarioResult], None],
+    scenario: str,
+    runs: list[SyncRun],
+    rows: int | None,
+    problems: list[str],
+    note: str,
+) -> None:
+    record_result(
+        ScenarioResult(
+            section="crash",
+            scenario=scenario,
+            outcome="FAIL" if problems else "pass",
+            rows_compared=rows,
+            wall_s=round(sum(run.wall_s for run in runs), 1),
+            note=(problems[0][:200] if problems else note),
+        )
+    )
+
+
+def _rerun_and_compare(
+    pipeline: Pipeline, sandbox: Any, runs: list[SyncRun], problems: list[str]
+) -> int | None:
+    rerun = pipeline.run()
+    runs.append(rerun)
+    if rerun.returncode != 0:
+        problems.append(f"the run after the crash failed: {rerun.describe()}")
+        return None
+    snapshot = sandbox.control.snapshot()
+    warehouse = read_warehouse(pipeline.warehouse)
+    comparison = compare_with_snapshot(warehouse, snapshot)
+    if not comparison.ok:
+        problems.append(f"after the rerun the warehouse differs: {comparison.summary()}")
+    problems += bookmark_problems(warehouse, snapshot)
+    return comparison.rows_compared
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("incremental", [False, True], ids=["first run", "incremental run"])
+@pytest.mark.parametrize("point", list(POINTS), ids=list(POINTS.values()))
+def test_sigkill_at_a_target_crash_point_then_rerun_loses_and_duplicates_nothing(
+    point: str,
+    incremental: bool,
+    sandbox: Any,
+    pipeline: Pipeline,
+    record_result: Callable[[ScenarioResult], None],
+) -> None:
+    sandbox.control.reset(customers=CUSTOMERS, seed=21)
+    runs: list[SyncRun] = []
+    if incremental:
+        runs.append(pipeline.run())
+        assert runs[0].returncode == 0, runs[0].describe()
+        sandbox.control.create_customers(_new_customers(NEW_CUSTOMERS))
+    marker = pipeline.tmp_path / "crashed"
+    crashed = pipeline.run(env=_crash_env(pipeline, point, marker))
+    runs.append(crashed)
+    problems = []
+    if not marker.exists():
+        problems.append(f"the crash point {point!r} was never reached: {crashed.describe()}")
+    if crashed.returncode == 0:
+        problems.append("the pipeline exited 0 although its process group was killed")
+    problems += _after_crash_problems(pipeline, sandbox.control.snapshot())
+    rows = _rerun_and_compare(pipeline, sandbox, runs, problems)
+    kind = "incremental" if incremental else "first"
+    _record(record_result, f"{POINTS[point]} ({kind} run)", runs, rows, problems, "rerun equal")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after_requests", [3, 60], ids=["while listing", "during metadata"])
+def test_sigkill_mid_extract_then_rerun_loses_and_duplicates_nothing(
+    after_requests: int,
+    sandbox: Any,
+    pipeline: Pipeline,
+    record_result: Callable[[ScenarioResult], None],
+) -> None:
+    control = sandbox.control
+    control.reset(customers=CUSTOMERS, seed=22)
+    control.set_faults(latency_ms=15)
+    process = pipeline.start()
+    started = time.monotonic()
+    while control.stats()["requests"] < after_requests and process.poll() is None:
+        if time.monotonic() - started > 60:
+            break
+        time.sleep(0.005)
+    still_running = process.poll() is None
+    out, err = kill_group(process)
+    runs = [SyncRun(process.returncode, out, err, time.monotonic() - started)]
+    control.clear_faults()
+    problems = [] if still_running else ["the pipeline finished before the kill"]
+    problems += _after_crash_problems(pipeline, control.snapshot())
+    rows = _rerun_and_compare(pipeline, sandbox, runs, problems)
+    _record(
+        record_result,
+        f"SIGKILL of the process group mid-extract ({after_requests} requests served)",
+        runs,
+        rows,
+        problems,
+        "rerun equal",
+    )
+    assert not problems, "\n".join(problems)
