@@ -30,7 +30,7 @@ if t.TYPE_CHECKING:
 
     from tap_equipme.warehouse.target import TargetEquipme
 
-DEFAULT_BATCH_SIZE_ROWS = 100_000
+DEFAULT_BATCH_SIZE_ROWS = 50_000
 
 
 class EquipmeSink(BatchSink):
