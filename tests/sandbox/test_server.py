@@ -88,3 +88,21 @@ def test_context_manager_serves_on_a_free_port_and_releases_it() -> None:
     assert _threads_named(port) == []
     with SandboxServer(customers=3, api_key=KEY, port=port) as again:
         assert again.port == port
+
+
+def test_undeclared_methods_answer_405_error_responses(
+    sandbox: SandboxServer, api_key: str
+) -> None:
+    for method in ("TRACE", "OPTIONS", "HEAD"):
+        response = requests.request(
+            method,
+            f"{sandbox.base_url}/v1/sales/customers",
+            headers={"X-API-KEY": api_key},
+            timeout=5,
+        )
+        assert response.status_code == 405
+        assert response.headers["Allow"] == "GET, POST"
+        if method != "HEAD":
+            assert response.json()["errorCode"] == "MethodNotAllowed"
+        else:
+            assert response.content == b""
