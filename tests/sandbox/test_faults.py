@@ -172,3 +172,23 @@ def test_invalid_fault_settings_are_refused_naming_the_setting(
 def test_faults_given_to_the_constructor_apply_from_the_start(api_key: str) -> None:
     with SandboxServer(customers=5, api_key=api_key, faults=Faults(outage_after=0)) as sandbox:
         assert _get(sandbox, api_key).status_code == 503
+
+
+def test_injector_decisions_including_jitter_repeat_exactly_under_a_seed() -> None:
+    from tap_equipme.sandbox.faults import FaultInjector
+
+    faults = Faults(jitter_ms=50, error_rate=0.2, drop_rate=0.1, slow_rate=0.1, seed=11)
+
+    def decisions(seed: int) -> list[tuple[float, int | None, bool, float]]:
+        injector = FaultInjector(Faults(**{**faults.to_dict(), "seed": seed}))
+        return [
+            (d.delay_s, d.status, d.drop, d.slow_s)
+            for d in (injector.decide("/v1/sales/customers") for _ in range(200))
+        ]
+
+    first = decisions(11)
+    assert first == decisions(11)
+    assert first != decisions(12)
+    errors = sum(1 for _, status, _, _ in first if status is not None)
+    assert 20 <= errors <= 60  # about 20 % of 200
+    assert len({delay for delay, _, _, _ in first}) > 150  # jitter varies per request
