@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.customers < 0:
         parser.error("--customers must not be negative.")
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must lie between 0 and 65535 (0 picks a free port), not {args.port}.")
     api_key = args.api_key or os.environ.get(API_KEY_ENV) or DEFAULT_API_KEY
     try:
         faults = faults_from_args(args)

@@ -68,9 +68,31 @@ def test_cli_fault_flags_and_href_style_reach_the_server() -> None:
         assert process.wait(timeout=10) == 0
 
 
-def test_cli_refuses_a_bad_fault_setting_with_a_clear_error() -> None:
-    result = subprocess.run(
-        [*CLI, "--port", "0", "--error-rate", "1.5"], capture_output=True, text=True, timeout=30
-    )
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--port", "0", "--error-rate", "1.5"], "error_rate"),
+        (["--port", "0", "--latency-ms", "-5"], "latency_ms"),
+        (["--port", "70000"], "--port"),
+        (["--port", "0", "--customers", "-1"], "--customers"),
+        (["--port", "0", "--href-style", "absolute"], "--href-style"),
+    ],
+)
+def test_cli_refuses_bad_flags_with_a_clear_error(flags: list[str], named: str) -> None:
+    result = subprocess.run([*CLI, *flags], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
-    assert "error_rate" in result.stderr
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_reports_a_port_in_use_without_a_traceback() -> None:
+    with running() as (process, url):
+        port = url.rsplit(":", 1)[1]
+        result = subprocess.run(
+            [*CLI, "--port", port, "--customers", "1"], capture_output=True, text=True, timeout=30
+        )
+        assert result.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+        assert "Traceback" not in result.stderr
+        process.terminate()
+        assert process.wait(timeout=10) == 0
