@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, cast
+from urllib.parse import urlsplit
 
 from singer_sdk import Stream
 from singer_sdk.helpers._typing import TypeConformanceLevel
 
 from tap_equipme.api_client import ApiClient, list_page_problem
 from tap_equipme.config_checks import parse_start_date
-from tap_equipme.pagination import DriftProofPaginator
+from tap_equipme.pagination import DriftProofPaginator, PageRequest
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -113,15 +115,32 @@ class EquipmeListStream(EquipmeStream):
             f"created after {params[BOOKMARK_KEY]}" if BOOKMARK_KEY in params else "(all)",
         )
         href = self.path
-        while (request := paginator.next_request()) is not None:
+
+        def fetch(href: str, request: PageRequest) -> dict[str, Any]:
             page = self.api.get_json(
                 href,
                 {**params, "offset": request.offset, "limit": request.limit},
                 shape_problem=list_page_problem,
             )
-            items = page["items"]
-            for index in paginator.accept(request, [item["id"] for item in items], page["total"]):
-                yield items[index]
+            return cast("dict[str, Any]", page)
+
+        # The next page is fetched while this one's records are emitted: the paginator knows
+        # the next request as soon as it has seen a page's ids.
+        pager = ThreadPoolExecutor(max_workers=1, thread_name_prefix="equipme-page")
+        try:
+            request = paginator.next_request()
+            future = pager.submit(fetch, href, request) if request else None
+            while future is not None and request is not None:
+                page = future.result()
+                items = page["items"]
+                emit = paginator.accept(request, [item["id"] for item in items], page["total"])
+                href = self._next_href(page, href)
+                request = paginator.next_request()
+                future = pager.submit(fetch, href, request) if request else None
+                for index in emit:
+                    yield items[index]
+        finally:
+            pager.shutdown(wait=True, cancel_futures=True)
         self.emitted_ids = paginator.emitted_ids
         self.drift_report = {
             "drift_detected": int(paginator.drift_detected),
@@ -138,6 +157,22 @@ class EquipmeListStream(EquipmeStream):
             )
         self.sync_children_once()
         self.advance_bookmark()
+
+    def _next_href(self, page: dict[str, Any], current: str) -> str:
+        """The list URL (without query) of the page's `next` link, else the current one.
+
+        Args:
+            page: The list page.
+            current: The href used so far.
+
+        Returns:
+            An absolute URL or the current href; offset and limit are set per request.
+        """
+        link = page.get("next")
+        if not isinstance(link, dict) or not isinstance(link.get("href"), str):
+            return current
+        parts = urlsplit(self.api.url_for(link["href"]))
+        return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
     @override
     def generate_child_contexts(
