@@ -82,16 +82,23 @@ class Pipeline:
     ) -> SyncRun:
         argv = self.argv(*extra_args, config=config)
         started = time.monotonic()
-        done = subprocess.run(
+        # Its own process group, like a worker's task: a crash test's SIGKILL of the group
+        # must not reach pytest.
+        process = subprocess.Popen(
             argv,
             env=env or self.env(),
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
-            check=False,
             cwd=self.tmp_path,
+            start_new_session=True,
         )
-        return SyncRun(done.returncode, done.stdout, done.stderr, time.monotonic() - started, argv)
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            out, err = kill_group(process)
+        wait_for_group_exit(process.pid)
+        return SyncRun(process.returncode, out, err, time.monotonic() - started, argv)
 
     def start(self, *extra_args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         """Start in its own process group (so a kill reaches the tap and the target too)."""
@@ -111,4 +118,16 @@ def kill_group(process: subprocess.Popen[str]) -> tuple[str, str]:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     out, err = process.communicate(timeout=30)
+    wait_for_group_exit(process.pid)
     return out, err
+
+
+def wait_for_group_exit(pgid: int, timeout: float = 15.0) -> None:
+    """Wait until no process of the group is left (a killed target releases its file lock)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
