@@ -50,9 +50,13 @@ class TapRun:
 RunTap = Callable[..., TapRun]
 
 
-def _run(config: dict[str, Any], state: dict[str, Any] | None = None) -> TapRun:
+def _run(
+    config: dict[str, Any],
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+) -> TapRun:
     out = io.StringIO()
-    tap = TapEquipme(config=config, state=state, parse_env_config=False)
+    tap = TapEquipme(config=config, state=state, catalog=catalog, parse_env_config=False)
     try:
         with contextlib.redirect_stdout(out):
             tap.sync_all()

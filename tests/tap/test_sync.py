@@ -120,3 +120,55 @@ def test_repeated_drift_still_ends_with_a_complete_listing(sandbox, config, run_
     emitted = _ids(run.records("customers"))
     assert len(emitted) == len(set(emitted))
     assert before & now <= set(emitted)
+
+
+def _catalog(config) -> dict[str, Any]:
+    from tap_equipme.tap import TapEquipme
+
+    return TapEquipme(config=config, parse_env_config=False).catalog_dict
+
+
+def test_a_deselected_property_is_left_out_of_the_records(sandbox, config, run_tap):
+    catalog = _catalog(config)
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == ["properties", "contactEmail"]:
+                entry["metadata"]["selected"] = False
+    run = run_tap(config, catalog=catalog)
+
+    records = run.records("customers")
+    assert records
+    assert all("contactEmail" not in record for record in records)
+    assert all("contactName" in record for record in records)
+
+
+def test_a_deselected_metadata_stream_is_not_requested(sandbox, config, run_tap):
+    catalog = _catalog(config)
+    for stream in catalog["streams"]:
+        if stream["tap_stream_id"] == "customer_metadata":
+            for entry in stream["metadata"]:
+                if entry["breadcrumb"] == []:
+                    entry["metadata"]["selected"] = False
+    run = run_tap(config, catalog=catalog)
+
+    assert run.records("customers")
+    assert run.records("customer_metadata") == []
+    assert (
+        "GET /v1/sales/customers/{customerId}/metadata" not in sandbox.control.stats()["by_route"]
+    )
+
+
+def test_fields_the_spec_does_not_declare_are_dropped(stub_api, api_key, run_tap, caplog):
+    item = {"id": 1, "name": "A", "self": {"href": "v1/sales/customers/1"}, "brandNew": 42}
+    stub_api.reply(200, {"items": [item], "total": 1, "self": {"href": "v1/sales/customers"}})
+    catalog = _catalog({"api_key": api_key})
+    for stream in catalog["streams"]:
+        if stream["tap_stream_id"] == "customer_metadata":
+            for entry in stream["metadata"]:
+                if entry["breadcrumb"] == []:
+                    entry["metadata"]["selected"] = False
+
+    run = run_tap({"api_key": api_key, "api_url": stub_api.base_url}, catalog=catalog)
+
+    assert run.records("customers") == [{k: v for k, v in item.items() if k != "brandNew"}]
+    assert "brandNew" in caplog.text
