@@ -145,8 +145,12 @@ class DuckDBWarehouse:
         self._ensured: dict[str, list[Column]] = {}
         self.pending_versions: dict[str, int] = {}
         """Streams with an ACTIVATE_VERSION to apply once all their data is loaded."""
-        self._create_bookkeeping()
-        self.stored_state = self._read_stored_state()
+        try:
+            self._create_bookkeeping()
+            self.stored_state = self._read_stored_state()
+        except BaseException:
+            self.close()  # release the file (and a Parquet directory's lock) on a bad start
+            raise
         self.bookmark_before = bookmark_of(self.stored_state)
         self.bookmark_after = self.bookmark_before
 

@@ -136,3 +136,23 @@ def test_a_record_that_does_not_fit_its_schema_names_the_stream(target, singer):
 def test_read_state_rejects_an_unknown_destination(tmp_path):
     with pytest.raises(WarehouseError, match="destination"):
         read_state("sqlite", tmp_path)
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "parquet"])
+def test_a_corrupt_stored_state_is_a_clear_error_and_releases_the_warehouse(tmp_path, destination):
+    import duckdb
+
+    from tap_equipme.warehouse.target import open_warehouse
+
+    path = tmp_path / ("w.duckdb" if destination == "duckdb" else "lake")
+    open_warehouse({"destination": destination, "path": str(path)}).finish()
+    if destination == "duckdb":
+        with duckdb.connect(str(path)) as con:
+            con.execute("INSERT INTO _equipme_state VALUES (1, '[1, 2]', 'x', now())")
+    else:
+        (path / "_equipme_state.json").write_text("{not json")
+    with pytest.raises(WarehouseError, match="corrupt"):
+        open_warehouse({"destination": destination, "path": str(path)})
+    # The failed open released the file / directory lock: opening again gets the same error.
+    with pytest.raises(WarehouseError, match="corrupt"):
+        open_warehouse({"destination": destination, "path": str(path)})
