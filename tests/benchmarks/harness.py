@@ -90,8 +90,11 @@ def sandbox_process(customers: int, seed: int = 1, latency_ms: float = 0.0) -> I
             process.stdout.close()
 
 
-def tree_rss(process: psutil.Process) -> int:
-    """Resident memory of a process and all its descendants, in bytes."""
+def tree_rss(process: psutil.Process, peaks: dict[str, int] | None = None) -> int:
+    """Resident memory of a process and all its descendants, in bytes.
+
+    With ``peaks``, also keeps the highest RSS seen per program (``tap-equipme``, ...).
+    """
     total = 0
     try:
         members = [process, *process.children(recursive=True)]
@@ -99,10 +102,23 @@ def tree_rss(process: psutil.Process) -> int:
         return 0
     for member in members:
         try:
-            total += member.memory_info().rss
+            rss = member.memory_info().rss
+            if peaks is not None:
+                name = program_name(member)
+                peaks[name] = max(peaks.get(name, 0), rss)
         except psutil.Error:
             continue
+        total += rss
     return total
+
+
+def program_name(process: psutil.Process) -> str:
+    """The console script a Python process runs (its first argument that is not python)."""
+    for argument in process.cmdline()[:3]:
+        name = Path(argument).name
+        if name and not name.startswith("python"):
+            return name
+    return process.name()
 
 
 @dataclass
@@ -111,6 +127,7 @@ class Measured:
 
     seconds: float
     peak_rss: int
+    peaks_by_program: dict[str, int]
     returncode: int
     stderr: str
 
@@ -137,13 +154,14 @@ def run_measured(
             cwd=cwd,
         )
         peak = 0
+        by_program: dict[str, int] = {}
         watched = psutil.Process(process.pid)
         stop = threading.Event()
 
         def sample() -> None:
             nonlocal peak
             while not stop.is_set():
-                peak = max(peak, tree_rss(watched))
+                peak = max(peak, tree_rss(watched, by_program))
                 stop.wait(SAMPLE_EVERY_S)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -157,7 +175,13 @@ def run_measured(
     if check and returncode != 0:
         tail = "\n".join(stderr.splitlines()[-25:])
         raise RuntimeError(f"{command[0]} exited {returncode}:\n{tail}")
-    return Measured(seconds=seconds, peak_rss=peak, returncode=returncode, stderr=stderr)
+    return Measured(
+        seconds=seconds,
+        peak_rss=peak,
+        peaks_by_program=by_program,
+        returncode=returncode,
+        stderr=stderr,
+    )
 
 
 def write_json(path: Path, document: Any) -> Path:

@@ -85,7 +85,9 @@ def run_benchmarks(sizes: Sizes, only: set[str], workdir: Path, report: Report) 
             records_path = workdir / "load-records.jsonl"
             fetched = fetch_records(sandbox.base_url, records_path)
             entry = stream_entry(catalog(), "customers")
-            bench_load.run(report, workdir, records_path, entry, fetched, sizes.load_competitor)
+            bench_load.run(
+                report, workdir, records_path, entry, fetched, sizes.load_competitor, sizes.repeats
+            )
 
         def memory() -> None:
             bench_sync.run_memory(report, workdir, sandbox, sizes.memory_small, sizes.memory_large)
