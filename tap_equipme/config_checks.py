@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,7 +34,8 @@ def _is_int(value: object) -> bool:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    # singer-sdk reads a config file's JSON numbers with a fraction as Decimal.
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
 
 def is_loopback_host(host: str) -> bool:
