@@ -203,8 +203,9 @@ class ApiClient:
                     raise _client_error(path, response)
             if failures >= self.policy.max_retries:
                 msg = (
-                    f"GET {path} failed after {failures + 1} attempts (`max_retries` is "
-                    f"{self.policy.max_retries}); last problem: {problem}."
+                    f"GET {path} on {self._origin} failed after {failures + 1} attempts "
+                    f"(`max_retries` is {self.policy.max_retries}); last problem: {problem}. "
+                    "If every request fails, check `api_url` and the network."
                 )
                 raise EquipmeRetriesExhausted(msg)
             wait = self.policy.backoff_seconds(failures)

@@ -187,3 +187,16 @@ def test_persistent_5xx_fails_naming_path_and_last_status(sandbox, config, run_t
     assert "HTTP 50" in message
     assert "3 attempts" in message
     assert sandbox.control.stats()["requests"] == 3
+
+
+def test_nothing_listening_at_api_url_fails_naming_the_setting(api_key, run_tap):
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = {"api_key": api_key, "api_url": f"http://127.0.0.1:{port}", "backoff_factor": 0.001}
+    with pytest.raises(EquipmeRetriesExhausted) as caught:
+        run_tap({**config, "max_retries": 1})
+    assert "`api_url`" in str(caught.value)
+    assert "ConnectionError" in str(caught.value)
