@@ -12,6 +12,8 @@ Configuration:
   task runs), `destination` (`duckdb` | `parquet`) and `export_dir` (default: `export/` beside
   the DuckDB file).
 - Pool `equipme_warehouse` with 1 slot: only one task at a time touches the warehouse file.
+- Each task retries 3 times with exponential backoff (2, 4, 8 min, at most 30);
+  `EQUIPME_DAG_RETRIES` (read when the file is parsed) overrides the count.
 
 Nothing here does work at import time: heavy modules are imported inside the tasks.
 """
@@ -58,7 +60,17 @@ def tap_config_from_connection(conn_id: str = CONN_ID) -> dict[str, t.Any]:
     Returns:
         Tap settings: `extra` first, then `api_url` from host/port and `api_key` from password.
     """
-    conn = BaseHook.get_connection(conn_id)
+    from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        # A missing connection does not appear by retrying.
+        msg = (
+            f"Connection {conn_id!r} is not defined: create it with host = the API URL "
+            "(e.g. https://api.equipme.io) and password = the API key."
+        )
+        raise AirflowFailException(msg) from None
     settings: dict[str, t.Any] = dict(conn.extra_dejson or {})
     host = (conn.host or "").rstrip("/")
     if host:
@@ -69,6 +81,9 @@ def tap_config_from_connection(conn_id: str = CONN_ID) -> dict[str, t.Any]:
         settings["api_url"] = host
     if conn.password:
         settings["api_key"] = conn.password
+    if not settings.get("api_key"):
+        msg = f"Connection {conn_id!r} has no API key: put it in the connection's password."
+        raise AirflowFailException(msg)
     return settings
 
 
@@ -104,7 +119,8 @@ def build_dag(
         doc_md=__doc__,
         default_args={
             "pool": POOL,
-            "retries": 3,
+            # `EQUIPME_DAG_RETRIES=0` lets `airflow dags test` (tests, demo) fail fast.
+            "retries": int(os.environ.get("EQUIPME_DAG_RETRIES", "3")),
             "retry_delay": dt.timedelta(minutes=2),
             "retry_exponential_backoff": 2.0,
             "max_retry_delay": dt.timedelta(minutes=30),

@@ -39,7 +39,7 @@ NEW_CUSTOMERS = [
         "customerNumber": "DEMO-1",
         "active": True,
         "contactName": "Mette Holm",
-        "language": "da",
+        "language": "en",
     },
     {"name": "Brückenbau Leipzig GmbH", "customerNumber": "DEMO-2", "active": True},
     {"name": "Costa Azul Construcciones S.L.", "customerNumber": "DEMO-3", "active": False},
@@ -163,7 +163,8 @@ def report(warehouse: Path, export_dir: Path) -> None:
             "FROM customers UNION ALL SELECT 'customer_metadata', count(*), count(_deleted_at) "
             "FROM customer_metadata",
         )
-        state = con.execute("SELECT state, run_id, updated_at FROM _equipme_state").fetchone()
+        rows = con.execute("SELECT state FROM _equipme_state").fetchall()
+        state = rows[0] if rows else None
         if state:
             bookmark = json.loads(state[0])["bookmarks"]["customers"].get("replication_key_value")
             print(f"\n-- the bookmark (createdAfter of the next run): {bookmark}")
@@ -221,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                 "AIRFLOW_HOME": str(home),
                 "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "EQUIPME_DAG_RETRIES": "0",  # fail now, not after minutes of retry delays
                 "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
                 "AIRFLOW_CONN_EQUIPME_DEFAULT": json.dumps(
                     {"conn_type": "http", "host": url, "password": api_key}

@@ -96,8 +96,9 @@ def check_warehouse(
     try:
 
         def count(sql: str) -> int:
-            row = con.execute(sql).fetchone()
-            return int(row[0]) if row else 0
+            # fetchall: DuckDB 2 refuses new work while a result is not fully fetched.
+            rows = con.execute(sql).fetchall()
+            return int(rows[0][0]) if rows else 0
 
         if destination == "parquet":
             has_metadata = (location / "customer_metadata.parquet").is_file()

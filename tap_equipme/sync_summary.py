@@ -102,7 +102,7 @@ def read_loads(
             found = con.execute(
                 "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
                 ["_equipme_loads"],
-            ).fetchone()
+            ).fetchall()[0]
             if not found or not found[0]:
                 return {}
         rows = con.execute(

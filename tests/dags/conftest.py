@@ -32,6 +32,8 @@ class AirflowEnv:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "PYTHONWARNINGS": "ignore",
+            # A failing task must fail the test now, not after minutes of retry delays.
+            "EQUIPME_DAG_RETRIES": "0",
         }
         self.env.pop("EQUIPME_WAREHOUSE_PATH", None)
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-pytest.importorskip("tap_equipme.tap", reason="TEMPORARY: tap-equipme not landed yet")
-
 NEW_CUSTOMERS = [
     {"name": "Bergen Anlegg AS", "customerNumber": "DAG-1", "active": True},
     {"name": "Utrecht Dakwerken B.V.", "customerNumber": "DAG-2", "active": True},
@@ -83,7 +81,5 @@ def test_hourly_dag_with_parquet_destination_lands_the_sandbox(
 ):
     warehouse = tmp_path / "parquet-wh"
     conf = {"warehouse_path": str(warehouse), "destination": "parquet"}
-    airflow.dags_test("equipme_customers_hourly", connection, conf)
-    sandbox.control.create_customers(NEW_CUSTOMERS)
     airflow.dags_test("equipme_customers_hourly", connection, conf)
     assert landed.differences("parquet", warehouse, sandbox.control.snapshot()) == []

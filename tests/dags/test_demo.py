@@ -10,8 +10,6 @@ import duckdb
 import psutil
 import pytest
 
-pytest.importorskip("tap_equipme.tap", reason="TEMPORARY: tap-equipme not landed yet")
-
 DEMO = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "demo.py")
 
 
@@ -57,17 +55,17 @@ def test_demo_loads_twice_prints_what_landed_and_stops_the_sandbox(tmp_path):
     ):
         assert expected in proc.stdout
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        total = con.execute("SELECT count(*) FROM customers").fetchone()
+        total = con.execute("SELECT count(*) FROM customers").fetchall()[0]
         demo = con.execute(
             "SELECT count(*) FROM customers WHERE customerNumber LIKE 'DEMO-%'"
-        ).fetchone()
+        ).fetchall()[0]
         runs = con.execute(
             "SELECT count(DISTINCT run_id) FROM _equipme_loads WHERE status = 'succeeded'"
-        ).fetchone()
+        ).fetchall()[0]
         second = con.execute(
             "SELECT rows_inserted FROM _equipme_loads WHERE stream = 'customers' "
             "ORDER BY started_at DESC LIMIT 1"
-        ).fetchone()
+        ).fetchall()[0]
     assert total == (305,)
     assert demo == (5,)
     assert runs == (2,)

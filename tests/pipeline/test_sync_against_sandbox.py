@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("tap_equipme.tap", reason="TEMPORARY: tap-equipme not landed yet")
-
 from tap_equipme.pipeline import SyncError, run_sync
 from tap_equipme.warehouse.state import bookmark_of, read_state
 
