@@ -12,26 +12,19 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from tap_equipme.warehouse.arrow import ROW_NUMBER_COLUMN, Column, quote
+from tap_equipme.warehouse.arrow import Column, last_per_key, quote
+from tap_equipme.warehouse.connection import connect_duckdb, utc_now
 from tap_equipme.warehouse.errors import IncompatibleSchemaError, WarehouseError
-from tap_equipme.warehouse.evolution import nested_additions
+from tap_equipme.warehouse.evolution import SchemaPlanner
 from tap_equipme.warehouse.state import STATE_TABLE, bookmark_of, parse_state
 
 LOADS_TABLE = "_equipme_loads"
-BOOKKEEPING_COLUMNS = {
-    "_loaded_at": "TIMESTAMPTZ",
-    "_deleted_at": "TIMESTAMPTZ",
-    "_sdc_table_version": "BIGINT",
-}
 _STAGED = "__equipme_staged"
 
 logger = logging.getLogger(__name__)
@@ -46,84 +39,7 @@ class LoadStats:
     deleted: int = 0
 
 
-def last_per_key(batch: pa.Table, keys: list[str]) -> pa.Table:
-    """Keep only the last row of each key in a batch (a tap may send a record twice).
-
-    Args:
-        batch: The Arrow batch, with its row-number column.
-        keys: Key properties (empty: keep every row).
-
-    Returns:
-        The batch itself when its keys are already unique (the usual case, checked cheaply),
-        else the de-duplicated rows in arrival order.
-    """
-    if not keys or batch.num_rows < 2:
-        return batch
-    if len(keys) == 1:
-        distinct = pc.count_distinct(batch.column(keys[0]), mode="all").as_py()
-        if distinct == batch.num_rows:
-            return batch
-    last = batch.group_by(keys, use_threads=False).aggregate([(ROW_NUMBER_COLUMN, "max")])
-    if last.num_rows == batch.num_rows:
-        return batch
-    rows = pc.sort_indices(last.column(f"{ROW_NUMBER_COLUMN}_max"))
-    return batch.take(pc.take(last.column(f"{ROW_NUMBER_COLUMN}_max"), rows))
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(tz=dt.timezone.utc)
-
-
-def connect_duckdb(path: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB file, turning lock and permission failures into clear errors.
-
-    Args:
-        path: The DuckDB file.
-        read_only: Open without taking the write lock.
-
-    Returns:
-        The connection, with the session time zone set to UTC.
-
-    Raises:
-        WarehouseError: If the file cannot be opened for writing.
-    """
-    target = Path(path)
-    if not read_only:
-        parent = target.parent if str(target.parent) else Path()
-        if not parent.is_dir():
-            msg = (
-                f"Setting 'path': the directory {str(parent)!r} of the DuckDB file does not "
-                "exist. Create it or point 'path' at an existing directory; nothing was written."
-            )
-            raise WarehouseError(msg)
-        if target.is_dir():
-            msg = f"Setting 'path': {path!r} is a directory, but destination 'duckdb' needs a file."
-            raise WarehouseError(msg)
-        writable = os.access(target, os.W_OK) if target.exists() else os.access(parent, os.W_OK)
-        if not writable:
-            msg = (
-                f"Setting 'path': {path!r} is not writable by this user. Fix its permissions "
-                "or choose another path; nothing was written."
-            )
-            raise WarehouseError(msg)
-    try:
-        con = duckdb.connect(path, read_only=read_only)
-    except duckdb.IOException as exc:
-        text = str(exc)
-        if "lock" in text.lower():
-            msg = (
-                f"Setting 'path': the DuckDB file {path!r} is locked by another process "
-                "(another sync or an open DuckDB session holds it). Wait for it to finish or "
-                f"close it, then run again; nothing was written. DuckDB said: {text}"
-            )
-        else:
-            msg = f"Setting 'path': cannot open the DuckDB file {path!r}: {text}"
-        raise WarehouseError(msg) from exc
-    con.execute("SET TimeZone = 'UTC'")
-    return con
-
-
-class DuckDBWarehouse:
+class DuckDBWarehouse(SchemaPlanner):
     """Loads Arrow batches into a DuckDB file and keeps state and load records beside them."""
 
     destination = "duckdb"
@@ -137,7 +53,7 @@ class DuckDBWarehouse:
         """
         self.path = path
         self.run_id = run_id
-        self.started_at = _now()
+        self.started_at = utc_now()
         self.con = self._open()
         self._closed = False
         self._in_transaction = False
@@ -185,89 +101,7 @@ class DuckDBWarehouse:
         row = self.con.execute(f"SELECT state FROM {STATE_TABLE} WHERE id = 1").fetchone()
         return parse_state(row[0], f"{self.path}, table {STATE_TABLE}") if row else None
 
-    # -- tables and schema evolution ----------------------------------------------------
-
-    def _table_exists(self, stream: str) -> bool:
-        row = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = 'main' AND table_name = ?",
-            [stream],
-        ).fetchone()
-        return bool(row and row[0])
-
-    def _existing_types(self, stream: str) -> dict[str, Any]:
-        relation = self.con.sql(f"SELECT * FROM {quote(stream)} LIMIT 0")
-        return dict(zip(relation.columns, relation.types, strict=True))
-
-    def _existing_keys(self, stream: str) -> list[str]:
-        rows = self.con.execute(
-            "SELECT constraint_column_names FROM duckdb_constraints() "
-            "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
-            [stream],
-        ).fetchall()
-        return list(rows[0][0]) if rows else []
-
-    def _not_null_columns(self, stream: str) -> set[str]:
-        rows = self.con.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_name = ? AND is_nullable = 'NO'",
-            [stream],
-        ).fetchall()
-        return {r[0] for r in rows}
-
-    def _sql_type(self, sql: str) -> Any:
-        return self.con.sql(f"SELECT NULL::{sql}").types[0]
-
-    def plan_schema(self, stream: str, columns: list[Column], keys: list[str]) -> list[str]:
-        """Check a stream's schema against its table and return the DDL to apply.
-
-        Only reads the warehouse: an incompatible schema raises before anything is written.
-
-        Args:
-            stream: Stream (and table) name.
-            columns: The stream's columns from its SCHEMA message.
-            keys: The stream's key properties.
-
-        Returns:
-            SQL statements (CREATE TABLE or ALTER TABLE) to run before loading.
-
-        Raises:
-            IncompatibleSchemaError: For new key properties or a changed column type.
-        """
-        table = quote(stream)
-        if not self._table_exists(stream):
-            defs = [
-                f"{quote(c.name)} {c.type.duckdb}{' NOT NULL' if c.not_null else ''}"
-                for c in columns
-            ]
-            defs += [f"{quote(n)} {t}" for n, t in BOOKKEEPING_COLUMNS.items()]
-            if keys:
-                defs.append(f"PRIMARY KEY ({', '.join(quote(k) for k in keys)})")
-            return [f"CREATE TABLE {table} ({', '.join(defs)})"]
-        existing_keys = self._existing_keys(stream)
-        if existing_keys != list(keys):
-            msg = (
-                f"Stream '{stream}': the key properties changed from {existing_keys} to "
-                f"{list(keys)}. The table's rows are keyed by the old ones; nothing was "
-                "written. Drop or migrate the table, then run again."
-            )
-            raise IncompatibleSchemaError(msg)
-        existing = self._existing_types(stream)
-        ddl: list[str] = []
-        for column in columns:
-            desired = self._sql_type(column.type.duckdb)
-            if column.name not in existing:
-                ddl.append(f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} {desired}")
-                continue
-            for path, sql_type in nested_additions(
-                stream, column.name, existing[column.name], desired
-            ):
-                ddl.append(f"ALTER TABLE {table} ADD COLUMN {path} {sql_type}")
-        # A NOT NULL column the new schema no longer promises to fill becomes nullable.
-        promised = {c.name for c in columns if c.not_null}
-        for name in sorted(self._not_null_columns(stream) - promised - set(keys)):
-            ddl.append(f"ALTER TABLE {table} ALTER COLUMN {quote(name)} DROP NOT NULL")
-        return ddl
+    # -- tables (introspection and planning live in SchemaPlanner) ----------------------
 
     def ensure_stream(self, stream: str, columns: list[Column], keys: list[str]) -> None:
         """Create or evolve the stream's table inside the current transaction.
@@ -357,7 +191,7 @@ class DuckDBWarehouse:
             self.con.execute(
                 f"INSERT INTO {table} ({', '.join(quote(n) for n in insert_cols)}) "
                 f"SELECT {', '.join(select)} FROM {_STAGED}",
-                [_now(), version],
+                [utc_now(), version],
             )
         except duckdb.ConstraintException as exc:
             msg = f"Stream '{stream}': a record breaks a constraint of the table: {exc}"
@@ -383,7 +217,7 @@ class DuckDBWarehouse:
         deleted = self._scalar(
             f"UPDATE {quote(stream)} SET _deleted_at = ? WHERE _deleted_at IS NULL "
             "AND _sdc_table_version IS DISTINCT FROM ? RETURNING 1",
-            [_now(), version],
+            [utc_now(), version],
             count=True,
         )
         stats = self._stats.setdefault(stream, LoadStats())
@@ -428,7 +262,7 @@ class DuckDBWarehouse:
         self._begin()
         self.con.execute(
             f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (1, ?, ?, ?)",
-            [json.dumps(state), self.run_id, _now()],
+            [json.dumps(state), self.run_id, utc_now()],
         )
         self.bookmark_after = bookmark_of(state)
         for stream in self._stats:
@@ -446,7 +280,7 @@ class DuckDBWarehouse:
     def finish(self) -> None:
         """Mark this run's loads succeeded, commit and close."""
         self._begin()
-        finished = _now()
+        finished = utc_now()
         for stream in self._stats:
             self._write_load_row(stream, "succeeded", finished)
         self._commit()
@@ -472,7 +306,7 @@ class DuckDBWarehouse:
             if rows:
                 self.con.execute(
                     f"UPDATE {LOADS_TABLE} SET status = 'failed', finished_at = ? WHERE run_id = ?",
-                    [_now(), self.run_id],
+                    [utc_now(), self.run_id],
                 )
         finally:
             self.close()

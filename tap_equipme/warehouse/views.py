@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from tap_equipme.warehouse.arrow import quote
-from tap_equipme.warehouse.duckdb_writer import connect_duckdb
+from tap_equipme.warehouse.connection import connect_duckdb
 from tap_equipme.warehouse.errors import WarehouseError
 
 REPORT_VIEWS = (
