@@ -32,6 +32,8 @@ class Goal:
     limit: float
     higher_is_better: bool
     note: str = ""
+    if_unmet: str = ""
+    """What the profile shows, printed under the table when the goal is not met."""
 
     @property
     def met(self) -> bool:
@@ -79,6 +81,10 @@ class Report:
                 f"| {row.benchmark} | {row.subject} | {row.records:,} | {row.seconds:.2f} "
                 f"| {row.records_per_s:,.0f} | {rss} | {row.extra} |"
             )
+        unmet = [goal for goal in self.goals if not goal.met and goal.if_unmet]
+        if unmet:
+            lines += ["", "Goals not met, and why (from this run and the profiles):", ""]
+            lines += [f"- {goal.benchmark}, {goal.description}: {goal.if_unmet}" for goal in unmet]
         if self.notes:
             lines += ["", *[f"- {note}" for note in self.notes]]
         return "\n".join(lines) + "\n"

@@ -81,3 +81,12 @@ def test_report_marks_unmet_goals_and_prints_rates() -> None:
     assert "| 4 memory: flat | 1.10x | <= 1.3 | yes |" in table
     assert "| 1 extraction | loop | 1,000 | 0.50 | 2,000 | 40 |  |" in table
     assert "test machine" in table
+
+
+def test_report_explains_only_the_goals_it_missed() -> None:
+    report = Report(machine="test machine", size="small")
+    report.goals.append(Goal("4 memory", "flat", 2.0, 1.3, False, if_unmet="batches too big"))
+    report.goals.append(Goal("2 metadata", "near bound", 1.1, 1.3, False, if_unmet="not shown"))
+    table = report.markdown()
+    assert "- 4 memory, flat: batches too big" in table
+    assert "not shown" not in table
