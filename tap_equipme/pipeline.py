@@ -174,6 +174,22 @@ def _check_tap_settings(tap_config: Mapping[str, t.Any], env_settings: bool) -> 
         raise SyncError(msg)
 
 
+def console_script(name: str) -> list[str]:
+    """Return the command of one of this package's console scripts.
+
+    The one installed beside the running interpreter wins, so `.venv/bin/equipme-sync` (or an
+    Airflow worker's Python) works without the venv on PATH.
+
+    Args:
+        name: `tap-equipme` or `target-equipme`.
+
+    Returns:
+        The command line.
+    """
+    beside = Path(sys.executable).parent / name
+    return [str(beside)] if beside.is_file() else [name]
+
+
 def run_sync(
     tap_config: Mapping[str, t.Any],
     destination: str,
@@ -185,8 +201,8 @@ def run_sync(
     progress_out: t.TextIO | None = sys.stderr,
     echo_logs: bool = False,
     env_settings: bool = False,
-    tap_command: Sequence[str] = ("tap-equipme",),
-    target_command: Sequence[str] = ("target-equipme",),
+    tap_command: Sequence[str] | None = None,
+    target_command: Sequence[str] | None = None,
     target_settings: Mapping[str, t.Any] | None = None,
 ) -> SyncSummary:
     """Run one sync: tap -> target, with the state read from and written to the warehouse.
@@ -203,8 +219,9 @@ def run_sync(
         echo_logs: Echo the tap's and the target's logs (redacted) to `progress_out`.
         env_settings: Let `TAP_EQUIPME_*` variables of this process override `tap_config`
             (the CLI does); otherwise they are removed from the tap's environment.
-        tap_command: The tap's command line (tests substitute fakes).
-        target_command: The target's command line.
+        tap_command: The tap's command line (default `tap-equipme` beside this Python, else
+            on PATH; tests substitute fakes).
+        target_command: The target's command line (default `target-equipme`, found alike).
         target_settings: Extra target settings (e.g. `batch_size_rows`).
 
     Returns:
@@ -263,9 +280,9 @@ def run_sync(
         target_env = {k: v for k, v in env.items() if not k.startswith(ENV_PREFIX)}
         _run_processes(
             summary,
-            [*tap_command, *tap_args],
+            [*(tap_command or console_script("tap-equipme")), *tap_args],
             tap_env,
-            [*target_command, "--config", str(target_file)],
+            [*(target_command or console_script("target-equipme")), "--config", str(target_file)],
             target_env,
             secrets,
             progress=(progress_interval, progress_out),
