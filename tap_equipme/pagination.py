@@ -22,14 +22,15 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tap_equipme.errors import EquipmeError
+
 MAX_LIMIT = 1000
-# A listing that keeps shifting forces step backs and rescans from offset 0; give up after
-# this many, so that a listing shifting on every request cannot keep the tap looping.
-MAX_RESCANS = 5
+# A listing that keeps shifting forces step backs; give up after this many, so that a
+# listing shifting on every request cannot keep the tap looping forever.
 MAX_STEP_BACKS = 1000
 
 
-class PaginationError(RuntimeError):
+class PaginationError(EquipmeError):
     """The listing kept shifting so much that a consistent read was impossible."""
 
 
@@ -98,7 +99,7 @@ class DriftProofPaginator:
             Indices into `ids` of the items not yet emitted in this run, in page order.
 
         Raises:
-            PaginationError: If the listing kept shifting beyond MAX_RESCANS rescans.
+            PaginationError: If the listing kept shifting beyond MAX_STEP_BACKS step backs.
         """
         if self._last_total is not None and total != self._last_total:
             self.drift_detected = True
@@ -114,8 +115,10 @@ class DriftProofPaginator:
                 self._give_up(f"{self.step_backs} step backs")
             back = max(0, request.offset - self._overlap_limit)
             if back == 0:
-                self._count_rescan()
-            self._next = PageRequest(back, self._overlap_limit)
+                self.rescans += 1
+            # Twice as long a page: it covers the gap and the page that failed, so the next
+            # forward request starts past where this one did even if the list shifts again.
+            self._next = PageRequest(back, min(2 * self._overlap_limit, MAX_LIMIT))
             return []
 
         emit = [index for index, item_id in enumerate(ids) if item_id not in self.seen]
@@ -132,11 +135,6 @@ class DriftProofPaginator:
             self._next = PageRequest(end - 1, self._overlap_limit)
             self._expect_seen_head = True
         return emit
-
-    def _count_rescan(self) -> None:
-        self.rescans += 1
-        if self.rescans > MAX_RESCANS:
-            self._give_up(f"{self.rescans} rescans from offset 0")
 
     @staticmethod
     def _give_up(what: str) -> None:
