@@ -133,3 +133,18 @@ def test_drift_never_loses_a_lasting_row_nor_emits_one_twice(
     lasting = set(range(size)) - deleted
     assert lasting <= set(emitted), "a row present for the whole read was skipped"
     assert paginator.step_backs <= MAX_STEP_BACKS
+
+
+def test_a_listing_shifting_on_every_request_ends_in_a_clear_error(monkeypatch):
+    from tap_equipme import pagination
+    from tap_equipme.errors import EquipmeError
+
+    monkeypatch.setattr(pagination, "MAX_STEP_BACKS", 3)
+    listing = FakeListing(200)
+
+    def delete_before_frontier():
+        if len(listing.requests) >= 1:
+            del listing.rows[0:3]
+
+    with pytest.raises(EquipmeError, match="kept shifting"):
+        _read_all(listing, 10, delete_before_frontier)
