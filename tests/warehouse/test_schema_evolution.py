@@ -131,3 +131,29 @@ def test_repeated_identical_schema_messages_do_not_split_batches(target, query, 
         messages += [singer.schema(), singer.record(singer.customer(i))]
     target.in_process(messages)
     assert query("SELECT count(*), count(DISTINCT _loaded_at) FROM customers") == [(20, 1)]
+
+
+def test_new_field_inside_a_list_of_structs_is_added(target, query, singer):
+    def schema(*fields):
+        item = {"type": "object", "properties": {f: {"type": ["string", "null"]} for f in fields}}
+        return {
+            "type": "object",
+            "properties": {"id": {"type": "integer"}, "lines": {"type": "array", "items": item}},
+        }
+
+    target.in_process(
+        [
+            singer.schema("orders", schema("sku"), ["id"]),
+            singer.record({"id": 1, "lines": [{"sku": "A"}]}, stream="orders"),
+        ]
+    )
+    target.in_process(
+        [
+            singer.schema("orders", schema("sku", "note"), ["id"]),
+            singer.record({"id": 2, "lines": [{"sku": "B", "note": "gift"}]}, stream="orders"),
+        ]
+    )
+    assert query("SELECT id, lines[1].sku, lines[1].note FROM orders ORDER BY id") == [
+        (1, "A", None),
+        (2, "B", "gift"),
+    ]
