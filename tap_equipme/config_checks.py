@@ -6,6 +6,7 @@ Each problem is one sentence that names the setting and never repeats the API ke
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -36,6 +37,24 @@ def _is_int(value: object) -> bool:
 def _is_number(value: object) -> bool:
     # singer-sdk reads a config file's JSON numbers with a fraction as Decimal.
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+def parse_number(text: str) -> int | float | str:
+    """Parse a setting's text from an environment variable as a number, if it is one.
+
+    Args:
+        text: The variable's value.
+
+    Returns:
+        An int, a float, or the text unchanged (validation then names the setting).
+    """
+    stripped = text.strip()
+    for kind in (int, float):
+        try:
+            return kind(stripped)
+        except ValueError:
+            continue
+    return text
 
 
 def is_loopback_host(host: str) -> bool:
@@ -114,7 +133,12 @@ def _range_problem(
     kind = "an integer" if integer else "a number"
     valid_type = _is_int(value) if integer else _is_number(value)
     upper = f" and {high:g}" if high is not None else ""
-    if not valid_type or value < low or (high is not None and value > high):
+    if (
+        not valid_type
+        or not math.isfinite(value)
+        or value < low
+        or (high is not None and value > high)
+    ):
         bounds = f"between {low:g}{upper}" if high is not None else f">= {low:g}"
         return f"`{name}` must be {kind} {bounds}, not {value!r}."
     return None

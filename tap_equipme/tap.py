@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
 from functools import cached_property
@@ -9,11 +10,13 @@ from typing import Any
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._classproperty import classproperty
 
 from tap_equipme import __version__
 from tap_equipme.api_client import ApiClient
-from tap_equipme.config_checks import config_problems, unknown_settings
+from tap_equipme.config_checks import config_problems, parse_number, unknown_settings
 from tap_equipme.errors import EquipmeError
 from tap_equipme.retry import RetryPolicy
 from tap_equipme.streams import CustomerMetadataStream, CustomersStream
@@ -109,6 +112,32 @@ class TapEquipme(Tap):
     package_name = "tap-equipme"
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = FastSingerWriter
+
+    @classproperty
+    def _env_var_config(cls) -> dict[str, Any]:
+        """Settings from `TAP_EQUIPME_*` variables, numbers parsed here rather than by the SDK.
+
+        singer-sdk leaves number settings as strings and raises a bare ValueError on a bad
+        integer; here every numeric value that parses becomes a number, and one that does not
+        stays a string, so validation names the setting in a clear message.
+
+        Returns:
+            The settings found in the environment.
+        """
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        numeric = []
+        for name, prop in schema.get("properties", {}).items():
+            kinds = prop.get("type", [])
+            kinds = [kinds] if isinstance(kinds, str) else kinds
+            if {"integer", "number"} & set(kinds):
+                numeric.append(name)
+                schema["properties"][name] = {"type": ["string", "null"]}
+        settings = parse_environment_config(schema, cls._env_var_prefix)
+        for name in numeric:
+            if isinstance(settings.get(name), str):
+                settings[name] = parse_number(settings[name])
+        return settings
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

@@ -37,6 +37,7 @@ GOOD = {"api_key": "k-123", "api_url": "https://api.equipme.io"}
         ({"request_timeout": 0}, "request_timeout"),
         ({"max_retries": -1}, "max_retries"),
         ({"lookback": -5}, "lookback"),
+        ({"request_timeout": float("nan")}, "request_timeout"),
         ({"names": "Acme"}, "names"),
         ({"customer_numbers": [1, 2]}, "customer_numbers"),
         ({"active": "yes"}, "active"),
@@ -135,6 +136,24 @@ def test_cli_reads_settings_from_tap_equipme_environment_variables(sandbox, api_
     assert len(customers) == len(sandbox.control.snapshot()["customers"])
     assert api_key not in result.stdout + result.stderr
     assert any("limit=50" in query for query in sandbox.control.stats()["queries"])
+
+
+def test_numeric_environment_variables_are_parsed_and_bad_ones_named(sandbox, api_key):
+    env = {
+        "TAP_EQUIPME_API_KEY": api_key,
+        "TAP_EQUIPME_API_URL": sandbox.base_url,
+        "TAP_EQUIPME_REQUEST_TIMEOUT": "2.5",
+        "TAP_EQUIPME_LOOKBACK": "0",
+        "TAP_EQUIPME_PAGE_SIZE": "lots",
+    }
+    result = _cli(["--config", "ENV"], env)
+
+    assert result.returncode != 0
+    assert "`page_size` must be an integer" in result.stderr
+    assert "`request_timeout` must" not in result.stderr
+    assert "`lookback` must" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sandbox.control.stats()["requests"] == 0
 
 
 def test_cli_failure_is_one_clear_line_and_a_non_zero_exit(tmp_path, sandbox, api_key):
