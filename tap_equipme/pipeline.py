@@ -87,7 +87,7 @@ def _forwarded_signals(children: list[subprocess.Popen[bytes]]) -> Iterator[None
             if child.poll() is None:
                 child.send_signal(signum)
         handler = previous.get(signum)
-        if callable(handler):
+        if callable(handler) and handler is not signal.default_int_handler:
             handler(signum, frame)  # e.g. Airflow's own handler: let it do its job too
         raise SyncInterrupted(signum)
 

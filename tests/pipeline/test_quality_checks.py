@@ -1,0 +1,75 @@
+"""The DAGs' data quality checks, on real DuckDB files and against the sandbox's total."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from tap_equipme.quality import QualityError, api_total, check_warehouse
+
+
+def make_warehouse(path, customers, metadata):
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE customers (id BIGINT, name VARCHAR, _deleted_at TIMESTAMPTZ)")
+        con.execute(
+            "CREATE TABLE customer_metadata (customer_id BIGINT, key VARCHAR, value VARCHAR, "
+            "_deleted_at TIMESTAMPTZ)"
+        )
+        for row in customers:
+            con.execute("INSERT INTO customers VALUES (?, ?, ?)", list(row))
+        for row in metadata:
+            con.execute("INSERT INTO customer_metadata VALUES (?, ?, ?, NULL)", list(row))
+
+
+def test_clean_warehouse_passes_and_counts_live_customers(tmp_path):
+    path = tmp_path / "wh.duckdb"
+    make_warehouse(
+        path,
+        [(1, "A", None), (2, "B", None), (3, "C", "2026-01-01T00:00:00Z")],
+        [(1, "k", "v"), (2, "k", "v")],
+    )
+    report = check_warehouse("duckdb", path, expected_customers=2)
+    assert report.live_customers == 2
+    assert report.failures() == []
+
+
+@pytest.mark.parametrize(
+    ("customers", "metadata", "expected", "message"),
+    [
+        ([(1, "A", None), (1, "A", None)], [], None, "duplicate id"),
+        ([(1, None, None)], [], None, "without a name"),
+        ([(1, "  ", None)], [], None, "without a name"),
+        ([(1, "A", None)], [(1, "k", "v"), (1, "k", "w")], None, "(customer_id, key)"),
+        ([(1, "A", None)], [], 2, "total = 2"),
+    ],
+)
+def test_bad_data_fails_with_a_message_naming_the_problem(
+    tmp_path, customers, metadata, expected, message
+):
+    path = tmp_path / "wh.duckdb"
+    make_warehouse(path, customers, metadata)
+    with pytest.raises(QualityError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_warehouse("duckdb", path, expected_customers=expected)
+
+
+def test_missing_warehouse_is_a_quality_error_naming_the_path(tmp_path):
+    with pytest.raises(QualityError, match="'path'"):
+        check_warehouse("duckdb", tmp_path / "absent.duckdb")
+
+
+def test_api_total_asks_limit_1_with_the_taps_filters(tap_config, sandbox):
+    snapshot = sandbox.control.snapshot()
+    active = sum(1 for c in snapshot["customers"] if c["active"])
+    sandbox.control.clear_stats()
+    assert api_total(tap_config) == len(snapshot["customers"])
+    assert api_total({**tap_config, "active": True}) == active
+    queries = sandbox.control.stats()["queries"]
+    assert all("limit=1" in q for q in queries)
+    assert any("active=true" in q for q in queries)
+
+
+def test_api_total_failure_never_quotes_the_key(tap_config, sandbox, api_key):
+    sandbox.control.set_faults(error_rate=1.0)
+    with pytest.raises(QualityError) as raised:
+        api_total(tap_config)
+    assert api_key not in str(raised.value)
