@@ -20,12 +20,7 @@ import msgspec
 import requests
 from requests.adapters import HTTPAdapter
 
-from tap_equipme.errors import (
-    EquipmeAccessError,
-    EquipmeAuthError,
-    EquipmeRequestError,
-    EquipmeRetriesExhausted,
-)
+from tap_equipme.errors import EquipmeRequestError, EquipmeRetriesExhausted, client_error
 from tap_equipme.retry import RetryPolicy
 
 logger = logging.getLogger("tap-equipme")
@@ -200,7 +195,7 @@ class ApiClient:
                 elif status in (403, 404) and missing_ok:
                     return None
                 else:
-                    raise _client_error(path, response)
+                    raise client_error(path, response.status_code, response.content)
             if failures >= self.policy.max_retries:
                 msg = (
                     f"GET {path} on {self._origin} failed after {failures + 1} attempts "
@@ -250,44 +245,3 @@ def _decode(
     if problem:
         return None, f"HTTP {response.status_code} with an unexpected body: {problem}"
     return body, None
-
-
-def _error_fields(response: requests.Response) -> str:
-    try:
-        body = _DECODER.decode(response.content)
-    except msgspec.DecodeError:
-        return "no error details in the response"
-    if not isinstance(body, dict):
-        return "no error details in the response"
-    code = body.get("errorCode")
-    description = body.get("errorDescription")
-    return f"errorCode={code!r}, errorDescription={description!r}"
-
-
-def _client_error(path: str, response: requests.Response) -> Exception:
-    status = response.status_code
-    if status == 401:
-        msg = (
-            f"The Equipme API refused the API key (HTTP 401 on GET {path}): check the "
-            "`api_key` setting (or TAP_EQUIPME_API_KEY); the key must be a valid, active key "
-            "of this tenant."
-        )
-        return EquipmeAuthError(msg)
-    if status == 403:
-        msg = (
-            f"The Equipme API denied access (HTTP 403 on GET {path}; {_error_fields(response)}): "
-            "the API key in `api_key` lacks permission for this resource."
-        )
-        return EquipmeAccessError(msg)
-    if status == 404:
-        msg = (
-            f"The Equipme API has no resource at GET {path} (HTTP 404; "
-            f"{_error_fields(response)}): check the `api_url` setting."
-        )
-        return EquipmeAccessError(msg)
-    msg = (
-        f"The Equipme API rejected GET {path} (HTTP {status}; {_error_fields(response)}). "
-        "Check the filter settings (`active`, `customer_numbers`, `names`, `start_date`, "
-        "`page_size`)."
-    )
-    return EquipmeRequestError(msg)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 
 class EquipmeError(RuntimeError):
     """A failure the tap reports as one paragraph and a non-zero exit (no traceback)."""
@@ -25,3 +27,53 @@ class EquipmeRetriesExhausted(EquipmeError):
 
 class EquipmeConfigError(EquipmeError):
     """A setting has a bad value."""
+
+
+def _error_fields(content: bytes) -> str:
+    try:
+        body = msgspec.json.decode(content)
+    except msgspec.DecodeError:
+        return "no error details in the response"
+    if not isinstance(body, dict):
+        return "no error details in the response"
+    code = body.get("errorCode")
+    description = body.get("errorDescription")
+    return f"errorCode={code!r}, errorDescription={description!r}"
+
+
+def client_error(path: str, status: int, content: bytes) -> EquipmeError:
+    """The error for a 4xx answer that is not retried, naming the setting to check.
+
+    Args:
+        path: The request path (no query, no key).
+        status: The HTTP status.
+        content: The response body (the API's ErrorResponse, if any).
+
+    Returns:
+        The exception to raise.
+    """
+    if status == 401:
+        msg = (
+            f"The Equipme API refused the API key (HTTP 401 on GET {path}): check the "
+            "`api_key` setting (or TAP_EQUIPME_API_KEY); the key must be a valid, active key "
+            "of this tenant."
+        )
+        return EquipmeAuthError(msg)
+    if status == 403:
+        msg = (
+            f"The Equipme API denied access (HTTP 403 on GET {path}; {_error_fields(content)}): "
+            "the API key in `api_key` lacks permission for this resource."
+        )
+        return EquipmeAccessError(msg)
+    if status == 404:
+        msg = (
+            f"The Equipme API has no resource at GET {path} (HTTP 404; "
+            f"{_error_fields(content)}): check the `api_url` setting."
+        )
+        return EquipmeAccessError(msg)
+    msg = (
+        f"The Equipme API rejected GET {path} (HTTP {status}; {_error_fields(content)}). "
+        "Check the filter settings (`active`, `customer_numbers`, `names`, `start_date`, "
+        "`page_size`)."
+    )
+    return EquipmeRequestError(msg)

@@ -19,8 +19,8 @@ def _timed_run(run_tap, config, concurrency: int):
 def test_metadata_wall_time_falls_as_concurrency_rises_and_never_exceeds_it(
     sandbox, config, run_tap
 ):
-    sandbox.control.reset(customers=80, seed=2)
-    sandbox.control.set_faults(latency_ms=20, only_paths="/metadata$")
+    sandbox.control.reset(customers=60, seed=2)
+    sandbox.control.set_faults(latency_ms=30, only_paths="/metadata$")
 
     sandbox.control.clear_stats()
     sequential, sequential_seconds = _timed_run(run_tap, config, 1)
@@ -31,8 +31,9 @@ def test_metadata_wall_time_falls_as_concurrency_rises_and_never_exceeds_it(
     max_concurrent = sandbox.control.stats()["max_concurrent"]
 
     assert 1 < max_concurrent <= 8
-    # 80 requests of >= 20 ms: >= 1.6 s one by one; 8 at a time should be several times faster.
-    assert parallel_seconds < sequential_seconds / 2.5, (sequential_seconds, parallel_seconds)
+    # 60 requests of >= 30 ms: >= 1.8 s one by one; 8 at a time is several times faster (the
+    # bound is loose: CI machines are busy, and both runs include the same listing).
+    assert parallel_seconds < sequential_seconds / 2, (sequential_seconds, parallel_seconds)
     # Same records either way, in the same order (results are emitted in key order).
     assert parallel.records("customer_metadata") == sequential.records("customer_metadata")
 
