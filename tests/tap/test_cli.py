@@ -98,3 +98,31 @@ def test_test_mode_connects_and_exits_zero(tmp_path, sandbox, api_key):
 def test_test_mode_with_a_bad_config_fails(tmp_path, bad):
     result = _tap("--test", config=bad, tmp_path=tmp_path)
     assert result.returncode != 0
+
+
+def test_the_api_key_is_in_no_output_even_at_debug_level_with_errors(tmp_path, sandbox, api_key):
+    sandbox.control.reset(customers=30, seed=1)
+    sandbox.control.set_faults(error_rate=0.2, rate_limit_per_s=50, seed=5)
+    config = {
+        "api_key": api_key,
+        "api_url": sandbox.base_url,
+        "page_size": 7,
+        "backoff_factor": 0.01,
+        "max_retries": 10,
+    }
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    result = subprocess.run(
+        ["tap-equipme", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "TAP_EQUIPME_LOGLEVEL": "DEBUG"},
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "DEBUG" in result.stderr
+    assert sum(sandbox.control.stats()["faults_injected"].values()) > 0
+    assert api_key not in result.stdout
+    assert api_key not in result.stderr
