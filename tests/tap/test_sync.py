@@ -172,3 +172,29 @@ def test_fields_the_spec_does_not_declare_are_dropped(stub_api, api_key, run_tap
 
     assert run.records("customers") == [{k: v for k, v in item.items() if k != "brandNew"}]
     assert "brandNew" in caplog.text
+
+
+def test_filter_settings_become_api_query_parameters(sandbox, config, run_tap):
+    snapshot = sandbox.control.snapshot()["customers"]
+    chosen = [c for c in snapshot if c["active"]][:2]
+    names = [c["name"] for c in chosen]
+
+    run = run_tap({**config, "active": True, "names": names})
+
+    assert sorted(r["id"] for r in run.records("customers")) == sorted(c["id"] for c in chosen)
+    first_query = parse_qs(sandbox.control.stats()["queries"][0])
+    assert first_query["active"] == ["true"]
+    assert sorted(first_query["names"]) == sorted(names)
+
+
+def test_customer_numbers_filter_is_passed_as_repeated_parameters(sandbox, config, run_tap):
+    numbered = [c for c in sandbox.control.snapshot()["customers"] if c.get("customerNumber")][:3]
+    assert numbered, "the data set should have customer numbers"
+    numbers = [c["customerNumber"] for c in numbered]
+
+    run = run_tap({**config, "customer_numbers": numbers})
+
+    assert sorted(r["id"] for r in run.records("customers")) == sorted(c["id"] for c in numbered)
+    assert sorted(parse_qs(sandbox.control.stats()["queries"][0])["customerNumbers"]) == sorted(
+        numbers
+    )
