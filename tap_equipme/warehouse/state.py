@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import tempfile
@@ -84,13 +85,35 @@ def parse_state(text: str, where: str) -> dict[str, Any]:
             "delete it to start over from the start date."
         )
         raise WarehouseError(msg) from exc
-    if not isinstance(state, dict):
+    problem = _state_shape_problem(state)
+    if problem:
         msg = (
-            f"The stored state in {where} is corrupt: expected a JSON object, found "
-            f"{type(state).__name__}. Restore it, or delete it to start over from the start date."
+            f"The stored state in {where} is corrupt: {problem}. Restore it, or delete it to "
+            "start over from the start date."
         )
         raise WarehouseError(msg)
     return state
+
+
+def _state_shape_problem(state: Any) -> str | None:
+    """Say what makes a decoded state unusable (the parts other components read), or None."""
+    if not isinstance(state, dict):
+        return f"expected a JSON object, found {type(state).__name__}"
+    bookmarks = state.get("bookmarks")
+    if bookmarks is None:
+        return None
+    if not isinstance(bookmarks, dict):
+        return f"'bookmarks' must be an object, found {type(bookmarks).__name__}"
+    for stream, bookmark in bookmarks.items():
+        if not isinstance(bookmark, dict):
+            return f"the bookmark of stream {stream!r} must be an object"
+    value = bookmark_of(state)
+    if value is not None:
+        try:
+            dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return f"the customers bookmark {value!r} is not an ISO-8601 date-time"
+    return None
 
 
 def write_json_atomically(path: Path, payload: Any) -> None:
