@@ -16,13 +16,15 @@ from .runner import Pipeline
 
 @pytest.fixture
 def pipeline(tmp_path: Path, sandbox: Any, api_key: str) -> Pipeline:
-    """`equipme-sync` wired to the test's sandbox, short timeouts, a fresh warehouse."""
+    """`equipme-sync` wired to the test's sandbox (40 customers unless the test resets it),
+    short timeouts and retry waits, a fresh warehouse."""
+    sandbox.control.reset(customers=40, seed=3)
     return Pipeline(
         tmp_path=tmp_path,
         base_url=sandbox.base_url,
         api_key=api_key,
         warehouse=tmp_path / "warehouse.duckdb",
-        settings={"request_timeout": 2, "max_retries": 8, "page_size": 50},
+        settings={"request_timeout": 2, "max_retries": 8, "page_size": 25, "backoff_factor": 0.2},
     )
 
 

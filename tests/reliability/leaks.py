@@ -9,7 +9,12 @@ import duckdb
 
 
 def files_containing(secret: str, roots: Iterable[Path]) -> list[str]:
-    """Files under `roots` whose raw bytes contain the secret (plain or URL-encoded)."""
+    """Files under `roots` whose raw bytes contain the secret (as UTF-8 or UTF-16).
+
+    Compressed formats (Parquet pages, DuckDB blocks) can hide a secret from a byte search:
+    their columns are searched by `parquet_columns_containing` and
+    `duckdb_columns_containing`.
+    """
     needles = {secret.encode(), secret.encode("utf-16-le")}
     hits = []
     for root in roots:
@@ -45,6 +50,22 @@ def duckdb_columns_containing(secret: str, path: Path) -> list[str]:
         return hits
     finally:
         con.close()
+
+
+def parquet_columns_containing(secret: str, roots: Iterable[Path]) -> list[str]:
+    """`file:column` of Parquet columns holding the secret (the raw bytes may be compressed)."""
+    import pyarrow.parquet as pq
+
+    hits = []
+    for root in roots:
+        paths = [root] if root.is_file() else sorted(root.rglob("*.parquet"))
+        for path in paths:
+            table = pq.read_table(path)
+            for name in table.column_names:
+                values = table.column(name).to_pylist()
+                if any(secret in repr(value) for value in values):
+                    hits.append(f"{path}:{name}")
+    return hits
 
 
 def text_hits(secret: str, channels: dict[str, str]) -> list[str]:

@@ -7,6 +7,7 @@ user would: settings in a config file, the key in `TAP_EQUIPME_API_KEY`.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -21,12 +22,18 @@ from .results import ScenarioResult
 from .runner import TAP, Pipeline, SyncRun
 
 WRONG_KEY = "wrong-key-5e1d0c77-DO-NOT-LEAK"
+PYTHON_EXCEPTION = re.compile(
+    r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception): |File \"[^\"]+\", line \d+", re.M
+)
 
 
 def assert_clear_error(run: SyncRun, *names: str) -> None:
     """A non-zero exit and one paragraph on stderr that names the problem; no traceback."""
     assert run.returncode != 0, run.describe()
     assert "Traceback" not in run.stderr, run.describe()
+    # A quoted log tail may have lost the "Traceback" line: no exception line either.
+    crash = PYTHON_EXCEPTION.search(run.stderr)
+    assert crash is None, f"a Python exception instead of an explanation: {crash}\n{run.describe()}"
     text = run.stderr.lower()
     for name in names:
         assert name.lower() in text, f"the error does not name {name!r}:\n{run.describe()}"
@@ -195,7 +202,7 @@ def test_corrupt_state_in_the_warehouse_is_reported_and_the_warehouse_left_uncha
     before = warehouse_digest(pipeline.warehouse)
     run = pipeline.run()
     record_input(run, "state")
-    assert_clear_error(run, "state")
+    assert_clear_error(run, "stored state", "corrupt")
     assert warehouse_digest(pipeline.warehouse) == before
 
 
@@ -214,7 +221,7 @@ def test_corrupt_parquet_state_file_is_reported_and_nothing_written(
     )
     run = SyncRun(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
     record_input(run, "state")
-    assert_clear_error(run, "state")
+    assert_clear_error(run, "stored state", "corrupt")
     assert sorted(p.name for p in out_dir.iterdir()) == ["_equipme_state.json"]
 
 

@@ -198,7 +198,7 @@ def test_only_key_and_required_non_null_properties_become_not_null_columns(
         assert column.not_null == expected or (column.type.freeform and not column.not_null)
 
 
-@PROPERTY_SETTINGS
+@settings(PROPERTY_SETTINGS, max_examples=30)
 @given(streams())
 def test_records_round_trip_through_the_target_and_duckdb_unchanged(
     stream: tuple[dict[str, Any], list[dict[str, Any]]],
@@ -219,7 +219,7 @@ def test_records_round_trip_through_the_target_and_duckdb_unchanged(
     assert not problems, "\n".join(problems[:10])
 
 
-@PROPERTY_SETTINGS
+@settings(PROPERTY_SETTINGS, max_examples=15)
 @given(streams(), st.data())
 def test_reloading_a_batch_with_changed_values_upserts_without_duplicates(
     stream: tuple[dict[str, Any], list[dict[str, Any]]], data: st.DataObject

@@ -14,11 +14,17 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .leaks import duckdb_columns_containing, files_containing, text_hits
+from .leaks import (
+    duckdb_columns_containing,
+    files_containing,
+    parquet_columns_containing,
+    text_hits,
+)
 from .results import ScenarioResult
 from .runner import Pipeline, SyncRun
 
@@ -34,6 +40,7 @@ def leaks(secret: str, runs: list[SyncRun], pipeline: Pipeline) -> list[str]:
         f"warehouse column {c}" for c in duckdb_columns_containing(secret, pipeline.warehouse)
     ]
     found += [f"file {f}" for f in files_containing(secret, [pipeline.tmp_path])]
+    found += [f"parquet {c}" for c in parquet_columns_containing(secret, [pipeline.tmp_path])]
     return found
 
 
@@ -53,6 +60,24 @@ def record_secret(
         )
 
     return record
+
+
+def test_the_leak_search_finds_a_planted_key_in_every_channel(tmp_path: Path, api_key: str) -> None:
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("CREATE TABLE t (a STRUCT(b VARCHAR), c JSON)")
+    con.execute("INSERT INTO t VALUES ({'b': ?}, NULL)", [f"x{api_key}y"])
+    con.close()
+    values = [f"row {i} {api_key if i == 999 else ''}" for i in range(1000)]
+    pq.write_table(pa.table({"v": values}), tmp_path / "t.parquet", compression="zstd")
+    (tmp_path / "log.txt").write_text(f"header X-API-KEY: {api_key}\n")
+    assert duckdb_columns_containing(api_key, tmp_path / "w.duckdb") == ["t.a"]
+    assert parquet_columns_containing(api_key, [tmp_path]) == [f"{tmp_path / 't.parquet'}:v"]
+    assert str(tmp_path / "log.txt") in files_containing(api_key, [tmp_path])
+    assert text_hits(api_key, {"stderr": f"... {api_key} ...", "stdout": ""}) == ["stderr"]
 
 
 def test_successful_and_failing_runs_never_write_the_key(
@@ -181,5 +206,47 @@ def test_airflow_dag_run_never_writes_the_key_to_task_logs_or_outputs(
     # Task logs, the metadata DB (connections are given by env, so the key must not be
     # stored there either), the warehouse, its Parquet export: every file of the home.
     found += [f"file {f}" for f in files_containing(api_key, [home])]
+    found += [f"parquet {c}" for c in parquet_columns_containing(api_key, [home])]
     record_secret("Airflow: dags test of both DAGs (task logs, DB, exports)", found, runs)
+    assert not found
+
+
+@pytest.mark.slow
+def test_meltano_run_never_writes_the_key_to_logs_state_or_the_system_db(
+    sandbox: Any, api_key: str, tmp_path_factory: pytest.TempPathFactory, record_secret: Any
+) -> None:
+    # The pipeline/DAG helper's Meltano project (tests/meltano): a fresh one for this test.
+    from ..meltano.conftest import MELTANO, MeltanoProject
+
+    if not MELTANO.exists():
+        pytest.fail(f"{MELTANO} is missing: run `make meltano` first")
+    project = MeltanoProject(tmp_path_factory.mktemp("meltano-secrets"))
+    project.run("install")
+    warehouse = project.root / "warehouse.duckdb"
+    env = {
+        "TAP_EQUIPME_API_KEY": api_key,
+        "TAP_EQUIPME_API_URL": sandbox.base_url,
+        "TARGET_EQUIPME_PATH": str(warehouse),
+    }
+    started = time.monotonic()
+    runs = []
+    done = project.run("run", "tap-equipme", "target-equipme", env=env)
+    runs.append(SyncRun(done.returncode, done.stdout, done.stderr, time.monotonic() - started))
+    # An error path: every API request fails; the run fails and logs why.
+    sandbox.control.set_faults(error_rate=1.0)
+    try:
+        failed = project.run(
+            "run", "tap-equipme", "target-equipme", env={**env, "TAP_EQUIPME_MAX_RETRIES": "1"}
+        )
+        runs.append(SyncRun(failed.returncode, failed.stdout, failed.stderr, 0.0))
+    except AssertionError as failure:  # MeltanoProject.run raises with the output
+        runs.append(SyncRun(1, str(failure), "", time.monotonic() - started))
+    sandbox.control.clear_faults()
+    assert warehouse.exists()
+    found = text_hits(api_key, {f"{i} out": r.stdout + r.stderr for i, r in enumerate(runs)})
+    found += [f"warehouse column {c}" for c in duckdb_columns_containing(api_key, warehouse)]
+    # .meltano/ holds the logs, the run's plugin configs, the state and the system db.
+    found += [f"file {f}" for f in files_containing(api_key, [project.root])]
+    found += [f"parquet {c}" for c in parquet_columns_containing(api_key, [project.root])]
+    record_secret("Meltano: meltano run, success and 500s (.meltano/, system db)", found, runs)
     assert not found
