@@ -17,6 +17,7 @@ from singer_sdk.singerlib import RecordMessage
 
 from tap_equipme.api_client import ApiClient, list_page_problem
 from tap_equipme.config_checks import parse_start_date
+from tap_equipme.errors import EquipmeError
 from tap_equipme.pagination import DriftProofPaginator, PageRequest
 
 if sys.version_info >= (3, 12):
@@ -127,7 +128,15 @@ class EquipmeListStream(EquipmeStream):
             return None
         bookmark = self.stream_state.get("replication_key_value")
         if bookmark:
-            return str(bookmark)
+            try:
+                return parse_start_date(str(bookmark)).strftime(BOOKMARK_FORMAT)
+            except ValueError:
+                msg = (
+                    f"The state's bookmark bookmarks.{self.name}.replication_key_value is not "
+                    f"an ISO-8601 date-time ({str(bookmark)[:40]!r}): fix or remove the state, "
+                    "or run once with `full_refresh`."
+                )
+                raise EquipmeError(msg) from None
         start_date = self.config.get("start_date")
         if not start_date:
             return None

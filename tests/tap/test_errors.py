@@ -9,6 +9,7 @@ import pytest
 from tap_equipme.errors import (
     EquipmeAccessError,
     EquipmeAuthError,
+    EquipmeError,
     EquipmeRequestError,
     EquipmeRetriesExhausted,
 )
@@ -29,22 +30,31 @@ def test_401_stops_at_once_and_names_the_setting_not_the_key(sandbox, config, ru
     assert sandbox.control.stats()["requests"] == 1, "a 401 must not be retried"
 
 
-def test_400_stops_with_error_code_and_description(sandbox, config, run_tap):
-    # The sandbox refuses a customer number filter entry that is empty? Use an unknown name
-    # parameter instead: a list request with a bad createdAfter answers 400.
+def test_400_stops_with_error_code_and_description(stub_api, api_key, run_tap):
+    stub_api.reply(
+        400, {"errorCode": "BadRequest", "errorDescription": "limit too large", "data": None}
+    )
+    with pytest.raises(EquipmeRequestError) as caught:
+        run_tap({"api_key": api_key, "api_url": stub_api.base_url, "backoff_factor": 0.001})
+
+    message = str(caught.value)
+    assert "400" in message
+    assert "errorCode='BadRequest'" in message
+    assert "errorDescription='limit too large'" in message
+    assert len(stub_api.paths) == 1, "a 400 must not be retried"
+
+
+def test_a_corrupt_bookmark_in_the_state_is_a_clear_error_before_any_request(
+    sandbox, config, run_tap
+):
     state = {
         "bookmarks": {
             "customers": {"replication_key": "createdAfter", "replication_key_value": "not-a-date"}
         }
     }
-    with pytest.raises(EquipmeRequestError) as caught:
+    with pytest.raises(EquipmeError, match="replication_key_value"):
         run_tap(config, state)
-
-    message = str(caught.value)
-    assert "400" in message
-    assert "errorCode='BadRequest'" in message
-    assert "errorDescription=" in message
-    assert sandbox.control.stats()["requests"] == 1
+    assert sandbox.control.stats()["requests"] == 0
 
 
 def test_403_on_the_list_stops_with_a_clear_message(stub_api, api_key, run_tap):
