@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import io
+import json
 import logging
 import sys
 from functools import cached_property
@@ -17,7 +19,7 @@ from singer_sdk.helpers._classproperty import classproperty
 from tap_equipme import __version__
 from tap_equipme.api_client import ApiClient
 from tap_equipme.config_checks import config_problems, parse_number, unknown_settings
-from tap_equipme.errors import EquipmeError
+from tap_equipme.errors import EquipmeConfigError, EquipmeError
 from tap_equipme.retry import RetryPolicy
 from tap_equipme.streams import CustomerMetadataStream, CustomersStream
 from tap_equipme.writer import FastSingerWriter
@@ -176,9 +178,37 @@ class TapEquipme(Tap):
     def discover_streams(self) -> list[Stream]:
         return [CustomersStream(self), CustomerMetadataStream(self)]
 
+    @override
+    def load_state(self, state: dict[str, Any]) -> None:
+        # singer-sdk fails with an AttributeError deep inside on a malformed state.
+        bookmarks = state.get("bookmarks", {}) if isinstance(state, dict) else None
+        if not isinstance(bookmarks, dict) or not all(
+            isinstance(bookmark, dict) for bookmark in bookmarks.values()
+        ):
+            msg = (
+                "The state given to the tap is corrupt: it must be a JSON object whose "
+                "'bookmarks' maps each stream to an object. Fix or remove the --state file."
+            )
+            raise EquipmeConfigError(msg)
+        super().load_state(state)
+
     @classmethod
     @override
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
+        state_file = kwargs.get("state")
+        if state_file is not None:
+            text = state_file.read()
+            try:
+                parsed = json.loads(text)
+            except ValueError as exc:
+                parsed = exc
+            if not isinstance(parsed, dict):
+                logging.getLogger(cls.name).error(
+                    "The --state file is not a JSON object (%s). Fix or remove it.",
+                    parsed if isinstance(parsed, ValueError) else type(parsed).__name__,
+                )
+                sys.exit(1)
+            kwargs["state"] = io.StringIO(text)
         try:
             super().invoke(*args, **kwargs)
         except EquipmeError as exc:
