@@ -281,3 +281,29 @@ def test_unknown_config_key_is_warned_about_by_name_and_the_run_succeeds(
     assert run.returncode == 0, run.describe()
     assert "pagesize" in run.stderr, run.describe()
     assert "warn" in run.stderr.lower(), run.describe()
+
+
+@pytest.mark.parametrize(
+    "state_text",
+    ['{"bookmarks": ', "[1, 2]", '{"bookmarks": "customers"}', '{"bookmarks": {"customers": 3}}'],
+    ids=["not JSON", "a list", "bookmarks a string", "a bookmark not an object"],
+)
+def test_tap_alone_refuses_a_corrupt_state_file_with_a_clear_error(
+    pipeline: Pipeline, state_text: str
+) -> None:
+    config = pipeline.tmp_path / "tap-direct.json"
+    config.write_text(json.dumps({"api_url": pipeline.base_url}))
+    state = pipeline.tmp_path / "state.json"
+    state.write_text(state_text)
+    started = time.monotonic()
+    done = subprocess.run(
+        [TAP, "--config", str(config), "--config", "ENV", "--state", str(state)],
+        env=pipeline.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    run = SyncRun(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+    assert_clear_error(run, "state")
+    assert '"RECORD"' not in run.stdout
