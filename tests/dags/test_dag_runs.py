@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import duckdb
 import pytest
+
+
+def airflow_bin() -> str:
+    return str(Path(sys.executable).parent / "airflow")
+
 
 NEW_CUSTOMERS = [
     {"name": "Bergen Anlegg AS", "customerNumber": "DAG-1", "active": True},
@@ -83,3 +94,24 @@ def test_hourly_dag_with_parquet_destination_lands_the_sandbox(
     conf = {"warehouse_path": str(warehouse), "destination": "parquet"}
     airflow.dags_test("equipme_customers_hourly", connection, conf)
     assert landed.differences("parquet", warehouse, sandbox.control.snapshot()) == []
+
+
+@pytest.mark.slow
+def test_missing_connection_fails_the_run_at_once_without_retries(airflow, tmp_path):
+    # As deployed (3 retries with minutes of backoff): the failure must not wait for them.
+    env = {k: v for k, v in airflow.env.items() if k not in ("EQUIPME_DAG_RETRIES",)}
+    env.pop("AIRFLOW_CONN_EQUIPME_DEFAULT", None)
+    conf = json.dumps({"warehouse_path": str(tmp_path / "wh.duckdb")})
+    started = time.monotonic()
+    proc = subprocess.run(
+        [airflow_bin(), "dags", "test", "equipme_customers_hourly", "-c", conf],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "Connection 'equipme_default' is not defined" in proc.stdout + proc.stderr
+    assert time.monotonic() - started < 120, "no retry delays"
+    assert not (tmp_path / "wh.duckdb").exists()
