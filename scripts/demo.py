@@ -65,15 +65,8 @@ def sandbox(customers: int, api_key: str, log: Path) -> Iterator[str]:
     """Run `equipme-sandbox` on a free port; yield its URL; always stop it."""
     log_handle = log.open("w", encoding="utf-8")
     proc = subprocess.Popen(
-        [
-            str(BIN / "equipme-sandbox"),
-            "--port",
-            "0",
-            "--customers",
-            str(customers),
-            "--api-key",
-            api_key,
-        ],
+        [str(BIN / "equipme-sandbox"), "--port", "0", "--customers", str(customers)],
+        env={**os.environ, "EQUIPME_SANDBOX_API_KEY": api_key},  # not on the command line
         stdout=subprocess.PIPE,
         stderr=log_handle,
         text=True,

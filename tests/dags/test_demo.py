@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 import subprocess
 import sys
 
 import duckdb
-import psutil
 import pytest
 
 DEMO = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "demo.py")
 
 
-def sandboxes_running() -> set[int]:
-    found = set()
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        cmdline = " ".join(proc.info["cmdline"] or [])
-        if "equipme-sandbox" in cmdline and "demo-" in cmdline:
-            found.add(proc.info["pid"])
-    return found
+def sandbox_answers(url: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 @pytest.mark.slow
 def test_demo_loads_twice_prints_what_landed_and_stops_the_sandbox(tmp_path):
-    before = sandboxes_running()
     warehouse = tmp_path / "warehouse" / "equipme.duckdb"
     proc = subprocess.run(
         [
@@ -71,4 +71,6 @@ def test_demo_loads_twice_prints_what_landed_and_stops_the_sandbox(tmp_path):
     assert runs == (2,)
     assert second == (5,), "the second run loaded only the customers created through the API"
     assert (warehouse.parent / "export" / "customers_report.parquet").is_file()
-    assert sandboxes_running() <= before, "the demo's sandbox was stopped"
+    url = re.search(r"^    (http://127\.0\.0\.1:\d+)$", proc.stdout, re.MULTILINE)
+    assert url, "the demo printed the sandbox's URL"
+    assert not sandbox_answers(url.group(1)), "the demo's sandbox was stopped"
