@@ -74,3 +74,32 @@ def test_demo_loads_twice_prints_what_landed_and_stops_the_sandbox(tmp_path):
     url = re.search(r"^    (http://127\.0\.0\.1:\d+)$", proc.stdout, re.MULTILINE)
     assert url, "the demo printed the sandbox's URL"
     assert not sandbox_answers(url.group(1)), "the demo's sandbox was stopped"
+
+
+@pytest.mark.slow
+def test_demo_failure_exits_non_zero_and_still_stops_the_sandbox(tmp_path):
+    # A file where the Parquet export directory should be: the publish task fails.
+    (tmp_path / "warehouse").mkdir()
+    (tmp_path / "warehouse" / "export").write_text("not a directory")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            DEMO,
+            "--customers",
+            "50",
+            "--warehouse",
+            str(tmp_path / "warehouse" / "equipme.duckdb"),
+            "--airflow-home",
+            str(tmp_path / "airflow"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "demo failed" in proc.stderr
+    assert "sandbox stopped" in proc.stdout
+    url = re.search(r"^    (http://127\.0\.0\.1:\d+)$", proc.stdout, re.MULTILINE)
+    assert url
+    assert not sandbox_answers(url.group(1))
