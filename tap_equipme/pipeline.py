@@ -23,6 +23,7 @@ import typing as t
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from tap_equipme.pipes import RecordRelay, StderrTail, redact
@@ -63,9 +64,21 @@ def _read_state(destination: str, path: Path) -> dict[str, t.Any] | None:
     from tap_equipme.warehouse.state import read_state
 
     try:
-        return read_state(destination, path)
+        state = read_state(destination, path)
     except WarehouseError as exc:
         raise SyncError(f"equipme-sync: {exc}") from exc
+    bookmark = _bookmark(state)
+    if bookmark is not None:
+        try:
+            datetime.fromisoformat(bookmark.replace("Z", "+00:00"))
+        except ValueError:
+            msg = (
+                f"equipme-sync: the stored state in {path} is corrupt: the customers bookmark "
+                f"{bookmark!r} is not an ISO-8601 date-time. Restore it, or delete it to start "
+                "over from the start date."
+            )
+            raise SyncError(msg) from None
+    return state
 
 
 def _bookmark(state: Mapping[str, t.Any] | None) -> str | None:

@@ -96,6 +96,12 @@ class DuckDBWarehouse(SchemaPlanner):
             "bookmark_before VARCHAR, bookmark_after VARCHAR, started_at TIMESTAMPTZ, "
             "finished_at TIMESTAMPTZ, status VARCHAR, PRIMARY KEY (run_id, stream))"
         )
+        # DuckDB lets one process write at a time, so a load of another run still 'running'
+        # was killed (SIGKILL, a lost worker) and will never finish: record it as failed.
+        self.con.execute(
+            f"UPDATE {LOADS_TABLE} SET status = 'failed' WHERE status = 'running' AND run_id <> ?",
+            [self.run_id],
+        )
 
     def _read_stored_state(self) -> dict[str, Any] | None:
         row = self.con.execute(f"SELECT state FROM {STATE_TABLE} WHERE id = 1").fetchone()
