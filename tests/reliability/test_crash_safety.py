@@ -96,6 +96,12 @@ def _rerun_and_compare(
     if not comparison.ok:
         problems.append(f"after the rerun the warehouse differs: {comparison.summary()}")
     problems += bookmark_problems(warehouse, snapshot)
+    # The killed run's load rows are closed as failed by the next load, never left 'running'.
+    stale = [
+        (row["run_id"], row["stream"]) for row in warehouse.loads if row["status"] == "running"
+    ]
+    if stale:
+        problems.append(f"load rows left 'running' after the rerun: {stale}")
     return comparison.rows_compared
 
 
