@@ -68,6 +68,26 @@ def read_warehouse(path: Path) -> Warehouse:
         con.close()
 
 
+def read_parquet_warehouse(folder: Path) -> Warehouse:
+    """Read a Parquet warehouse (one file per stream, the state as JSON) the same way."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    def rows(name: str) -> list[dict[str, Any]]:
+        path = folder / f"{name}.parquet"
+        return pq.read_table(path).to_pylist() if path.exists() else []
+
+    state_file = folder / "_equipme_state.json"
+    state = json.loads(state_file.read_text(encoding="utf-8")) if state_file.exists() else None
+    return Warehouse(
+        customers=rows("customers"),
+        metadata=rows("customer_metadata"),
+        state=state,
+        loads=rows("_equipme_loads"),
+    )
+
+
 def _parse_instant(text: str) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -9,6 +9,8 @@ ahead of the stored data, and a second run must leave the warehouse equal to the
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +20,7 @@ import pytest
 
 from .compare import bookmark_problems, compare_with_snapshot, read_warehouse
 from .results import ScenarioResult
-from .runner import Pipeline, SyncRun, kill_group
+from .runner import Pipeline, SyncRun, kill_group, wait_for_group_exit
 
 CRASH_HOOK = Path(__file__).resolve().parent / "crashhook"
 CUSTOMERS = 200
@@ -178,4 +180,36 @@ def test_sigkill_mid_extract_then_rerun_loses_and_duplicates_nothing(
         problems,
         "rerun equal",
     )
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_pipeline_mid_run_stops_cleanly_and_the_rerun_loses_nothing(
+    sandbox: Any, pipeline: Pipeline, record_result: Callable[[ScenarioResult], None]
+) -> None:
+    # What Airflow does on a task timeout or a manual stop: SIGTERM to the task's process.
+    control = sandbox.control
+    control.reset(customers=CUSTOMERS, seed=23)
+    control.set_faults(latency_ms=15)
+    process = pipeline.start()
+    started = time.monotonic()
+    while control.stats()["requests"] < 80 and process.poll() is None:
+        if time.monotonic() - started > 60:
+            break
+        time.sleep(0.005)
+    still_running = process.poll() is None
+    process.send_signal(signal.SIGTERM)
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        out, err = kill_group(process)
+    wait_for_group_exit(process.pid)
+    runs = [SyncRun(process.returncode, out, err, time.monotonic() - started)]
+    control.clear_faults()
+    problems = [] if still_running else ["the pipeline finished before the SIGTERM"]
+    if process.returncode != 128 + signal.SIGTERM:
+        problems.append(f"exit {process.returncode} after SIGTERM, expected 143: {err[-2000:]}")
+    problems += _after_crash_problems(pipeline, control.snapshot())
+    rows = _rerun_and_compare(pipeline, sandbox, runs, problems)
+    _record(record_result, "SIGTERM to equipme-sync mid-run", runs, rows, problems, "exit 143")
     assert not problems, "\n".join(problems)

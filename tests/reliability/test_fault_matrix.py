@@ -9,6 +9,7 @@ load finished. Each records a row of docs/reliability-results.md.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
@@ -17,7 +18,13 @@ from typing import Any
 
 import pytest
 
-from .compare import bookmark_problems, diff_values, read_warehouse
+from .compare import (
+    bookmark_problems,
+    compare,
+    diff_values,
+    read_parquet_warehouse,
+    read_warehouse,
+)
 from .results import ScenarioResult
 from .runner import Pipeline, SyncRun
 from .scenario import Outcome, check_warehouse
@@ -233,3 +240,33 @@ def test_offset_drift_while_paging_loses_no_customer_that_existed_throughout(
         f"drift applied {drift}x; then incremental + full refresh",
         extra,
     )
+
+
+@pytest.mark.slow
+def test_parquet_destination_under_all_faults_loads_exactly_the_source(
+    sandbox: Any, pipeline: Pipeline, record_result: Callable[[ScenarioResult], None]
+) -> None:
+    control = sandbox.control
+    control.reset(customers=CUSTOMERS, seed=15)
+    control.set_faults(error_rate=0.05, drop_rate=0.03, truncate_rate=0.03, seed=9)
+    lake = pipeline.tmp_path / "lake"
+    argv = pipeline.argv()
+    argv[argv.index("duckdb")] = "parquet"
+    argv[argv.index(str(pipeline.warehouse))] = str(lake)
+    outcome = Outcome("Parquet destination, 5xx + drops + truncation")
+    started = time.monotonic()
+    done = subprocess.run(
+        argv, env=pipeline.env(), capture_output=True, text=True, timeout=180, check=False
+    )
+    outcome.runs.append(
+        SyncRun(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+    )
+    outcome.stats = control.stats()
+    control.clear_faults()
+    snapshot = control.snapshot()
+    warehouse = read_parquet_warehouse(lake)
+    outcome.comparison = compare(warehouse, snapshot["customers"], snapshot["metadata"])
+    outcome.bookmark_problems = bookmark_problems(warehouse, snapshot)
+    outcome.load_statuses = [str(row["status"]) for row in warehouse.loads]
+    outcome.wall_s = time.monotonic() - outcome.started
+    _finish(outcome, record_result, "destination parquet")
