@@ -40,6 +40,7 @@ def main() -> int:
             json.dump(
                 {
                     "argv": sys.argv,
+                    "pid": os.getpid(),
                     "config": config,
                     "state": state,
                     "api_key_in_env": api_key,

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import psutil
 import pytest
 
 from tap_equipme.pipeline import SyncError, run_sync
@@ -151,18 +152,20 @@ def test_unknown_destination_is_a_clear_error(tmp_path):
         run_sync({"api_key": KEY}, "sqlite", tmp_path / "x", tap_command=FAKE_TAP)
 
 
-def test_sigterm_is_forwarded_and_the_cli_exits_with_128_plus_signal(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_is_forwarded_and_the_cli_exits_with_128_plus_signal(tmp_path, signum):
+    # The CLI as installed, with the stand-in tap in place of tap-equipme.
     code = (
-        "import sys; from tap_equipme.pipeline import main;"
-        "sys.argv[0]='equipme-sync'; sys.exit(main(sys.argv[1:]))"
+        "import sys, tap_equipme.pipeline as p; real = p.console_script; "
+        f"p.console_script = lambda n: {list(FAKE_TAP)!r} if n == 'tap-equipme' else real(n); "
+        "sys.exit(p.main(sys.argv[1:]))"
     )
     config = tmp_path / "tap.json"
-    config.write_text(json.dumps({"api_key": KEY, "records": 100000, "sleep": 0.002}))
-    wrapper = tmp_path / "tap-wrapper"
-    wrapper.write_text(f'#!/bin/sh\nexec {FAKE_TAP[0]} {FAKE_TAP[1]} "$@"\n')
-    wrapper.chmod(0o755)
-    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
-    (tmp_path / "tap-equipme").symlink_to(wrapper)
+    report = tmp_path / "report.json"
+    config.write_text(
+        json.dumps({"api_key": KEY, "records": 100000, "sleep": 0.002, "report": str(report)})
+    )
+    env = dict(os.environ)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -182,7 +185,17 @@ def test_sigterm_is_forwarded_and_the_cli_exits_with_128_plus_signal(tmp_path):
     assert proc.stderr is not None
     first = proc.stderr.readline().decode()  # a progress line: the tap is running
     assert "equipme-sync" in first
-    proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while not report.exists() and time.monotonic() < deadline:  # the tap is running
+        time.sleep(0.05)
+    time.sleep(0.2)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signal.SIGTERM, err.decode()
+    assert proc.returncode == 128 + signum, err.decode()
+    assert b"Traceback" not in err
+    tap_pid = json.loads(report.read_text())["pid"]
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(tap_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not psutil.pid_exists(tap_pid), "the tap got the signal too"
     assert read_state("duckdb", tmp_path / "wh.duckdb") is None
