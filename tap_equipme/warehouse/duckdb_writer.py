@@ -63,6 +63,7 @@ class DuckDBWarehouse(SchemaPlanner):
         """Streams with an ACTIVATE_VERSION to apply once all their data is loaded."""
         try:
             self._create_bookkeeping()
+            self._fail_stale_loads()
             self.stored_state = self._read_stored_state()
         except BaseException:
             self.close()  # release the file (and a Parquet directory's lock) on a bad start
@@ -96,8 +97,10 @@ class DuckDBWarehouse(SchemaPlanner):
             "bookmark_before VARCHAR, bookmark_after VARCHAR, started_at TIMESTAMPTZ, "
             "finished_at TIMESTAMPTZ, status VARCHAR, PRIMARY KEY (run_id, stream))"
         )
-        # DuckDB lets one process write at a time, so a load of another run still 'running'
-        # was killed (SIGKILL, a lost worker) and will never finish: record it as failed.
+
+    def _fail_stale_loads(self) -> None:
+        # One process writes at a time (the file lock), so a load of another run still
+        # 'running' was killed (SIGKILL, a lost worker) and will never finish: say so.
         self.con.execute(
             f"UPDATE {LOADS_TABLE} SET status = 'failed' WHERE status = 'running' AND run_id <> ?",
             [self.run_id],
