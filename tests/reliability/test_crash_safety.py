@@ -18,7 +18,12 @@ from typing import Any
 
 import pytest
 
-from .compare import bookmark_problems, compare_with_snapshot, read_warehouse
+from .compare import (
+    bookmark_problems,
+    compare_with_snapshot,
+    read_parquet_warehouse,
+    read_warehouse,
+)
 from .results import ScenarioResult
 from .runner import Pipeline, SyncRun, kill_group, wait_for_group_exit
 
@@ -212,4 +217,64 @@ def test_sigterm_to_the_pipeline_mid_run_stops_cleanly_and_the_rerun_loses_nothi
     problems += _after_crash_problems(pipeline, control.snapshot())
     rows = _rerun_and_compare(pipeline, sandbox, runs, problems)
     _record(record_result, "SIGTERM to equipme-sync mid-run", runs, rows, problems, "exit 143")
+    assert not problems, "\n".join(problems)
+
+
+PARQUET_POINTS = {
+    "upsert": "Parquet: mid-load, inside an upsert",
+    "before-state": "Parquet: staged data written, state not committed",
+    "parquet-published": "Parquet: a stream file replaced, state file not yet written",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", list(PARQUET_POINTS), ids=list(PARQUET_POINTS.values()))
+def test_sigkill_while_loading_parquet_then_rerun_loses_and_duplicates_nothing(
+    point: str,
+    sandbox: Any,
+    pipeline: Pipeline,
+    record_result: Callable[[ScenarioResult], None],
+) -> None:
+    sandbox.control.reset(customers=CUSTOMERS, seed=24)
+    lake = pipeline.tmp_path / "lake"
+    argv = pipeline.argv()
+    argv[argv.index("duckdb")] = "parquet"
+    argv[argv.index(str(pipeline.warehouse))] = str(lake)
+    marker = pipeline.tmp_path / "crashed"
+
+    def run(env: dict[str, str]) -> SyncRun:
+        started = time.monotonic()
+        process = subprocess.Popen(
+            argv,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        out, err = process.communicate(timeout=180)
+        wait_for_group_exit(process.pid)
+        return SyncRun(process.returncode, out, err, time.monotonic() - started)
+
+    runs = [run(_crash_env(pipeline, point, marker))]
+    problems = [] if marker.exists() else [f"crash point {point!r} never reached"]
+    snapshot = sandbox.control.snapshot()
+    if lake.exists():
+        crashed = read_parquet_warehouse(lake)
+        problems += [f"after the crash: {p}" for p in bookmark_problems(crashed, snapshot)]
+    runs.append(run(pipeline.env()))
+    rows = None
+    if runs[-1].returncode != 0:
+        problems.append(f"the run after the crash failed: {runs[-1].describe()}")
+    else:
+        warehouse = read_parquet_warehouse(lake)
+        comparison = compare_with_snapshot(warehouse, snapshot)
+        rows = comparison.rows_compared
+        if not comparison.ok:
+            problems.append(f"after the rerun the lake differs: {comparison.summary()}")
+        problems += bookmark_problems(warehouse, snapshot)
+        stale = [r["run_id"] for r in warehouse.loads if r["status"] == "running"]
+        if stale:
+            problems.append(f"load rows left 'running' after the rerun: {stale}")
+    _record(record_result, PARQUET_POINTS[point], runs, rows, problems, "rerun equal")
     assert not problems, "\n".join(problems)

@@ -9,7 +9,8 @@ that exact point:
 - `upsert`: inside the first upsert of a batch, before its transaction commits (mid-load);
 - `batch-committed`: right after a data batch commits, before any state covers it;
 - `before-state`: in `commit_state`, data written but the state row not yet committed;
-- `after-state`: after data and state committed, before STATE reaches stdout.
+- `after-state`: after data and state committed, before STATE reaches stdout;
+- `parquet-published`: (Parquet) a stream's file replaced, its state file not yet written.
 
 `EQUIPME_TEST_CRASH_AFTER=N` skips the first N-1 hits. The production code has no trace of it.
 """
@@ -24,7 +25,7 @@ import sys
 from typing import Any
 
 _POINT = os.environ.get("EQUIPME_TEST_CRASH_AT")
-_MODULE = "tap_equipme.warehouse.duckdb_writer"
+_MODULES = ("tap_equipme.warehouse.duckdb_writer", "tap_equipme.warehouse.parquet_writer")
 _hits = 0
 
 
@@ -97,6 +98,18 @@ def _patch(module: Any) -> None:
     warehouse.after_commit = after_commit
 
 
+def _patch_parquet(module: Any) -> None:
+    warehouse = module.ParquetWarehouse
+    original_publish = warehouse._publish
+
+    def publish(self: Any, name: str, keys: Any = None) -> None:
+        original_publish(self, name, keys)
+        if _POINT == "parquet-published" and not name.startswith("_"):
+            _crash()
+
+    warehouse._publish = publish
+
+
 class _ConnectionProxy:
     """A DuckDB connection whose `execute` is replaced (DuckDB's class cannot be patched)."""
 
@@ -110,7 +123,7 @@ class _ConnectionProxy:
 
 class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != _MODULE:
+        if fullname not in _MODULES:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
@@ -120,7 +133,10 @@ class _Finder(importlib.abc.MetaPathFinder):
 
         def exec_module(module: Any) -> None:
             original_exec(module)
-            _patch(module)
+            if fullname.endswith("parquet_writer"):
+                _patch_parquet(module)
+            else:
+                _patch(module)
 
         setattr(loader, "exec_module", exec_module)  # noqa: B010 (wrap this one loader)
         return spec
