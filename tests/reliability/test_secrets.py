@@ -173,7 +173,7 @@ def test_airflow_dag_run_never_writes_the_key_to_task_logs_or_outputs(
     sandbox: Any, api_key: str, tmp_path_factory: pytest.TempPathFactory, record_secret: Any
 ) -> None:
     # The DAG helper's Airflow home (tests/dags); a fresh one so its logs hold only this run.
-    from ..dags.conftest import AirflowEnv
+    from ..dags.conftest import AirflowEnv  # type: ignore[misc]
 
     home = tmp_path_factory.mktemp("airflow-secrets")
     airflow = AirflowEnv(home)
@@ -216,7 +216,7 @@ def test_meltano_run_never_writes_the_key_to_logs_state_or_the_system_db(
     sandbox: Any, api_key: str, tmp_path_factory: pytest.TempPathFactory, record_secret: Any
 ) -> None:
     # The pipeline/DAG helper's Meltano project (tests/meltano): a fresh one for this test.
-    from ..meltano.conftest import MELTANO, MeltanoProject
+    from ..meltano.conftest import MELTANO, MeltanoProject  # type: ignore[misc]
 
     if not MELTANO.exists():
         pytest.fail(f"{MELTANO} is missing: run `make meltano` first")
