@@ -41,6 +41,15 @@ class EquipmeStream(Stream):
     # per-record type conformance walk would only cost time.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
+    def close_version(self) -> None:
+        """In a full refresh, repeat ACTIVATE_VERSION once every record of the stream is out.
+
+        singer-sdk sends it only before the first record; the Singer convention repeats it at
+        the end, so a target can tell a complete version from one cut short by a failure.
+        """
+        if self.selected and self.emit_activate_version_messages and self._stream_version:
+            self._write_activate_version_message(self._stream_version)
+
     @property
     def api(self) -> ApiClient:
         """The tap's pooled API client."""
@@ -209,6 +218,7 @@ class EquipmeListStream(EquipmeStream):
                 paginator.step_backs,
                 paginator.rescans,
             )
+        self.close_version()
         self.sync_children_once()
         self.advance_bookmark()
 

@@ -89,6 +89,7 @@ class CustomerMetadataStream(EquipmeStream):
                 continue
             for item in items:
                 yield {"customer_id": customer_id, **item}
+        self.close_version()
         self.logger.log(
             logging.WARNING if self.skipped_customers else logging.INFO,
             "customer_metadata: skipped %d customer(s) whose metadata answered 403/404",

@@ -93,6 +93,25 @@ def test_full_refresh_ignores_the_bookmark_and_emits_activate_version(sandbox, c
     assert run.bookmark < "2999"
 
 
+def test_full_refresh_repeats_activate_version_after_each_streams_last_record(
+    sandbox, config, run_tap
+):
+    run = run_tap({**config, "full_refresh": True})
+
+    for stream in ("customers", "customer_metadata"):
+        positions = [
+            index
+            for index, message in enumerate(run.messages)
+            if message.get("stream") == stream and message["type"] in ("RECORD", "ACTIVATE_VERSION")
+        ]
+        kinds = [run.messages[index]["type"] for index in positions]
+        assert kinds[0] == "ACTIVATE_VERSION"
+        assert kinds[-1] == "ACTIVATE_VERSION"
+        assert kinds.count("ACTIVATE_VERSION") == 2
+        versions = {run.messages[i]["version"] for i in positions}
+        assert len(versions) == 1
+
+
 def test_incremental_run_emits_no_activate_version(sandbox, config, run_tap):
     run = run_tap(config)
     assert run.of_type("ACTIVATE_VERSION") == []
