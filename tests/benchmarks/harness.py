@@ -28,7 +28,7 @@ BIN = Path(sys.executable).parent
 # A benchmark-only key; passed through the environment, never on a command line.
 BENCH_API_KEY = "bench-key-not-a-secret"
 SAMPLE_EVERY_S = 0.02
-# equipme-sync starts tap-equipme and target-equipme from PATH: make it find this venv's.
+# Every child finds this venv's console scripts first (as in tests/conftest.py).
 os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
