@@ -71,10 +71,9 @@ def run_memory(report: Report, workdir: Path, sandbox: Sandbox, small: int, larg
             False,
             if_unmet=(
                 "target-equipme dominates the tree; its RSS grows with the rows already "
-                "written (DuckDB buffer pool and allocator retention, not leaks: memory_limit "
-                "64MB brings its own 200k/20k ratio to 1.26) and with the batch (raw JSON + "
-                "Arrow copy of up to batch_size_rows records); at 20k customers every record "
-                "fits in the first batch"
+                "written (DuckDB buffer pool and allocator retention, not leaks) and with "
+                "the batch (raw JSON + Arrow copy of up to batch_size_rows records; "
+                "equipme-sync passes 10,000)"
             ),
         )
     )
