@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ def pipeline(tmp_path: Path, sandbox: Any, api_key: str) -> Pipeline:
 @pytest.fixture
 def record_result(request: pytest.FixtureRequest) -> Callable[[ScenarioResult], None]:
     """Record one row of docs/reliability-results.md."""
-    cache_dir = Path(request.config.cache.mkdir("equipme"))
+    cache_dir = _results_dir(request.config)
 
     def record(row: ScenarioResult) -> None:
         append(cache_dir, row)
@@ -39,11 +40,16 @@ def record_result(request: pytest.FixtureRequest) -> Callable[[ScenarioResult], 
     return record
 
 
+def _results_dir(config: pytest.Config) -> Path:
+    """pytest's cache directory (shared by xdist workers), or a temp one without the cache."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("equipme"))
+    return Path(tempfile.gettempdir()) / "equipme-reliability"
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    cache = getattr(session.config, "cache", None)
-    if cache is None:
-        return
-    page = write_page(Path(cache.mkdir("equipme")))
+    page = write_page(_results_dir(session.config))
     if page is not None and os.environ.get("PYTEST_XDIST_WORKER") is None:
         sys.stderr.write(f"\nreliability results written to {page}\n")
 
