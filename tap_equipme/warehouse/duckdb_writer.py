@@ -23,6 +23,7 @@ from tap_equipme.warehouse.connection import connect_duckdb, utc_now
 from tap_equipme.warehouse.errors import IncompatibleSchemaError, WarehouseError
 from tap_equipme.warehouse.evolution import SchemaPlanner
 from tap_equipme.warehouse.state import STATE_TABLE, bookmark_of, parse_state
+from tap_equipme.warehouse.versions import VersionTracker
 
 LOADS_TABLE = "_equipme_loads"
 _STAGED = "__equipme_staged"
@@ -59,8 +60,8 @@ class DuckDBWarehouse(SchemaPlanner):
         self._in_transaction = False
         self._stats: dict[str, LoadStats] = {}
         self._ensured: dict[str, list[Column]] = {}
-        self.pending_versions: dict[str, int] = {}
-        """Streams with an ACTIVATE_VERSION to apply once all their data is loaded."""
+        self.versions = VersionTracker()
+        """Full-refresh versions seen; a complete one's soft deletes wait for end of input."""
         try:
             self._create_bookkeeping()
             self._fail_stale_loads()

@@ -205,6 +205,7 @@ class EquipmeSink(BatchSink):
             msg = f"Stream '{self.stream_name}': {exc}"
             raise WarehouseError(msg) from exc
         del data
+        self.warehouse.versions.observe_records(self.stream_name, version)
         if version is None:
             version = self.active_version
         self.warehouse.start_batch()
@@ -221,13 +222,23 @@ class EquipmeSink(BatchSink):
 
     @override
     def activate_version(self, new_version: int) -> None:
-        """Remember the version; rows absent from it are soft-deleted at the end of the run.
+        """Take an ACTIVATE_VERSION; only one that closes a version arms soft deletes.
+
+        The target loads the records received so far first, so their versions are known.
+        An opening ACTIVATE_VERSION (nothing of the version seen yet) deletes nothing: the
+        tap may still die before the version is complete. See `versions.VersionTracker`.
 
         Args:
             new_version: The activated table version.
         """
         self.active_version = new_version
-        self.warehouse.pending_versions[self.stream_name] = new_version
+        if self.warehouse.versions.activate(self.stream_name, new_version):
+            self.logger.info(
+                "ACTIVATE_VERSION %s on '%s' closes the version: rows absent from it will be "
+                "marked deleted at the end of the run",
+                new_version,
+                self.stream_name,
+            )
 
     @override
     def clean_up(self) -> None:
@@ -237,9 +248,13 @@ class EquipmeSink(BatchSink):
         super().clean_up()
 
     def finalize(self) -> None:
-        """At end of input: make sure the table exists and apply a pending ACTIVATE_VERSION."""
+        """At end of input: make sure the table exists and apply a complete version's deletes.
+
+        Runs after the stream's last batch, in the transaction the final STATE commits.
+        """
         self.warehouse.ensure_stream(self.stream_name, self.columns, self.keys)
-        version = self.warehouse.pending_versions.pop(self.stream_name, None)
+        versions = self.warehouse.versions
+        version = versions.take_armed(self.stream_name)
         if version is not None:
             deleted = self.warehouse.soft_delete_absent(self.stream_name, version)
             self.logger.info(
@@ -247,4 +262,12 @@ class EquipmeSink(BatchSink):
                 version,
                 self.stream_name,
                 deleted,
+            )
+        for unclosed in versions.unclosed(self.stream_name):
+            self.logger.warning(
+                "ACTIVATE_VERSION %s on '%s' was never repeated after the stream's last "
+                "record (the tap stopped before the full refresh was complete?): no rows "
+                "marked deleted for it",
+                unclosed,
+                self.stream_name,
             )

@@ -283,10 +283,13 @@ class TargetEquipme(Target):
     def _process_activate_version_message(self, message_dict: dict) -> None:
         # The SDK's handler warns about `_sdc_*` columns this target does not use: it tracks
         # versions in its own `_sdc_table_version` and `_deleted_at` columns.
+        # Records waiting in a batch are loaded first: whether this message closes a version
+        # depends on the versions of the records that came before it.
         stream_name = message_dict["stream"]
         for stream_map in self.mapper.stream_maps[stream_name]:
             sink = self.get_sink(stream_map.stream_alias)
             if sink.process_activate_version_messages:
+                self.drain_one(sink)
                 sink.activate_version(message_dict["version"])
 
     @override

@@ -7,11 +7,20 @@ import pytest
 from tap_equipme.warehouse.errors import WarehouseError
 
 
-def _full_refresh(singer, version, ids, *, at_start=True):
-    activate = {"type": "ACTIVATE_VERSION", "stream": "customers", "version": version}
+def _activate(version):
+    return {"type": "ACTIVATE_VERSION", "stream": "customers", "version": version}
+
+
+def _full_refresh(singer, version, ids, *, opening=True, closing=True):
+    """A full refresh as the tap sends it: ACTIVATE_VERSION before and after the records."""
     records = [singer.record(singer.customer(i), version=version) for i in ids]
-    body = [activate, *records] if at_start else [*records, activate]
+    body = [*([_activate(version)] if opening else []), *records]
+    body += [_activate(version)] if closing else []
     return [singer.schema(), *body, singer.state(f"v{version}")]
+
+
+def _deleted_ids(query):
+    return [r[0] for r in query("SELECT id FROM customers WHERE _deleted_at IS NOT NULL")]
 
 
 def test_rows_missing_from_a_full_refresh_are_soft_deleted_not_removed(target, query, singer):
@@ -32,9 +41,9 @@ def test_rows_seen_again_get_deleted_at_cleared(target, query, singer):
     assert query("SELECT count(*) FROM customers WHERE _deleted_at IS NOT NULL") == [(0,)]
 
 
-def test_activate_version_at_the_end_of_the_stream_works_too(target, query, singer):
-    target.in_process(_full_refresh(singer, 1, range(1, 4), at_start=False))
-    target.in_process(_full_refresh(singer, 2, [2], at_start=False))
+def test_activate_version_only_after_the_records_closes_the_version(target, query, singer):
+    target.in_process(_full_refresh(singer, 1, range(1, 4), opening=False))
+    target.in_process(_full_refresh(singer, 2, [2], opening=False))
     assert query("SELECT id FROM customers WHERE _deleted_at IS NULL") == [(2,)]
 
 
@@ -52,3 +61,64 @@ def test_soft_deletes_commit_with_the_final_state_not_before(target, query, tmp_
     with pytest.raises(WarehouseError, match="constraint"):
         target.in_process(messages, batch_size_rows=1)
     assert query("SELECT count(*) FROM customers WHERE _deleted_at IS NOT NULL") == [(0,)]
+
+
+def test_a_full_refresh_cut_short_before_its_closing_activate_version_deletes_nothing(
+    target, query, singer
+):
+    """The tap died midway: input ends after the opening ACTIVATE_VERSION and some records."""
+    target.in_process(_full_refresh(singer, 1, range(1, 6)))
+    run = target.in_process(
+        _full_refresh(singer, 2, [1, 2], closing=False), run_id="cut-short", batch_size_rows=1
+    )
+    assert run.states
+    assert _deleted_ids(query) == []
+    rows = query("SELECT id, _sdc_table_version FROM customers ORDER BY id")
+    assert rows == [(1, 2), (2, 2), (3, 1), (4, 1), (5, 1)]
+    assert query("SELECT rows_deleted FROM _equipme_loads WHERE run_id = 'cut-short'") == [(0,)]
+
+
+def test_an_opening_activate_version_alone_deletes_nothing(target, query, singer):
+    target.in_process(_full_refresh(singer, 1, range(1, 4)))
+    target.in_process([singer.schema(), _activate(2), singer.state("v2")])
+    assert _deleted_ids(query) == []
+
+
+def test_a_complete_full_refresh_with_zero_records_soft_deletes_every_row(target, query, singer):
+    target.in_process(_full_refresh(singer, 1, range(1, 4)))
+    target.in_process(_full_refresh(singer, 2, []), run_id="empty-refresh")
+    assert sorted(_deleted_ids(query)) == [1, 2, 3]
+    assert query("SELECT rows_deleted FROM _equipme_loads WHERE run_id = 'empty-refresh'") == [(3,)]
+
+
+def test_records_still_in_the_batch_count_when_the_closing_message_arrives(target, query, singer):
+    """A closing ACTIVATE_VERSION after records not yet loaded (big batch) still closes."""
+    target.in_process(_full_refresh(singer, 1, range(1, 6)))
+    target.in_process(_full_refresh(singer, 2, [1, 3], opening=False), batch_size_rows=1000)
+    assert sorted(_deleted_ids(query)) == [2, 4, 5]
+
+
+def test_a_closed_version_of_one_stream_does_not_close_another(target, query, singer):
+    meta = "customer_metadata"
+    meta_schema = singer.schema(meta, singer.metadata_schema, ["customer_id", "key"])
+
+    def meta_record(customer_id, version):
+        item = {
+            "customer_id": customer_id,
+            "key": "tier",
+            "value": "gold",
+            "scope": "Customer",
+            "self": {"href": "v1/x"},
+        }
+        return singer.record(item, stream=meta, version=version)
+
+    def meta_activate(version):
+        return {"type": "ACTIVATE_VERSION", "stream": meta, "version": version}
+
+    first = [meta_schema, meta_activate(1), meta_record(1, 1), meta_record(2, 1), meta_activate(1)]
+    target.in_process([*_full_refresh(singer, 1, range(1, 4)), *first])
+    # Customers complete, then the tap dies while reading metadata.
+    cut = [meta_schema, meta_activate(2), meta_record(1, 2)]
+    target.in_process([*_full_refresh(singer, 2, [1, 2]), *cut])
+    assert _deleted_ids(query) == [3]
+    assert query(f"SELECT count(*) FROM {meta} WHERE _deleted_at IS NOT NULL") == [(0,)]

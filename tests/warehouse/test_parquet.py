@@ -126,6 +126,7 @@ def test_parquet_soft_deletes_on_activate_version(target, tmp_path, singer):
                 singer.schema(),
                 {"type": "ACTIVATE_VERSION", "stream": "customers", "version": version},
                 *(singer.record(singer.customer(i), version=version) for i in ids),
+                {"type": "ACTIVATE_VERSION", "stream": "customers", "version": version},
                 singer.state(f"v{version}"),
             ],
             destination="parquet",
@@ -136,3 +137,40 @@ def test_parquet_soft_deletes_on_activate_version(target, tmp_path, singer):
         f"SELECT id, _deleted_at IS NOT NULL FROM '{out / 'customers.parquet'}' ORDER BY id"
     ).fetchall()
     assert rows == [(1, True), (2, False), (3, True)]
+
+
+def _parquet_refresh(target, singer, out, version, ids, *, closing):
+    activate = {"type": "ACTIVATE_VERSION", "stream": "customers", "version": version}
+    messages = [
+        singer.schema(),
+        activate,
+        *(singer.record(singer.customer(i), version=version) for i in ids),
+        *([activate] if closing else []),
+        singer.state(f"v{version}"),
+    ]
+    return target.in_process(messages, destination="parquet", path=str(out))
+
+
+def _parquet_rows(out):
+    return duckdb.sql(
+        "SELECT id, _deleted_at IS NOT NULL, _sdc_table_version "
+        f"FROM '{out / 'customers.parquet'}' ORDER BY id"
+    ).fetchall()
+
+
+def test_parquet_full_refresh_cut_short_before_its_closing_message_deletes_nothing(
+    target, tmp_path, singer
+):
+    out = tmp_path / "lake"
+    _parquet_refresh(target, singer, out, 1, [1, 2, 3], closing=True)
+    assert _parquet_refresh(target, singer, out, 2, [1], closing=False).states
+    assert _parquet_rows(out) == [(1, False, 2), (2, False, 1), (3, False, 1)]
+
+
+def test_parquet_complete_full_refresh_with_zero_records_soft_deletes_every_row(
+    target, tmp_path, singer
+):
+    out = tmp_path / "lake"
+    _parquet_refresh(target, singer, out, 1, [1, 2, 3], closing=True)
+    _parquet_refresh(target, singer, out, 2, [], closing=True)
+    assert _parquet_rows(out) == [(1, True, 1), (2, True, 1), (3, True, 1)]

@@ -46,6 +46,7 @@ def loaded(target, tmp_path, singer):
             singer.schema(),
             activate,
             *(singer.record(singer.customer(i), version=2) for i in (1, 2, 4)),
+            activate,
         ]
     )
     path = tmp_path / "warehouse.duckdb"
