@@ -278,3 +278,50 @@ def test_sigkill_while_loading_parquet_then_rerun_loses_and_duplicates_nothing(
             problems.append(f"load rows left 'running' after the rerun: {stale}")
     _record(record_result, PARQUET_POINTS[point], runs, rows, problems, "rerun equal")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_full_refresh_marks_nothing_deleted_and_the_rerun_loses_nothing(
+    sandbox: Any, pipeline: Pipeline, record_result: Callable[[ScenarioResult], None]
+) -> None:
+    control = sandbox.control
+    control.reset(customers=CUSTOMERS, seed=25)
+    runs = [pipeline.run()]
+    assert runs[0].returncode == 0, runs[0].describe()
+    control.set_faults(latency_ms=15)
+    control.clear_stats()
+    process = pipeline.start("--full-refresh")
+    started = time.monotonic()
+    while control.stats()["requests"] < 40 and process.poll() is None:
+        if time.monotonic() - started > 60:
+            break
+        time.sleep(0.005)
+    still_running = process.poll() is None
+    out, err = kill_group(process)
+    runs.append(SyncRun(process.returncode, out, err, time.monotonic() - started))
+    control.clear_faults()
+    snapshot = control.snapshot()
+    problems = [] if still_running else ["the full refresh finished before the kill"]
+    # A full refresh cut short must not mark the customers it had not read yet as deleted.
+    comparison = compare_with_snapshot(read_warehouse(pipeline.warehouse), snapshot)
+    if not comparison.ok:
+        problems.append(f"after the killed full refresh: {comparison.summary()}")
+    rerun = pipeline.run("--full-refresh")
+    runs.append(rerun)
+    rows = None
+    if rerun.returncode != 0:
+        problems.append(f"the full refresh after the crash failed: {rerun.describe()}")
+    else:
+        final = compare_with_snapshot(read_warehouse(pipeline.warehouse), snapshot)
+        rows = final.rows_compared
+        if not final.ok:
+            problems.append(f"after the rerun the warehouse differs: {final.summary()}")
+    _record(
+        record_result,
+        "SIGKILL mid full refresh (40 requests served), then a full refresh",
+        runs,
+        rows,
+        problems,
+        "nothing marked deleted; rerun equal",
+    )
+    assert not problems, "\n".join(problems)
