@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -73,3 +75,15 @@ def tap_config(sandbox: SandboxServer, api_key: str) -> dict[str, Any]:
         "request_timeout": 10,
         "max_retries": 3,
     }
+
+
+@pytest.fixture(scope="session")
+def landed() -> ModuleType:
+    """The warehouse-vs-sandbox comparison: `differences(destination, path, snapshot)`, ..."""
+    path = PROJECT_ROOT / "tests" / "pipeline" / "warehouse_match.py"
+    spec = importlib.util.spec_from_file_location("equipme_warehouse_match", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -87,21 +87,3 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> AirflowEnv:
     env = AirflowEnv(tmp_path_factory.mktemp("airflow-home"))
     env.setup()
     return env
-
-
-def _load_warehouse_match() -> Any:
-    import importlib.util
-
-    path = PROJECT_ROOT / "tests" / "pipeline" / "warehouse_match.py"
-    spec = importlib.util.spec_from_file_location("equipme_warehouse_match", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="session")
-def landed() -> Any:
-    """`differences(destination, path, snapshot)`, `live_rows(...)`, `deleted_ids(...)`."""
-    return _load_warehouse_match()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -59,15 +57,3 @@ def meltano(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
     project = MeltanoProject(tmp_path_factory.mktemp("meltano-project"))
     project.run("install")
     return project
-
-
-@pytest.fixture(scope="session")
-def landed() -> Any:
-    """`differences(destination, path, snapshot)`, `live_rows(...)`, `deleted_ids(...)`."""
-    path = PROJECT_ROOT / "tests" / "pipeline" / "warehouse_match.py"
-    spec = importlib.util.spec_from_file_location("equipme_warehouse_match", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
