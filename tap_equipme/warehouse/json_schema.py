@@ -140,6 +140,31 @@ def column_type(schema: dict[str, Any]) -> ColumnType:
     return _FREEFORM
 
 
+def _case_collisions(schema: dict[str, Any], path: str = "") -> list[list[str]]:
+    """Return the groups of property names that differ only in case, at any depth.
+
+    DuckDB identifiers (columns and STRUCT fields) are case-insensitive, so `a` and `A`
+    cannot both be stored; nested names are given as dotted paths.
+    """
+    found: list[list[str]] = []
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        by_folded: dict[str, list[str]] = {}
+        for name in properties:
+            by_folded.setdefault(name.casefold(), []).append(f"{path}{name}")
+        found += [names for names in by_folded.values() if len(names) > 1]
+        for name, sub in properties.items():
+            if isinstance(sub, dict):
+                found += _case_collisions(sub, f"{path}{name}.")
+    items = schema.get("items")
+    if isinstance(items, dict):
+        found += _case_collisions(items, f"{path}[]." if path else "[].")
+    for option in schema.get("anyOf") or schema.get("oneOf") or []:
+        if isinstance(option, dict):
+            found += _case_collisions(option, path)
+    return found
+
+
 def columns_for(schema: dict[str, Any], key_properties: list[str]) -> list[Column]:
     """Return the table columns of a stream schema, in schema order.
 
@@ -154,8 +179,18 @@ def columns_for(schema: dict[str, Any], key_properties: list[str]) -> list[Colum
         One column per property.
 
     Raises:
-        SchemaConversionError: If a key property is missing from the schema.
+        SchemaConversionError: If a key property is missing from the schema, or property
+            names differ only in case.
     """
+    collisions = _case_collisions(schema)
+    if collisions:
+        groups = "; ".join(" and ".join(repr(n) for n in names) for names in collisions)
+        msg = (
+            f"properties {groups} differ only in case, but warehouse column and field names "
+            "are case-insensitive (DuckDB), so they cannot both be stored; rename one of them "
+            "(for example with a stream map)"
+        )
+        raise SchemaConversionError(msg)
     properties: dict[str, Any] = schema.get("properties", {})
     missing = [k for k in key_properties if k not in properties]
     if missing:

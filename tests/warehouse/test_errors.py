@@ -156,3 +156,47 @@ def test_a_corrupt_stored_state_is_a_clear_error_and_releases_the_warehouse(tmp_
     # The failed open released the file / directory lock: opening again gets the same error.
     with pytest.raises(WarehouseError, match="corrupt"):
         open_warehouse({"destination": destination, "path": str(path)})
+
+
+def _case_clash_messages(properties):
+    schema = {"type": "object", "properties": properties}
+    return [
+        {"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": ["a"]},
+        {"type": "RECORD", "stream": "s", "record": {"a": "1"}},
+        {"type": "STATE", "value": {"bookmarks": {"s": {"replication_key_value": "x"}}}},
+    ]
+
+
+def _tables(path):
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {
+            name for (name,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+    finally:
+        con.close()
+
+
+def test_property_names_differing_only_in_case_are_a_clear_error_naming_both(target, tmp_path):
+    messages = _case_clash_messages({"a": {"type": "string"}, "A": {"type": "string"}})
+    run = target.cli(messages)
+    assert run.returncode != 0
+    error = run.stderr.split("target-equipme: error: ", 1)[1]
+    assert "Stream 's'" in error
+    assert "'a' and 'A'" in error
+    assert "Traceback" not in run.stderr
+    assert run.states == []
+    assert "s" not in _tables(tmp_path / "warehouse.duckdb")
+
+
+def test_nested_field_names_differing_only_in_case_are_a_clear_error(target, tmp_path):
+    city = {"type": "string"}
+    address = {"type": ["object", "null"], "properties": {"city": city, "City": city}}
+    messages = _case_clash_messages({"a": {"type": "string"}, "address": address})
+    run = target.cli(messages)
+    assert run.returncode != 0
+    assert "'address.city' and 'address.City'" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert "s" not in _tables(tmp_path / "warehouse.duckdb")
