@@ -140,18 +140,22 @@ def column_type(schema: dict[str, Any]) -> ColumnType:
     return _FREEFORM
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+"""DuckDB folds only ASCII letters when it compares identifiers (`É` and `é` may coexist)."""
+
+
 def _case_collisions(schema: dict[str, Any], path: str = "") -> list[list[str]]:
     """Return the groups of property names that differ only in case, at any depth.
 
-    DuckDB identifiers (columns and STRUCT fields) are case-insensitive, so `a` and `A`
-    cannot both be stored; nested names are given as dotted paths.
+    DuckDB identifiers (columns and STRUCT fields) are case-insensitive for ASCII letters,
+    so `a` and `A` cannot both be stored; nested names are given as dotted paths.
     """
     found: list[list[str]] = []
     properties = schema.get("properties")
     if isinstance(properties, dict):
         by_folded: dict[str, list[str]] = {}
         for name in properties:
-            by_folded.setdefault(name.casefold(), []).append(f"{path}{name}")
+            by_folded.setdefault(name.translate(_ASCII_LOWER), []).append(f"{path}{name}")
         found += [names for names in by_folded.values() if len(names) > 1]
         for name, sub in properties.items():
             if isinstance(sub, dict):

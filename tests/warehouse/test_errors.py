@@ -200,3 +200,13 @@ def test_nested_field_names_differing_only_in_case_are_a_clear_error(target, tmp
     assert "'address.city' and 'address.City'" in run.stderr
     assert "Traceback" not in run.stderr
     assert "s" not in _tables(tmp_path / "warehouse.duckdb")
+
+
+def test_non_ascii_names_differing_in_case_still_load(target, query):
+    # DuckDB folds only ASCII letters: "É" and "é" are two distinct columns.
+    properties = {"a": {"type": "string"}, "É": {"type": "string"}, "é": {"type": "string"}}
+    messages = _case_clash_messages(properties)
+    messages[1]["record"] = {"a": "1", "É": "upper", "é": "lower"}
+    run = target.cli(messages)
+    assert run.returncode == 0, run.stderr
+    assert query('SELECT "É", "é" FROM s') == [("upper", "lower")]
