@@ -79,11 +79,16 @@ def tap_config(sandbox: SandboxServer, api_key: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def landed() -> ModuleType:
-    """The warehouse-vs-sandbox comparison: `differences(destination, path, snapshot)`, ..."""
-    path = PROJECT_ROOT / "tests" / "pipeline" / "warehouse_match.py"
-    spec = importlib.util.spec_from_file_location("equipme_warehouse_match", path)
+    """The warehouse-vs-sandbox comparison (tests/reliability/compare.py).
+
+    `differences(destination, path, snapshot)` and `deleted_ids(destination, path)`.
+    """
+    path = PROJECT_ROOT / "tests" / "reliability" / "compare.py"
+    spec = importlib.util.spec_from_file_location("equipme_landed_compare", path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # Registered before it runs: its dataclasses look their module up in sys.modules.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module

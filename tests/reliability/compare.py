@@ -3,12 +3,15 @@
 A DuckDB row cannot tell a missing key from a null one (both are NULL), so the comparison
 treats "absent" and "null" as equal; everything else must match exactly: "" is not NULL,
 1 is not 1.5, and a date-time column must hold the same instant as the API's string.
+
+Also the root conftest's `landed` fixture (loaded by path: test modules cannot import each
+other under `--import-mode=importlib`): `differences(destination, path, snapshot)` and
+`deleted_ids(destination, path)` for the pipeline, DAG and Meltano tests.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,10 +145,7 @@ def diff_values(api: Any, stored: Any, where: str = "") -> list[str]:
     if isinstance(api, bool) or isinstance(stored, bool):
         return [] if api is stored else [f"{where}: API {api!r} != warehouse {stored!r}"]
     if isinstance(api, (int, float)) and isinstance(stored, (int, float)):
-        same = api == stored or (
-            isinstance(api, float) and math.isclose(api, stored, rel_tol=1e-15, abs_tol=0)
-        )
-        return [] if same else [f"{where}: API {api!r} != warehouse {stored!r}"]
+        return [] if api == stored else [f"{where}: API {api!r} != warehouse {stored!r}"]
     if type(api) is not type(stored) or api != stored:
         return [f"{where}: API {api!r} != warehouse {stored!r}"]
     return []
@@ -275,3 +275,29 @@ def bookmark_problems(warehouse: Warehouse, snapshot: dict[str, Any]) -> list[st
         if instant is not None and instant <= limit and int(cid) not in stored:
             problems.append(f"customer {cid} created {created} <= bookmark {bookmark} not loaded")
     return problems
+
+
+def read(destination: str, path: Path | str) -> Warehouse:
+    """Read a warehouse of either destination (`duckdb` file or `parquet` folder)."""
+    if destination == "parquet":
+        return read_parquet_warehouse(Path(path))
+    return read_warehouse(Path(path))
+
+
+def differences(destination: str, path: Path | str, snapshot: dict[str, Any]) -> list[str]:
+    """Every difference between the warehouse and the sandbox's `control.snapshot()`.
+
+    Live rows only; missing and unexpected rows, duplicate keys (soft-deleted rows included)
+    and field differences each give one line.
+    """
+    result = compare_with_snapshot(read(destination, path), snapshot)
+    problems = [f"missing {key}" for key in result.missing]
+    problems += [f"unexpected {key}" for key in result.unexpected]
+    problems += [f"duplicate {key}" for key in result.duplicates]
+    return problems + result.field_diffs
+
+
+def deleted_ids(destination: str, path: Path | str) -> set[int]:
+    """The ids of the soft-deleted customers."""
+    warehouse = read(destination, path)
+    return {row["id"] for row in warehouse.customers if row.get("_deleted_at") is not None}
