@@ -31,7 +31,7 @@ def files_containing(secret: str, roots: Iterable[Path]) -> list[str]:
 
 def duckdb_columns_containing(secret: str, path: Path) -> list[str]:
     """`table.column` of every text-like column (VARCHAR, JSON, structs as text) holding it."""
-    if not path.exists():
+    if not path.is_file():  # a Parquet lake is a directory: its files are searched apart
         return []
     con = duckdb.connect(str(path), read_only=True)
     try:

@@ -37,13 +37,19 @@ class SyncRun:
 
 @dataclass
 class Pipeline:
-    """Runs `equipme-sync` against the sandbox into one DuckDB file of the test."""
+    """Runs `equipme-sync` against the sandbox into the test's warehouse (DuckDB by default)."""
 
     tmp_path: Path
     base_url: str
     api_key: str
     warehouse: Path
     settings: dict[str, Any] = field(default_factory=dict)
+    destination: str = "duckdb"
+
+    def use_parquet(self, lake: Path) -> None:
+        """Load into the Parquet directory `lake` instead of the DuckDB file."""
+        self.destination = "parquet"
+        self.warehouse = lake
 
     def config_file(self, **overrides: Any) -> Path:
         """Tap settings without the key (the key goes through the environment)."""
@@ -65,7 +71,7 @@ class Pipeline:
         return [
             SYNC,
             "--destination",
-            "duckdb",
+            self.destination,
             "--path",
             str(self.warehouse),
             "--config",

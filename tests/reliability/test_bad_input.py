@@ -212,14 +212,8 @@ def test_corrupt_parquet_state_file_is_reported_and_nothing_written(
     out_dir = pipeline.tmp_path / "lake"
     out_dir.mkdir()
     (out_dir / "_equipme_state.json").write_text('{"bookmarks": {"customers": ')
-    argv = pipeline.argv()
-    argv[argv.index("duckdb")] = "parquet"
-    argv[argv.index(str(pipeline.warehouse))] = str(out_dir)
-    started = time.monotonic()
-    done = subprocess.run(
-        argv, env=pipeline.env(), capture_output=True, text=True, timeout=120, check=False
-    )
-    run = SyncRun(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+    pipeline.use_parquet(out_dir)
+    run = pipeline.run(timeout=120)
     record_input(run, "state")
     assert_clear_error(run, "stored state", "corrupt")
     assert sorted(p.name for p in out_dir.iterdir()) == ["_equipme_state.json"]

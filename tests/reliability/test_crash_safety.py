@@ -237,32 +237,15 @@ def test_sigkill_while_loading_parquet_then_rerun_loses_and_duplicates_nothing(
 ) -> None:
     sandbox.control.reset(customers=CUSTOMERS, seed=24)
     lake = pipeline.tmp_path / "lake"
-    argv = pipeline.argv()
-    argv[argv.index("duckdb")] = "parquet"
-    argv[argv.index(str(pipeline.warehouse))] = str(lake)
+    pipeline.use_parquet(lake)
     marker = pipeline.tmp_path / "crashed"
-
-    def run(env: dict[str, str]) -> SyncRun:
-        started = time.monotonic()
-        process = subprocess.Popen(
-            argv,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        out, err = process.communicate(timeout=180)
-        wait_for_group_exit(process.pid)
-        return SyncRun(process.returncode, out, err, time.monotonic() - started)
-
-    runs = [run(_crash_env(pipeline, point, marker))]
+    runs = [pipeline.run(env=_crash_env(pipeline, point, marker))]
     problems = [] if marker.exists() else [f"crash point {point!r} never reached"]
     snapshot = sandbox.control.snapshot()
     if lake.exists():
         crashed = read_parquet_warehouse(lake)
         problems += [f"after the crash: {p}" for p in bookmark_problems(crashed, snapshot)]
-    runs.append(run(pipeline.env()))
+    runs.append(pipeline.run())
     rows = None
     if runs[-1].returncode != 0:
         problems.append(f"the run after the crash failed: {runs[-1].describe()}")

@@ -9,7 +9,6 @@ load finished. Each records a row of docs/reliability-results.md.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
@@ -250,17 +249,9 @@ def test_parquet_destination_under_all_faults_loads_exactly_the_source(
     control.reset(customers=CUSTOMERS, seed=15)
     control.set_faults(error_rate=0.05, drop_rate=0.03, truncate_rate=0.03, seed=9)
     lake = pipeline.tmp_path / "lake"
-    argv = pipeline.argv()
-    argv[argv.index("duckdb")] = "parquet"
-    argv[argv.index(str(pipeline.warehouse))] = str(lake)
+    pipeline.use_parquet(lake)
     outcome = Outcome("Parquet destination, 5xx + drops + truncation")
-    started = time.monotonic()
-    done = subprocess.run(
-        argv, env=pipeline.env(), capture_output=True, text=True, timeout=180, check=False
-    )
-    outcome.runs.append(
-        SyncRun(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
-    )
+    outcome.runs.append(pipeline.run())
     outcome.stats = control.stats()
     control.clear_faults()
     snapshot = control.snapshot()

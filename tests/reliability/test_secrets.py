@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -100,14 +99,8 @@ def test_parquet_destination_never_writes_the_key(
     pipeline: Pipeline, api_key: str, record_secret: Any
 ) -> None:
     lake = pipeline.tmp_path / "lake"
-    argv = pipeline.argv()
-    argv[argv.index("duckdb")] = "parquet"
-    argv[argv.index(str(pipeline.warehouse))] = str(lake)
-    started = time.monotonic()
-    done = subprocess.run(
-        argv, env=pipeline.env(), capture_output=True, text=True, timeout=180, check=False
-    )
-    run = SyncRun(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+    pipeline.use_parquet(lake)
+    run = pipeline.run()
     assert run.returncode == 0, run.describe()
     assert any(lake.glob("*.parquet"))
     found = leaks(api_key, [run], pipeline)
