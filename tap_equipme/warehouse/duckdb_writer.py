@@ -1,9 +1,14 @@
 """DuckDB warehouse: upserts by key, soft deletes, state and load bookkeeping.
 
-Transactions: every batch runs in its own explicit transaction. The transaction of the last
-batch stays open until the next batch starts or until the target commits a STATE, so the
-state row is committed in the SAME transaction as the last data it covers. A crash at any
-point therefore leaves whole batches and the previous state.
+Transactions: batches are upserted into one open transaction, committed together with the
+STATE that covers them (or, without a STATE, once it holds `commit_every_rows` rows, to bound
+DuckDB's transaction memory). A crash at any point therefore leaves the previous state and
+whole transactions of batches, never part of one.
+
+Loading overlaps parsing: `upsert_in_background` hands a parsed batch to one loader thread and
+returns, so the target reads and parses the next batch while DuckDB writes this one (both
+release the GIL). Every other method first waits for that batch and re-raises its error, so
+the connection is never used by two threads at once and nothing commits past a failed batch.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ import contextlib
 import datetime as dt
 import json
 import logging
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Any
 
 import duckdb
@@ -26,6 +34,10 @@ from tap_equipme.warehouse.state import STATE_TABLE, bookmark_of, parse_state
 from tap_equipme.warehouse.versions import VersionTracker
 
 LOADS_TABLE = "_equipme_loads"
+DEFAULT_COMMIT_EVERY_ROWS = 250_000
+"""Rows an open transaction may hold before it is committed without a STATE (two DuckDB row
+groups: big transactions write whole compressed row groups, small commits cost a WAL flush
+and a checkpoint each)."""
 _STAGED = "__equipme_staged"
 
 logger = logging.getLogger(__name__)
@@ -45,20 +57,30 @@ class DuckDBWarehouse(SchemaPlanner):
 
     destination = "duckdb"
 
-    def __init__(self, path: str, run_id: str) -> None:
+    def __init__(
+        self, path: str, run_id: str, commit_every_rows: int = DEFAULT_COMMIT_EVERY_ROWS
+    ) -> None:
         """Open (or create) the warehouse.
 
         Args:
             path: The DuckDB file.
             run_id: Identifier of this load in `_equipme_loads`.
+            commit_every_rows: Commit an open transaction without a STATE once it holds this
+                many upserted rows.
         """
         self.path = path
         self.run_id = run_id
+        self.commit_every_rows = commit_every_rows
         self.started_at = utc_now()
+        self._loader: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+        self._loader_thread: int | None = None
         self.con = self._open()
         self._closed = False
         self._in_transaction = False
+        self._uncommitted_rows = 0
         self._stats: dict[str, LoadStats] = {}
+        self._committed_stats: dict[str, LoadStats] = {}
         self._ensured: dict[str, list[Column]] = {}
         self.versions = VersionTracker()
         """Full-refresh versions seen; a complete one's soft deletes wait for end of input."""
@@ -86,6 +108,70 @@ class DuckDBWarehouse(SchemaPlanner):
         if self._in_transaction:
             self.con.execute("COMMIT")
             self._in_transaction = False
+            self._uncommitted_rows = 0
+            self._committed_stats = {s: replace(st) for s, st in self._stats.items()}
+
+    # -- the loader thread ----------------------------------------------------------------
+
+    def wait_for_loads(self) -> None:
+        """Wait for the batch being loaded in the background; re-raise its error.
+
+        A no-op on the loader thread itself (its job calls back into this class).
+        """
+        if self._loader_thread == threading.get_ident():
+            return
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def upsert_in_background(
+        self,
+        stream: str,
+        columns: list[Column],
+        keys: list[str],
+        batch: pa.Table,
+        version: int | None,
+        loaded: Callable[[int, int, int], None] | None = None,
+    ) -> None:
+        """Start upserting a batch on the loader thread and return at once.
+
+        Waits for the previous batch first (batches load in arrival order, one at a time).
+
+        Args:
+            stream: Stream name.
+            columns: The stream's columns.
+            keys: Key properties.
+            batch: The parsed batch (see `records_to_arrow`).
+            version: Table version of these records, if any.
+            loaded: Called on the loader thread with `(rows, inserted, updated)` when done.
+        """
+        self.wait_for_loads()
+        if self._loader is None:
+            self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="equipme-loader")
+
+        def job() -> None:
+            self._loader_thread = threading.get_ident()
+            inserted, updated = self.upsert(stream, columns, keys, batch, version)
+            if loaded is not None:
+                loaded(batch.num_rows, inserted, updated)
+            # Commit here, while the next batch is parsed, rather than at the next STATE.
+            if self._uncommitted_rows >= self.commit_every_rows:
+                self._commit()
+
+        self._pending = self._loader.submit(job)
+
+    def _stop_loader(self) -> None:
+        """Interrupt and wait for a batch still loading (its error is dropped: we fail anyway)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            if not pending.done():
+                with contextlib.suppress(duckdb.Error):
+                    self.con.interrupt()
+            with contextlib.suppress(BaseException):
+                pending.result()
+        if self._loader is not None:
+            self._loader.shutdown(wait=True)
+            self._loader = None
 
     def _create_bookkeeping(self) -> None:
         self.con.execute(
@@ -121,6 +207,7 @@ class DuckDBWarehouse(SchemaPlanner):
             columns: The stream's columns.
             keys: Key properties.
         """
+        self.wait_for_loads()
         if self._ensured.get(stream) == columns:
             return
         self._begin()
@@ -132,10 +219,19 @@ class DuckDBWarehouse(SchemaPlanner):
 
     # -- loading --------------------------------------------------------------------------
 
-    def start_batch(self) -> None:
-        """Commit the previous batch (no state covers it yet) and open a new transaction."""
-        self._commit()
-        self._begin()
+    def plan_schema(self, stream: str, columns: list[Column], keys: list[str]) -> list[str]:
+        """See `SchemaPlanner.plan_schema` (after the batch being loaded, if any).
+
+        Args:
+            stream: Stream name.
+            columns: The stream's columns.
+            keys: Key properties.
+
+        Returns:
+            The statements that create or evolve the table.
+        """
+        self.wait_for_loads()
+        return super().plan_schema(stream, columns, keys)
 
     def upsert(
         self,
@@ -160,7 +256,9 @@ class DuckDBWarehouse(SchemaPlanner):
         Raises:
             WarehouseError: If a row breaks a NOT NULL column.
         """
+        self.wait_for_loads()
         self.ensure_stream(stream, columns, keys)
+        self._begin()
         types = self._existing_types(stream)
         staged = last_per_key(batch, keys)
         self.con.register(_STAGED, staged)
@@ -173,6 +271,7 @@ class DuckDBWarehouse(SchemaPlanner):
         stats = self._stats.setdefault(stream, LoadStats())
         stats.inserted += inserted
         stats.updated += updated
+        self._uncommitted_rows += inserted + updated
         self._write_load_row(stream, "running")
         return inserted, updated
 
@@ -221,6 +320,7 @@ class DuckDBWarehouse(SchemaPlanner):
         Returns:
             The number of rows newly marked deleted.
         """
+        self.wait_for_loads()
         if not self._table_exists(stream):
             return 0
         self._begin()
@@ -244,9 +344,13 @@ class DuckDBWarehouse(SchemaPlanner):
     # -- bookkeeping ----------------------------------------------------------------------
 
     def _write_load_row(
-        self, stream: str, status: str, finished_at: dt.datetime | None = None
+        self,
+        stream: str,
+        status: str,
+        finished_at: dt.datetime | None = None,
+        stats: LoadStats | None = None,
     ) -> None:
-        stats = self._stats.setdefault(stream, LoadStats())
+        stats = stats or self._stats.setdefault(stream, LoadStats())
         self.con.execute(
             f"INSERT OR REPLACE INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -269,6 +373,7 @@ class DuckDBWarehouse(SchemaPlanner):
         Args:
             state: The Singer state covering everything loaded so far.
         """
+        self.wait_for_loads()
         self._begin()
         self.con.execute(
             f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (1, ?, ?, ?)",
@@ -289,6 +394,7 @@ class DuckDBWarehouse(SchemaPlanner):
 
     def finish(self) -> None:
         """Mark this run's loads succeeded, commit and close."""
+        self.wait_for_loads()
         self._begin()
         finished = utc_now()
         for stream in self._stats:
@@ -307,22 +413,22 @@ class DuckDBWarehouse(SchemaPlanner):
             return
         logger.error("Load failed, rolling back the open batch: %s", reason)
         try:
+            self._stop_loader()
             if self._in_transaction:
                 self.con.execute("ROLLBACK")
                 self._in_transaction = False
-            rows = self.con.execute(
-                f"SELECT stream FROM {LOADS_TABLE} WHERE run_id = ?", [self.run_id]
-            ).fetchall()
-            if rows:
-                self.con.execute(
-                    f"UPDATE {LOADS_TABLE} SET status = 'failed', finished_at = ? WHERE run_id = ?",
-                    [utc_now(), self.run_id],
-                )
+            # Every stream this run touched gets a 'failed' row with what was committed,
+            # even if its rows were all rolled back.
+            finished = utc_now()
+            for stream in self._stats:
+                committed = self._committed_stats.get(stream, LoadStats())
+                self._write_load_row(stream, "failed", finished, committed)
         finally:
             self.close()
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
+        self._stop_loader()
         self._closed = True
         with contextlib.suppress(duckdb.Error):
             self.con.close()

@@ -39,19 +39,20 @@ class ParquetWarehouse(DuckDBWarehouse):
 
     destination = "parquet"
 
-    def __init__(self, path: str, run_id: str) -> None:
+    def __init__(self, path: str, run_id: str, **options: Any) -> None:
         """Open the directory (created if its parent exists), lock it and stage.
 
         Args:
             path: The Parquet directory.
             run_id: Identifier of this load.
+            **options: As for `DuckDBWarehouse` (`commit_every_rows`).
         """
         self.directory = Path(path)
         self._lock: IO[str] | None = None
         self._staging_dir: str | None = None
         self._dirty: set[str] = set()
         self._keys: dict[str, list[str]] = {}
-        super().__init__(path, run_id)
+        super().__init__(path, run_id, **options)
 
     # -- opening ------------------------------------------------------------------------
 

@@ -183,7 +183,10 @@ class EquipmeSink(BatchSink):
 
     @override
     def process_batch(self, context: dict) -> None:
-        """Load the batch: one Arrow parse, one upsert, in its own transaction.
+        """Parse the batch (one Arrow call) and hand it to the warehouse's loader thread.
+
+        The upsert runs while the target reads and parses the next batch; its error, if any,
+        surfaces at the next batch, STATE or end of input, before anything more commits.
 
         Args:
             context: Batch context.
@@ -208,13 +211,14 @@ class EquipmeSink(BatchSink):
         self.warehouse.versions.observe_records(self.stream_name, version)
         if version is None:
             version = self.active_version
-        self.warehouse.start_batch()
-        inserted, updated = self.warehouse.upsert(
-            self.stream_name, self.columns, self.keys, table, version
+        self.warehouse.upsert_in_background(
+            self.stream_name, self.columns, self.keys, table, version, self._log_loaded
         )
+
+    def _log_loaded(self, rows: int, inserted: int, updated: int) -> None:
         self.logger.info(
             "Loaded a batch of %d rows into '%s': %d inserted, %d updated",
-            table.num_rows,
+            rows,
             self.stream_name,
             inserted,
             updated,

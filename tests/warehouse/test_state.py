@@ -72,8 +72,17 @@ def test_failed_commit_emits_no_state(target, singer, monkeypatch):
     assert "2024-07-01" not in out
 
 
+@pytest.mark.parametrize(
+    ("commit_every_rows", "rows_kept"),
+    # Default: batches wait in one transaction for the STATE that covers them, so the failed
+    # run's transaction (batches 1-2, the third failed) is rolled back whole.
+    # commit_every_rows=4: batches 1 and 2 were committed without a state; the failed third
+    # batch and nothing else was rolled back.
+    [(None, 0), (4, 8)],
+    ids=["one transaction until the STATE", "committed every 4 rows"],
+)
 def test_exception_between_batches_keeps_previous_state_and_whole_batches(
-    target, query, tmp_path, singer, monkeypatch
+    target, query, tmp_path, singer, monkeypatch, commit_every_rows, rows_kept
 ):
     target.in_process(
         [
@@ -92,6 +101,7 @@ def test_exception_between_batches_keeps_previous_state_and_whole_batches(
         return real_upsert(self, *args, **kwargs)
 
     monkeypatch.setattr(duckdb_writer.DuckDBWarehouse, "upsert", failing_third_batch)
+    settings = {} if commit_every_rows is None else {"commit_every_rows": commit_every_rows}
     with pytest.raises(RuntimeError, match="injected"):
         target.in_process(
             [
@@ -101,6 +111,7 @@ def test_exception_between_batches_keeps_previous_state_and_whole_batches(
             ],
             batch_size_rows=4,
             run_id="crashed",
+            **settings,
         )
     assert "2024-02-01" not in target.capsys.readouterr().out
     assert (
@@ -108,10 +119,11 @@ def test_exception_between_batches_keeps_previous_state_and_whole_batches(
         == singer.state("2024-01-01T00:00:00Z")["value"]
     )
     new_rows = query("SELECT count(*) FROM customers WHERE id >= 100")[0][0]
-    # Batches 1 and 2 are committed (each when the next began); batch 3 failed inside its
-    # own transaction, which was rolled back: whole batches only, never part of one.
-    assert new_rows == 8
-    assert query("SELECT status FROM _equipme_loads WHERE run_id = 'crashed'") == [("failed",)]
+    # Whole committed batches only, never part of one.
+    assert new_rows == rows_kept
+    # The failed load is on record with the rows it really committed.
+    loads = query("SELECT status, rows_inserted FROM _equipme_loads WHERE run_id = 'crashed'")
+    assert loads == [("failed", rows_kept)]
 
 
 @pytest.mark.slow

@@ -7,7 +7,8 @@ SIGKILLs its whole process group (pipeline, tap and target, like `kill -9` of a 
 that exact point:
 
 - `upsert`: inside the first upsert of a batch, before its transaction commits (mid-load);
-- `batch-committed`: right after a data batch commits, before any state covers it;
+- `batch-committed`: right after a data batch commits, before any state covers it (the hook
+  sets the writer's `commit_every_rows` to 1: by default batches wait for their STATE);
 - `before-state`: in `commit_state`, data written but the state row not yet committed;
 - `after-state`: after data and state committed, before STATE reaches stdout;
 - `parquet-published`: (Parquet) a stream's file replaced, its state file not yet written.
@@ -47,6 +48,13 @@ def _patch(module: Any) -> None:
     original_commit = warehouse._commit
     original_commit_state = warehouse.commit_state
     original_after_commit = warehouse.after_commit
+
+    original_init = warehouse.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if _POINT == "batch-committed":
+            self.commit_every_rows = 1
 
     def upsert(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = original_upsert(self, *args, **kwargs)
@@ -91,6 +99,7 @@ def _patch(module: Any) -> None:
         self._committing_state = True  # the final commit only marks the loads succeeded
         original_finish(self)
 
+    warehouse.__init__ = init
     warehouse.finish = finish
     warehouse.upsert = upsert
     warehouse._commit = commit
