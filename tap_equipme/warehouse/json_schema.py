@@ -183,8 +183,8 @@ def columns_for(schema: dict[str, Any], key_properties: list[str]) -> list[Colum
         One column per property.
 
     Raises:
-        SchemaConversionError: If a key property is missing from the schema, or property
-            names differ only in case.
+        SchemaConversionError: If a key property is missing from the schema, property
+            names differ only in case, or a property has a bookkeeping column's name.
     """
     collisions = _case_collisions(schema)
     if collisions:
@@ -196,6 +196,15 @@ def columns_for(schema: dict[str, Any], key_properties: list[str]) -> list[Colum
         )
         raise SchemaConversionError(msg)
     properties: dict[str, Any] = schema.get("properties", {})
+    reserved = {name.translate(_ASCII_LOWER) for name in BOOKKEEPING_COLUMNS}
+    clashing = [name for name in properties if name.translate(_ASCII_LOWER) in reserved]
+    if clashing:
+        msg = (
+            f"properties {clashing} have the names of the target's own bookkeeping columns "
+            f"{sorted(BOOKKEEPING_COLUMNS)}, which every stream table has; rename them (for "
+            "example with a stream map)"
+        )
+        raise SchemaConversionError(msg)
     missing = [k for k in key_properties if k not in properties]
     if missing:
         msg = f"key properties {missing} are not in the schema's properties"

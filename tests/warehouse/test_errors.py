@@ -202,6 +202,19 @@ def test_nested_field_names_differing_only_in_case_are_a_clear_error(target, tmp
     assert "s" not in _tables(tmp_path / "warehouse.duckdb")
 
 
+# (singer-sdk itself drops `_sdc_*` properties such as `_sdc_table_version` from schemas.)
+@pytest.mark.parametrize("name", ["_loaded_at", "_DELETED_AT"])
+def test_a_property_named_like_a_bookkeeping_column_is_a_clear_error(target, tmp_path, name):
+    run = target.cli(_case_clash_messages({"a": {"type": "string"}, name: {"type": "string"}}))
+    assert run.returncode != 0
+    error = run.stderr.split("target-equipme: error: ", 1)[1]
+    assert "Stream 's'" in error
+    assert repr(name) in error
+    assert "bookkeeping" in error
+    assert "Traceback" not in run.stderr
+    assert "s" not in _tables(tmp_path / "warehouse.duckdb")
+
+
 def test_non_ascii_names_differing_in_case_still_load(target, query):
     # DuckDB folds only ASCII letters: "É" and "é" are two distinct columns.
     properties = {"a": {"type": "string"}, "É": {"type": "string"}, "é": {"type": "string"}}
@@ -210,3 +223,35 @@ def test_non_ascii_names_differing_in_case_still_load(target, query):
     run = target.cli(messages)
     assert run.returncode == 0, run.stderr
     assert query('SELECT "É", "é" FROM s') == [("upper", "lower")]
+
+
+def test_a_value_that_fails_in_the_background_load_rolls_back_the_open_transaction(
+    target, query, singer
+):
+    # The date-time parses as a string (Arrow, main thread) and fails only when DuckDB casts
+    # it, on the loader thread, after earlier batches were upserted into the same transaction.
+    first = target.cli([singer.schema(), singer.record(singer.customer(1)), singer.state("2024")])
+    assert first.returncode == 0, first.stderr
+    bad = singer.customer(14)
+    bad["referredBy"]["referredOn"] = "not a date"
+    run = target.cli(
+        [
+            singer.schema(),
+            *(singer.record(singer.customer(i)) for i in range(10, 14)),
+            singer.record(bad),
+            singer.state("2025"),
+        ],
+        batch_size_rows=2,
+    )
+    assert run.returncode != 0
+    assert "Stream 'customers'" in run.stderr
+    assert "not a date" in run.stderr
+    assert run.states == []
+    assert query("SELECT id FROM customers ORDER BY id") == [(1,)]
+    assert (
+        read_state("duckdb", target.tmp_path / "warehouse.duckdb") == singer.state("2024")["value"]
+    )
+    assert query("SELECT status, rows_inserted FROM _equipme_loads ORDER BY started_at") == [
+        ("succeeded", 1),
+        ("failed", 0),
+    ]
