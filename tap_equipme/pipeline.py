@@ -9,7 +9,6 @@ state itself. The API key reaches the tap through its environment, never its arg
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -423,88 +422,3 @@ def _failure(
         f"equipme-sync: the {side} failed (exit code {code}); the stored bookmark was not "
         f"advanced past the last committed batch. Last lines of the {side}'s log:\n{lines}"
     )
-
-
-def _load_config_files(paths: Sequence[str]) -> dict[str, t.Any]:
-    config: dict[str, t.Any] = {}
-    for name in paths:
-        try:
-            loaded = json.loads(Path(name).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            msg = f"equipme-sync: --config {name!r} is not a readable JSON file: {exc}"
-            raise SyncError(msg) from exc
-        if not isinstance(loaded, dict):
-            msg = f"equipme-sync: --config {name!r} must hold a JSON object of tap settings."
-            raise SyncError(msg)
-        config |= loaded
-    return config
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="equipme-sync",
-        description="Sync Equipme customers into DuckDB or Parquet (tap-equipme | "
-        "target-equipme), incrementally from the bookmark stored in the warehouse.",
-    )
-    parser.add_argument("--destination", choices=DESTINATIONS, default="duckdb")
-    parser.add_argument("--path", required=True, help="DuckDB file or Parquet directory")
-    parser.add_argument(
-        "--config",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="tap settings (JSON); TAP_EQUIPME_* environment variables override them",
-    )
-    parser.add_argument("--full-refresh", action="store_true", help="ignore the bookmark")
-    parser.add_argument("--run-id", help="identifier of this run in _equipme_loads")
-    parser.add_argument("--progress-interval", type=float, default=5.0, metavar="SECONDS")
-    parser.add_argument("--verbose", action="store_true", help="echo the tap's and target's logs")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `equipme-sync` CLI.
-
-    Args:
-        argv: Arguments (default: `sys.argv[1:]`).
-
-    Returns:
-        The exit code (0 success, 1 failure, 2 bad arguments, 128+N stopped by signal N).
-    """
-    args = _parser().parse_args(argv)
-    try:
-        tap_config = _load_config_files(args.config)
-        if not tap_config.get("api_key") and not os.environ.get(f"{ENV_PREFIX}API_KEY"):
-            raise SyncError(
-                "equipme-sync: setting 'api_key' is missing: put it in the --config file or "
-                f"in the environment variable {ENV_PREFIX}API_KEY."
-            )
-        summary = run_sync(
-            tap_config,
-            args.destination,
-            args.path,
-            args.full_refresh,
-            run_id=args.run_id,
-            progress_interval=args.progress_interval,
-            echo_logs=args.verbose,
-            env_settings=True,
-        )
-    except SyncInterrupted as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 128 + exc.signum
-    except SyncError as exc:
-        if exc.summary is not None:
-            exc.summary.failure = None
-            sys.stderr.write(exc.summary.render() + "\n")
-        sys.stderr.write(f"{exc}\n")
-        return 1
-    if args.json:
-        sys.stdout.write(json.dumps(summary.as_dict(), indent=2) + "\n")
-    else:
-        sys.stdout.write(summary.render() + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -156,9 +156,10 @@ def test_unknown_destination_is_a_clear_error(tmp_path):
 def test_signal_is_forwarded_and_the_cli_exits_with_128_plus_signal(tmp_path, signum):
     # The CLI as installed, with the stand-in tap in place of tap-equipme.
     code = (
-        "import sys, tap_equipme.pipeline as p; real = p.console_script; "
+        "import sys, tap_equipme.pipeline as p, tap_equipme.sync_cli as cli; "
+        "real = p.console_script; "
         f"p.console_script = lambda n: {list(FAKE_TAP)!r} if n == 'tap-equipme' else real(n); "
-        "sys.exit(p.main(sys.argv[1:]))"
+        "sys.exit(cli.main(sys.argv[1:]))"
     )
     config = tmp_path / "tap.json"
     report = tmp_path / "report.json"
