@@ -41,6 +41,16 @@ class EquipmeStream(Stream):
     # per-record type conformance walk would only cost time.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
+    @override
+    def _write_activate_version_message(self, full_table_version: int) -> None:
+        # singer-sdk versions a full refresh by the second the tap started, so two refreshes
+        # within one second (a quick retry) would share a version and the second could not
+        # soft-delete what the first still had. The tap's start in milliseconds keeps them
+        # apart; the closing message (close_version) repeats the same value.
+        if full_table_version == self._initialized_at // 1000:
+            full_table_version = self._stream_version = self._initialized_at
+        super()._write_activate_version_message(full_table_version)
+
     def close_version(self) -> None:
         """In a full refresh, repeat ACTIVATE_VERSION once every record of the stream is out.
 

@@ -112,6 +112,20 @@ def test_full_refresh_repeats_activate_version_after_each_streams_last_record(
         assert len(versions) == 1
 
 
+def test_full_refreshes_in_the_same_second_get_different_versions(sandbox, config, run_tap):
+    # singer-sdk's own version is the second the tap started: two refreshes within one second
+    # would share it, and the target could not soft-delete what only the first one had.
+    versions = []
+    for _ in range(2):
+        run = run_tap({**config, "full_refresh": True})
+        versions.append({m["version"] for m in run.of_type("ACTIVATE_VERSION")})
+        assert {m.get("version") for m in run.of_type("RECORD")} == versions[-1]
+    assert all(len(run_versions) == 1 for run_versions in versions)
+    first, second = (next(iter(v)) for v in versions)
+    assert first != second
+    assert first > 10**12, "versions are milliseconds since the epoch"
+
+
 def test_incremental_run_emits_no_activate_version(sandbox, config, run_tap):
     run = run_tap(config)
     assert run.of_type("ACTIVATE_VERSION") == []
