@@ -189,10 +189,9 @@ class TargetEquipme(Target):
             self._line_sinks[stream_key] = sink
         return sink
 
-    def _count_raw_records(self, count: int) -> None:
-        before = self._raw_records_seen
-        self._raw_records_seen += count
-        if before // 8192 != self._raw_records_seen // 8192:
+    def _count_raw_record(self) -> None:
+        self._raw_records_seen += 1
+        if not self._raw_records_seen % 8192:
             self._handle_max_record_age()
 
     def _take_record_line(self, stream_key: bytes, line: bytes) -> bool:
@@ -210,7 +209,7 @@ class TargetEquipme(Target):
             return False
         if sink.add_line(line):
             self.drain_one(sink)
-        self._count_raw_records(1)
+        self._count_raw_record()
         return True
 
     def _take_raw_record(self, stream: str | None, raw: msgspec.Raw, version: int | None) -> bool:
@@ -233,7 +232,7 @@ class TargetEquipme(Target):
                 return False
         if sink.add_raw(raw, version):
             self.drain_one(sink)
-        self._count_raw_records(1)
+        self._count_raw_record()
         return True
 
     @override
