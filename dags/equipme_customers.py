@@ -148,7 +148,7 @@ def build_dag(
         def extract_load() -> dict[str, t.Any]:
             import sys
 
-            from tap_equipme.pipeline import run_sync
+            from tap_equipme.pipeline.sync import run_sync
 
             destination, path = warehouse_location(get_current_context()["params"])
             summary = run_sync(
@@ -168,7 +168,7 @@ def build_dag(
 
             from airflow.sdk.exceptions import AirflowFailException
 
-            from tap_equipme.quality import QualityError, api_total, check_warehouse
+            from tap_equipme.pipeline.quality import QualityError, api_total, check_warehouse
 
             destination, path = warehouse_location(get_current_context()["params"])
             try:

@@ -21,6 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from tap_equipme.errors import EquipmeRequestError, EquipmeRetriesExhausted, client_error
+from tap_equipme.request_stats import RequestStats
 from tap_equipme.retry import RetryPolicy
 
 logger = logging.getLogger("tap-equipme")
@@ -109,6 +110,7 @@ class ApiClient:
         )
         self.first_response_date: datetime | None = None
         self._date_lock = threading.Lock()
+        self.stats = RequestStats()
 
     def url_for(self, href: str) -> str:
         """Resolve an API href (`v1/x`, `/v1/x` or an absolute URL) against the base URL.
@@ -140,6 +142,7 @@ class ApiClient:
         *,
         shape_problem: ShapeCheck | None = None,
         missing_ok: bool = False,
+        kind: str = "other",
     ) -> Any:
         """GET a JSON resource, retrying transient failures.
 
@@ -148,6 +151,7 @@ class ApiClient:
             params: Query parameters.
             shape_problem: Checks the decoded body; a problem counts as a bad body (retried).
             missing_ok: Return None on 403 / 404 instead of failing (a deleted resource).
+            kind: What the request is for in the run's `stats` ("list", "metadata", "other").
 
         Returns:
             The decoded JSON body, or None (403 / 404 with `missing_ok`).
@@ -166,10 +170,12 @@ class ApiClient:
             try:
                 response = self.session.get(url, params=params, timeout=self.timeout)
             except _TRANSIENT as exc:
+                self.stats.record(kind, None)
                 problem = f"{type(exc).__name__} (no complete response)"
             else:
                 self._note_date(response)
                 status = response.status_code
+                self.stats.record(kind, status)
                 if status == 429:
                     if rate_limited >= self.policy.max_rate_limit_retries:
                         msg = (
@@ -183,6 +189,7 @@ class ApiClient:
                     )
                     rate_limited += 1
                     logger.info("GET %s: rate limited (429), waiting %.2f s", path, wait)
+                    self.stats.add_wait(wait)
                     self._sleep(wait)
                     continue
                 if 200 <= status < 300:
@@ -206,6 +213,7 @@ class ApiClient:
             wait = self.policy.backoff_seconds(failures)
             failures += 1
             logger.warning("GET %s: %s; retry %d in %.2f s", path, problem, failures, wait)
+            self.stats.add_wait(wait)
             self._sleep(wait)
 
     def _note_date(self, response: requests.Response) -> None:

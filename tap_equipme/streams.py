@@ -62,7 +62,7 @@ class CustomerMetadataStream(EquipmeStream):
         return bool(self.config.get("full_refresh"))
 
     def _parent_ids(self) -> Iterable[int]:
-        parent = self._tap.streams[CustomersStream.name]
+        parent = self.owner.streams[CustomersStream.name]
         return cast("CustomersStream", parent).emitted_ids
 
     def _fetch(self, customer_id: int) -> list[dict] | None:
@@ -70,6 +70,7 @@ class CustomerMetadataStream(EquipmeStream):
             self.path_template.format(customer_id=customer_id),
             shape_problem=array_problem,
             missing_ok=True,
+            kind="metadata",
         )
         return cast("list[dict] | None", result)
 

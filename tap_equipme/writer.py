@@ -4,7 +4,7 @@ singer-sdk's default writer turns every message into a dict with `dataclasses.as
 deep copy of each record) and encodes it with the standard `json` module; its msgspec writer
 still flushes stdout after every message. This writer encodes RECORD messages straight from
 their fields in singer-sdk's own layout (`{"type":"RECORD","stream":...,"record":...}`, which
-`target-equipme` reads without parsing) and flushes stdout only after non-RECORD messages
+`target-duckdb-lake` reads without parsing) and flushes stdout only after non-RECORD messages
 (SCHEMA, STATE, ACTIVATE_VERSION), so a STATE line never waits in a buffer.
 """
 

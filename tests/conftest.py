@@ -21,7 +21,7 @@ SANDBOX_API_KEY = "sandbox-key-7f3a9c1e-DO-NOT-LEAK"
 DEFAULT_CUSTOMERS = 200
 DEFAULT_SEED = 1
 
-# Console scripts (tap-equipme, target-equipme, ...) live beside the interpreter running pytest.
+# Console scripts (tap-equipme, target-duckdb-lake, ...) live beside the interpreter running pytest.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 

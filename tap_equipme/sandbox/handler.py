@@ -10,7 +10,7 @@ import threading
 import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
 from typing_extensions import override
@@ -21,7 +21,24 @@ from tap_equipme.sandbox.faults import Decision
 from tap_equipme.sandbox.query import parse_list_query
 
 if TYPE_CHECKING:
-    from tap_equipme.sandbox.server import SandboxServer
+    from tap_equipme.sandbox.api import EquipmeApi
+    from tap_equipme.sandbox.drift import Drift
+    from tap_equipme.sandbox.faults import FaultInjector
+    from tap_equipme.sandbox.hooks import Hooks
+    from tap_equipme.sandbox.stats import Stats
+
+
+class Sandbox(Protocol):
+    """What the HTTP layer needs of the sandbox (a protocol: the handler never imports it)."""
+
+    api_key: str
+    api: EquipmeApi
+    hooks: Hooks
+    injector: FaultInjector
+    stats: Stats
+    drift: Drift
+    wake: threading.Event
+
 
 HOOK_PREFIX = "/_sandbox/"
 _FAULT_MESSAGES = {
@@ -40,7 +57,7 @@ class SandboxHttpServer(ThreadingHTTPServer):
     request_queue_size = 128
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], sandbox: SandboxServer) -> None:
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()

@@ -1,4 +1,4 @@
-"""`EquipmeSink`: keeps a stream's records as JSON message lines and loads each batch in bulk."""
+"""`WarehouseSink`: keeps a stream's records as JSON message lines and loads each batch in bulk."""
 
 from __future__ import annotations
 
@@ -26,21 +26,34 @@ else:
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Target
+    from singer_sdk.sinks import Sink
     from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-    from tap_equipme.warehouse.target import TargetEquipme
+    from tap_equipme.warehouse.duckdb_writer import DuckDBWarehouse
+
+
+class SinkOwner(t.Protocol):
+    """What a sink needs of its target (a protocol, so sinks never import the target)."""
+
+    warehouse: DuckDBWarehouse
+
+    def active_sink(self, stream_name: str) -> Sink | None:
+        """The stream's current sink, or None."""
+        ...
+
 
 DEFAULT_BATCH_SIZE_ROWS = 50_000
 
 
-class EquipmeSink(BatchSink):
+class WarehouseSink(BatchSink):
     """One stream's batches: JSON text -> one Arrow table -> one upsert transaction."""
 
     MAX_SIZE_DEFAULT = DEFAULT_BATCH_SIZE_ROWS
 
     def __init__(
         self,
-        target: TargetEquipme,
+        target: Target,
         stream_name: str,
         schema: dict,
         key_properties: t.Sequence[str] | None,
@@ -48,7 +61,7 @@ class EquipmeSink(BatchSink):
         """Initialize the sink and derive the stream's columns from its schema.
 
         Args:
-            target: The target.
+            target: The target (a `SinkOwner`: it holds the open warehouse).
             stream_name: Stream name.
             schema: Stream JSON schema.
             key_properties: Key properties.
@@ -57,8 +70,8 @@ class EquipmeSink(BatchSink):
             IncompatibleSchemaError: If the schema cannot be stored.
         """
         super().__init__(target, stream_name, schema, key_properties)
-        self._target = target
-        self.warehouse = target.warehouse
+        self._target = t.cast("SinkOwner", target)
+        self.warehouse = self._target.warehouse
         self.keys = list(key_properties or [])
         try:
             self.columns = columns_for(self.schema, self.keys)

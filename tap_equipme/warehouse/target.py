@@ -1,4 +1,4 @@
-"""`target-equipme`: a singer-sdk Target that loads Singer streams into DuckDB or Parquet."""
+"""`target-duckdb-lake`: a singer-sdk Target that loads Singer streams into DuckDB or Parquet."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tap_equipme.warehouse.duckdb_writer import DEFAULT_COMMIT_EVERY_ROWS, DuckD
 from tap_equipme.warehouse.errors import WarehouseError
 from tap_equipme.warehouse.parquet_writer import ParquetWarehouse
 from tap_equipme.warehouse.reader import LazyRecordReader
-from tap_equipme.warehouse.sinks import DEFAULT_BATCH_SIZE_ROWS, EquipmeSink
+from tap_equipme.warehouse.sinks import DEFAULT_BATCH_SIZE_ROWS, WarehouseSink
 from tap_equipme.warehouse.state import DESTINATIONS
 
 if sys.version_info >= (3, 12):
@@ -63,12 +63,12 @@ def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
     return DuckDBWarehouse(str(path), run_id, commit_every_rows=commit_every_rows)
 
 
-class TargetEquipme(Target):
+class TargetDuckdbLake(Target):
     """Loads Singer streams into DuckDB (upserts) or Parquet (one file per stream)."""
 
-    name = "target-equipme"
+    name = "target-duckdb-lake"
     package_name = "tap-equipme"
-    default_sink_class = EquipmeSink
+    default_sink_class = WarehouseSink
     message_reader_class = LazyRecordReader
     capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
         *Target.capabilities,
@@ -138,8 +138,8 @@ class TargetEquipme(Target):
         self.max_parallelism = 1
         self.warehouse = open_warehouse(self.config)
         _OPEN_WAREHOUSES.add(self.warehouse)
-        self._raw_sinks: dict[str, EquipmeSink | None] = {}
-        self._line_sinks: dict[bytes, EquipmeSink | None] = {}
+        self._raw_sinks: dict[str, WarehouseSink | None] = {}
+        self._line_sinks: dict[bytes, WarehouseSink | None] = {}
         self._raw_records_seen = 0
         self._last_schemas: dict[str, tuple[t.Any, t.Any]] = {}
         if isinstance(self.message_reader, LazyRecordReader):
@@ -158,7 +158,7 @@ class TargetEquipme(Target):
         """
         return self._sinks_active.get(stream_name)
 
-    def _raw_sink(self, stream_name: str) -> EquipmeSink | None:
+    def _raw_sink(self, stream_name: str) -> WarehouseSink | None:
         """Return the sink that may take raw records for a stream (no maps, no validation)."""
         if stream_name in self._raw_sinks:
             return self._raw_sinks[stream_name]
@@ -171,12 +171,12 @@ class TargetEquipme(Target):
             and not maps[0].flattening_enabled
         )
         raw_sink = (
-            sink if plain and isinstance(sink, EquipmeSink) and sink.accepts_raw_records else None
+            sink if plain and isinstance(sink, WarehouseSink) and sink.accepts_raw_records else None
         )
         self._raw_sinks[stream_name] = raw_sink
         return raw_sink
 
-    def _line_sink(self, stream_key: bytes) -> EquipmeSink | None:
+    def _line_sink(self, stream_key: bytes) -> WarehouseSink | None:
         """Return the sink that keeps a stream's RECORD lines whole, or None if it cannot."""
         sink = self._line_sinks.get(stream_key)
         if sink is None and stream_key not in self._line_sinks:
@@ -293,7 +293,7 @@ class TargetEquipme(Target):
             message_dict["record"] = _RECORD_DECODER.decode(record)
         stream_name = message_dict.get("stream")
         sink_for_version = self._sinks_active.get(stream_name or "")
-        if isinstance(sink_for_version, EquipmeSink):
+        if isinstance(sink_for_version, WarehouseSink):
             sink_for_version.observe_version(message_dict.get("version"))
         super()._process_record_message(message_dict)
 
@@ -384,6 +384,6 @@ class TargetEquipme(Target):
                 warehouse.fail(f"{type(exc).__name__}: {exc}")
             if not isinstance(exc, WarehouseError):
                 raise
-            sys.stderr.write(f"target-equipme: error: {exc}\n")
+            sys.stderr.write(f"target-duckdb-lake: error: {exc}\n")
             sys.stderr.flush()
             sys.exit(1)

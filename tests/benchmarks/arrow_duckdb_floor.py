@@ -1,10 +1,10 @@
-"""The floor of target-equipme's own design: Arrow parse + DuckDB insert, nothing else.
+"""The floor of target-duckdb-lake's own design: Arrow parse + DuckDB insert, nothing else.
 
 Usage: ``python arrow_duckdb_floor.py DATABASE MESSAGES`` (a Singer message file, one stream).
 No singer-sdk, no upsert, no bookkeeping: RECORD lines are batched as bytes (50,000 per
 batch), each batch is parsed by Arrow against the stream's columns and appended to a DuckDB
 table on a second thread while the next batch is parsed, in one transaction. Whatever
-target-equipme adds on top of this (Singer framework start-up, upserts by key, state and load
+target-duckdb-lake adds on top of this (Singer framework start-up, upserts by key, state and load
 rows) shows as the gap between the two in the load benchmark.
 """
 

@@ -1,10 +1,10 @@
 """Benchmark 3, load: the same customer records into DuckDB four ways.
 
-``target-equipme`` vs PyPI's ``target-duckdb`` 0.8.0 (in a venv of its own, on a subset when
+``target-duckdb-lake`` vs PyPI's ``target-duckdb`` 0.8.0 (in a venv of its own, on a subset when
 the run is large: it is slow) vs DuckDB's own ``read_json`` of the bare records (the
-practical limit) vs the floor of target-equipme's own design (``arrow_duckdb_floor.py``:
+practical limit) vs the floor of target-duckdb-lake's own design (``arrow_duckdb_floor.py``:
 Arrow parse + DuckDB append, no Singer SDK, no upsert). Each runs as its own process and each
-result is checked by counting rows. ``target-equipme --about`` is timed too: the start-up
+result is checked by counting rows. ``target-duckdb-lake --about`` is timed too: the start-up
 every run of the target pays.
 """
 
@@ -48,6 +48,9 @@ def ensure_target_duckdb() -> Path:
                 "--quiet",
                 "--disable-pip-version-check",
                 f"target-duckdb=={TARGET_DUCKDB_VERSION}",
+                # The same DuckDB as ours, so this script can read the file it writes (a newer
+                # DuckDB's storage format is unreadable to an older one) and the race is fair.
+                f"duckdb=={duckdb.__version__}",
             ],
             check=True,
         )
@@ -109,9 +112,9 @@ def run(
         subset_messages = workdir / "load-messages-subset.jsonl"
         write_message_file(records_path, schema_entry, subset_messages, limit=subset)
 
-    ours_db = workdir / "target-equipme.duckdb"
+    ours_db = workdir / "target-duckdb-lake.duckdb"
     ours_config = write_json(
-        workdir / "target-equipme.json", {"destination": "duckdb", "path": str(ours_db)}
+        workdir / "target-duckdb-lake.json", {"destination": "duckdb", "path": str(ours_db)}
     )
     theirs_db = workdir / "target-duckdb.duckdb"
     theirs_config = write_json(
@@ -123,8 +126,8 @@ def run(
     no_input = workdir / "empty"
     no_input.write_bytes(b"")
     subjects = {
-        "target-equipme": (
-            [bin_path("target-equipme"), "--config", str(ours_config)],
+        "target-duckdb-lake": (
+            [bin_path("target-duckdb-lake"), "--config", str(ours_config)],
             messages,
             ours_db,
             records,
@@ -155,10 +158,12 @@ def run(
             seconds, rss = load_with(label, command, stdin, database, expected)
             if label not in best or seconds < best[label][0]:
                 best[label] = (seconds, rss)
-        startup = run_measured([bin_path("target-equipme"), "--about"], stdout=subprocess.DEVNULL)
+        startup = run_measured(
+            [bin_path("target-duckdb-lake"), "--about"], stdout=subprocess.DEVNULL
+        )
         startup_s = min(startup_s, startup.seconds)
     best_of = f"best of {repeats}" if repeats > 1 else ""
-    ours_s, ours_rss = best["target-equipme"]
+    ours_s, ours_rss = best["target-duckdb-lake"]
     theirs_s, theirs_rss = best["target-duckdb"]
     limit_s, limit_rss = best["read_json"]
     floor_s, floor_rss = best["floor"]
@@ -166,7 +171,7 @@ def run(
         f"first {subset:,} records only; compared by records/s" if subset < records else ""
     )
     report.rows += [
-        Row(bench, "target-equipme", records, ours_s, ours_rss, best_of),
+        Row(bench, "target-duckdb-lake", records, ours_s, ours_rss, best_of),
         Row(
             bench,
             f"target-duckdb {TARGET_DUCKDB_VERSION} (PyPI)",
@@ -185,7 +190,7 @@ def run(
         ),
         Row(
             bench,
-            "Arrow parse + DuckDB append only (floor of target-equipme's design)",
+            "Arrow parse + DuckDB append only (floor of target-duckdb-lake's design)",
             records,
             floor_s,
             floor_rss,
@@ -200,18 +205,19 @@ def run(
     report.goals.append(
         Goal(
             bench,
-            "target-equipme vs target-duckdb, records/s",
+            "target-duckdb-lake vs target-duckdb, records/s",
             ours_rate / theirs_rate,
             10,
             True,
             f"target-duckdb on {subset:,} records" if subset < records else "",
             if_unmet=(
-                f"10x asks target-equipme to load the {records:,} records in at most "
+                f"10x asks target-duckdb-lake to load the {records:,} records in at most "
                 f"{records / (10 * theirs_rate):.2f} s. DuckDB's own read_json of the bare "
                 f"records took {limit_s:.2f} s ({limit_rate / theirs_rate:.1f}x target-duckdb); "
                 f"this design's floor, Arrow parse + DuckDB append with no Singer SDK, no "
-                f"upsert and no state, took {floor_s:.2f} s; target-equipme took {ours_s:.2f} s, "
-                f"of which {startup_s:.2f} s is start-up (`target-equipme --about`: Python, "
+                f"upsert and no state, took {floor_s:.2f} s; target-duckdb-lake took "
+                f"{ours_s:.2f} s, "
+                f"of which {startup_s:.2f} s is start-up (`target-duckdb-lake --about`: Python, "
                 "singer-sdk, DuckDB, Arrow imports). The rest is reading stdin, the upsert by key "
                 "and the state and load bookkeeping; parsing and writing already overlap on "
                 "two threads"
@@ -221,12 +227,12 @@ def run(
     report.goals.append(
         Goal(
             bench,
-            "target-equipme time / DuckDB read_json time",
+            "target-duckdb-lake time / DuckDB read_json time",
             ours_s / limit_s,
             3,
             False,
             if_unmet=(
-                f"target-equipme {ours_s:.2f} s against read_json {limit_s:.2f} s and this "
+                f"target-duckdb-lake {ours_s:.2f} s against read_json {limit_s:.2f} s and this "
                 f"design's floor {floor_s:.2f} s (see the note above)"
             ),
         )

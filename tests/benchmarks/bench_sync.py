@@ -70,7 +70,7 @@ def run_memory(report: Report, workdir: Path, sandbox: Sandbox, small: int, larg
             1.3,
             False,
             if_unmet=(
-                "target-equipme dominates the tree; its RSS climbs over the first ~100,000 "
+                "target-duckdb-lake dominates the tree; its RSS climbs over the first ~100,000 "
                 "customers and then stays flat (allocator and DuckDB caches warming up, not "
                 "a leak: DuckDB itself reports 20-60 MB in use), so the small run has not "
                 "reached the plateau yet; equipme-sync passes batch_size_rows and "
@@ -96,7 +96,7 @@ def run_end_to_end(report: Report, workdir: Path, sandbox: Sandbox, customers: i
 
 
 def describe_peaks(measured: Measured) -> str:
-    """Each program's own peak RSS, e.g. ``tap-equipme 80 MiB, target-equipme 300 MiB``."""
+    """Each program's own peak RSS, e.g. ``tap-equipme 80 MiB, target-duckdb-lake 300 MiB``."""
     return ", ".join(
         f"{name} {rss / 2**20:.0f} MiB"
         for name, rss in sorted(measured.peaks_by_program.items(), key=lambda item: -item[1])

@@ -52,7 +52,7 @@ def test_small_benchmark_run_measures_every_subject_and_judges_every_goal(
         assert float(row["seconds"]) > 0, row.group(0)
         assert int(row["records"].replace(",", "")) > 0, row.group(0)
     subjects = {row["subject"].strip() for row in rows}
-    assert {"requests loop (limit)", "target-equipme", "DuckDB read_json (limit)"} <= subjects
+    assert {"requests loop (limit)", "target-duckdb-lake", "DuckDB read_json (limit)"} <= subjects
     # Peak RSS is measured for every process-tree subject: a sync uses tens of MiB at least.
     memory_rows = [row for row in rows if row["bench"] == "4 memory"]
     assert len(memory_rows) == 2

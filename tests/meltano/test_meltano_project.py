@@ -30,7 +30,8 @@ def settings_from_about(executable: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    ("plugin", "prefix"), [("tap-equipme", "TAP_EQUIPME"), ("target-equipme", "TARGET_EQUIPME")]
+    ("plugin", "prefix"),
+    [("tap-equipme", "TAP_EQUIPME"), ("target-duckdb-lake", "TARGET_DUCKDB_LAKE")],
 )
 def test_meltano_yml_declares_exactly_the_plugins_settings(meltano, plugin, prefix):
     listed = meltano.run("config", "list", plugin, "--all").stdout
@@ -59,10 +60,10 @@ def test_meltano_run_lands_the_sandbox_then_exactly_the_new_customers(
     env = {
         "TAP_EQUIPME_API_KEY": api_key,
         "TAP_EQUIPME_API_URL": sandbox.base_url,
-        "TARGET_EQUIPME_PATH": str(warehouse),
+        "TARGET_DUCKDB_LAKE_PATH": str(warehouse),
     }
     suffix = uuid.uuid4().hex[:8]  # a state id of this test's own
-    run = ("run", "--state-id-suffix", suffix, "tap-equipme", "target-equipme")
+    run = ("run", "--state-id-suffix", suffix, "tap-equipme", "target-duckdb-lake")
 
     first = meltano.run(*run, env=env)
     assert landed.differences("duckdb", warehouse, sandbox.control.snapshot()) == []
@@ -78,7 +79,7 @@ def test_meltano_run_lands_the_sandbox_then_exactly_the_new_customers(
             "ORDER BY started_at DESC LIMIT 1"
         ).fetchall()[0]
     assert inserted == (len(new_ids),)
-    state = meltano.run("state", "get", f"dev:tap-equipme-to-target-equipme:{suffix}")
+    state = meltano.run("state", "get", f"dev:tap-equipme-to-target-duckdb-lake:{suffix}")
     bookmark = json.loads(state.stdout)["singer_state"]["bookmarks"]["customers"]
     assert bookmark["replication_key_value"]
     for proc in (first, second, state):

@@ -15,7 +15,7 @@ import duckdb
 import psutil
 import pytest
 
-from tap_equipme.pipeline import SyncError, run_sync
+from tap_equipme.pipeline.sync import SyncError, run_sync
 from tap_equipme.warehouse.state import bookmark_of, read_state
 
 FAKE_TAP = (sys.executable, str(Path(__file__).with_name("fake_tap.py")))
@@ -156,7 +156,7 @@ def test_unknown_destination_is_a_clear_error(tmp_path):
 def test_signal_is_forwarded_and_the_cli_exits_with_128_plus_signal(tmp_path, signum):
     # The CLI as installed, with the stand-in tap in place of tap-equipme.
     code = (
-        "import sys, tap_equipme.pipeline as p, tap_equipme.sync_cli as cli; "
+        "import sys, tap_equipme.pipeline.sync as p, tap_equipme.pipeline.cli as cli; "
         "real = p.console_script; "
         f"p.console_script = lambda n: {list(FAKE_TAP)!r} if n == 'tap-equipme' else real(n); "
         "sys.exit(cli.main(sys.argv[1:]))"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from tap_equipme.quality import QualityError, api_total, check_warehouse
+from tap_equipme.pipeline.quality import QualityError, api_total, check_warehouse
 
 
 def make_warehouse(path, customers, metadata):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_equipme.pipeline import SyncError, run_sync
+from tap_equipme.pipeline.sync import SyncError, run_sync
 from tap_equipme.warehouse.state import bookmark_of, read_state
 
 NEW_CUSTOMERS = [

@@ -154,13 +154,13 @@ def streams(draw: st.DrawFn) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def _load(path: Path, schema: dict[str, Any], records: list[dict[str, Any]]) -> None:
-    from tap_equipme.warehouse.target import TargetEquipme
+    from tap_equipme.warehouse.target import TargetDuckdbLake
 
     messages = [{"type": "SCHEMA", "stream": "things", "schema": schema, "key_properties": ["id"]}]
     messages += [{"type": "RECORD", "stream": "things", "record": r} for r in records]
     messages.append({"type": "STATE", "value": {"bookmarks": {}}})
     text = "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in messages)
-    target = TargetEquipme(config={"path": str(path)}, validate_config=True)
+    target = TargetDuckdbLake(config={"path": str(path)}, validate_config=True)
     target.listen(io.StringIO(text))
 
 

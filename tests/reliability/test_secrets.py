@@ -221,17 +221,17 @@ def test_meltano_run_never_writes_the_key_to_logs_state_or_the_system_db(
     env = {
         "TAP_EQUIPME_API_KEY": api_key,
         "TAP_EQUIPME_API_URL": sandbox.base_url,
-        "TARGET_EQUIPME_PATH": str(warehouse),
+        "TARGET_DUCKDB_LAKE_PATH": str(warehouse),
     }
     started = time.monotonic()
     runs = []
-    done = project.run("run", "tap-equipme", "target-equipme", env=env)
+    done = project.run("run", "tap-equipme", "target-duckdb-lake", env=env)
     runs.append(SyncRun(done.returncode, done.stdout, done.stderr, time.monotonic() - started))
     # An error path: every API request fails; the run fails and logs why.
     sandbox.control.set_faults(error_rate=1.0)
     try:
         failed = project.run(
-            "run", "tap-equipme", "target-equipme", env={**env, "TAP_EQUIPME_MAX_RETRIES": "1"}
+            "run", "tap-equipme", "target-duckdb-lake", env={**env, "TAP_EQUIPME_MAX_RETRIES": "1"}
         )
         runs.append(SyncRun(failed.returncode, failed.stdout, failed.stderr, 0.0))
     except AssertionError as failure:  # MeltanoProject.run raises with the output

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pytest
 
-TARGET = [str(Path(sys.executable).parent / "target-equipme")]
+TARGET = [str(Path(sys.executable).parent / "target-duckdb-lake")]
 
 
 def customer_schema() -> dict[str, Any]:
@@ -138,7 +138,7 @@ class Run:
 
 @dataclass
 class TargetRunner:
-    """Runs target-equipme in-process (fast) or as a subprocess (the real CLI)."""
+    """Runs target-duckdb-lake in-process (fast) or as a subprocess (the real CLI)."""
 
     tmp_path: Path
     capsys: pytest.CaptureFixture[str]
@@ -150,10 +150,10 @@ class TargetRunner:
         self, messages: Iterable[dict[str, Any]], *, text: bool = False, **settings: Any
     ) -> Run:
         """Run the target in this process (binary input like stdin; `text=True`: a text IO)."""
-        from tap_equipme.warehouse.target import TargetEquipme
+        from tap_equipme.warehouse.target import TargetDuckdbLake
 
         self.capsys.readouterr()
-        target = TargetEquipme(config=self.config(**settings))
+        target = TargetDuckdbLake(config=self.config(**settings))
         body = lines(messages)
         target.listen(io.StringIO(body) if text else io.BytesIO(body.encode()))
         out = self.capsys.readouterr().out

@@ -40,7 +40,7 @@ def test_missing_path_is_rejected_naming_the_setting(target, tmp_path, singer):
 def test_path_under_a_missing_directory_is_a_clear_error(target, tmp_path, singer):
     run = target.cli(_messages(singer), path=str(tmp_path / "no" / "such" / "w.duckdb"))
     assert run.returncode != 0
-    assert "target-equipme: error: Setting 'path'" in run.stderr
+    assert "target-duckdb-lake: error: Setting 'path'" in run.stderr
     assert "does not exist" in run.stderr
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "no").exists()
@@ -183,7 +183,7 @@ def test_property_names_differing_only_in_case_are_a_clear_error_naming_both(tar
     messages = _case_clash_messages({"a": {"type": "string"}, "A": {"type": "string"}})
     run = target.cli(messages)
     assert run.returncode != 0
-    error = run.stderr.split("target-equipme: error: ", 1)[1]
+    error = run.stderr.split("target-duckdb-lake: error: ", 1)[1]
     assert "Stream 's'" in error
     assert "'a' and 'A'" in error
     assert "Traceback" not in run.stderr
@@ -207,7 +207,7 @@ def test_nested_field_names_differing_only_in_case_are_a_clear_error(target, tmp
 def test_a_property_named_like_a_bookkeeping_column_is_a_clear_error(target, tmp_path, name):
     run = target.cli(_case_clash_messages({"a": {"type": "string"}, name: {"type": "string"}}))
     assert run.returncode != 0
-    error = run.stderr.split("target-equipme: error: ", 1)[1]
+    error = run.stderr.split("target-duckdb-lake: error: ", 1)[1]
     assert "Stream 's'" in error
     assert repr(name) in error
     assert "bookkeeping" in error

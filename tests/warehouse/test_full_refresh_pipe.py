@@ -1,4 +1,4 @@
-"""End to end over real HTTP: `tap-equipme | target-equipme`, a full refresh cut short."""
+"""End to end over real HTTP: `tap-equipme | target-duckdb-lake`, a full refresh cut short."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 
 def _pipe(tmp_path: Path, tap_config: dict[str, Any], warehouse: Path) -> tuple[int, int]:
-    """Run `tap-equipme --config ... | target-equipme --config ...`; return both exit codes."""
+    """Run `tap-equipme --config ... | target-duckdb-lake --config ...`; return both exit codes."""
     tap_file = tmp_path / "tap-config.json"
     tap_file.write_text(json.dumps(tap_config))
     target_file = tmp_path / "target-config.json"
@@ -24,7 +24,7 @@ def _pipe(tmp_path: Path, tap_config: dict[str, Any], warehouse: Path) -> tuple[
     )
     try:
         target = subprocess.run(
-            ["target-equipme", "--config", str(target_file)],
+            ["target-duckdb-lake", "--config", str(target_file)],
             stdin=tap.stdout,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -34,7 +34,7 @@ def _events(singer):
 
 def test_about_lists_settings_and_activate_version_capability():
     done = subprocess.run(
-        ["target-equipme", "--about", "--format", "json"],
+        ["target-duckdb-lake", "--about", "--format", "json"],
         capture_output=True,
         text=True,
         check=True,
@@ -81,7 +81,7 @@ def _load_all_paths(target, query, tmp_path, singer, messages):
     import io
     import json as json_module
 
-    from tap_equipme.warehouse.target import TargetEquipme
+    from tap_equipme.warehouse.target import TargetDuckdbLake
 
     spaced = "".join(json_module.dumps(m) + "\n" for m in messages).encode()
     compact = singer.lines(messages).encode()
@@ -94,7 +94,7 @@ def _load_all_paths(target, query, tmp_path, singer, messages):
     contents = {}
     for name, (body, settings) in variants.items():
         path = tmp_path / f"{len(contents)}.duckdb"
-        target_obj = TargetEquipme(config={"path": str(path), "batch_size_rows": 3, **settings})
+        target_obj = TargetDuckdbLake(config={"path": str(path), "batch_size_rows": 3, **settings})
         stream = io.StringIO(body) if isinstance(body, str) else io.BytesIO(body)
         target_obj.listen(stream)
         contents[name] = query(

@@ -33,9 +33,9 @@ def test_state_is_stored_with_the_data_and_read_back(target, tmp_path, singer):
 
 def test_state_on_stdout_is_already_committed(tmp_path, singer, monkeypatch):
     """When the STATE line is written, another connection already sees that state and data."""
-    from tap_equipme.warehouse.target import TargetEquipme
+    from tap_equipme.warehouse.target import TargetDuckdbLake
 
-    target = TargetEquipme(config={"path": str(tmp_path / "w.duckdb"), "batch_size_rows": 3})
+    target = TargetDuckdbLake(config={"path": str(tmp_path / "w.duckdb"), "batch_size_rows": 3})
     seen = []
 
     class Probe(io.StringIO):
@@ -142,7 +142,7 @@ def test_killed_target_leaves_previous_state_and_whole_batches(
     config = tmp_path / "kill-config.json"
     config.write_text(json.dumps(target.config(batch_size_rows=50)))
     proc = subprocess.Popen(
-        ["target-equipme", "--config", str(config)],
+        ["target-duckdb-lake", "--config", str(config)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""Test-only crash points for target-equipme, switched on by the environment.
+"""Test-only crash points for target-duckdb-lake, switched on by the environment.
 
 The crash tests put this folder on PYTHONPATH, so every Python process of the pipeline
 imports it at start-up. Only when `EQUIPME_TEST_CRASH_AT` is set, and only in the process

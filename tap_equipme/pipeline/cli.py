@@ -10,7 +10,7 @@ import typing as t
 from collections.abc import Sequence
 from pathlib import Path
 
-from tap_equipme.pipeline import (
+from tap_equipme.pipeline.sync import (
     DESTINATIONS,
     ENV_PREFIX,
     SyncError,
@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="equipme-sync",
         description="Sync Equipme customers into DuckDB or Parquet (tap-equipme | "
-        "target-equipme), incrementally from the bookmark stored in the warehouse.",
+        "target-duckdb-lake), incrementally from the bookmark stored in the warehouse.",
     )
     parser.add_argument("--destination", choices=DESTINATIONS, default="duckdb")
     parser.add_argument("--path", required=True, help="DuckDB file or Parquet directory")

@@ -1,4 +1,4 @@
-"""`equipme-sync`: run `tap-equipme | target-equipme` with the state kept in the warehouse.
+"""`equipme-sync`: run `tap-equipme | target-duckdb-lake` with the state kept in the warehouse.
 
 The pipeline only wires the two processes: it reads the last committed state from the
 warehouse, starts the tap with it and the target with a fresh run id, relays the tap's
@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from tap_equipme.pipes import RecordRelay, StderrTail, redact
-from tap_equipme.sync_summary import SyncSummary, read_loads
+from tap_equipme.pipeline.pipes import RecordRelay, StderrTail, redact
+from tap_equipme.pipeline.summary import SyncSummary, read_loads
 
 ENV_PREFIX = "TAP_EQUIPME_"
 SECRET_SETTINGS = ("api_key",)
@@ -197,7 +197,7 @@ def console_script(name: str) -> list[str]:
     Airflow worker's Python) works without the venv on PATH.
 
     Args:
-        name: `tap-equipme` or `target-equipme`.
+        name: `tap-equipme` or `target-duckdb-lake`.
 
     Returns:
         The command line.
@@ -237,7 +237,7 @@ def run_sync(
             (the CLI does); otherwise they are removed from the tap's environment.
         tap_command: The tap's command line (default `tap-equipme` beside this Python, else
             on PATH; tests substitute fakes).
-        target_command: The target's command line (default `target-equipme`, found alike).
+        target_command: The target's command line (default `target-duckdb-lake`, found alike).
         target_settings: Extra target settings (e.g. `batch_size_rows`).
 
     Returns:
@@ -300,7 +300,11 @@ def run_sync(
             summary,
             [*(tap_command or console_script("tap-equipme")), *tap_args],
             tap_env,
-            [*(target_command or console_script("target-equipme")), "--config", str(target_file)],
+            [
+                *(target_command or console_script("target-duckdb-lake")),
+                "--config",
+                str(target_file),
+            ],
             target_env,
             secrets,
             progress=(progress_interval, progress_out),

@@ -1,0 +1,70 @@
+"""What one tap run asked of the API: requests by kind, answers by status, time spent waiting.
+
+Thread-safe counters shared by every request of a run (list pages come from a pager thread,
+metadata from the fetch pool). Pure bookkeeping: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+#: The kinds of request the tap makes; anything else counts as "other".
+KINDS = ("list", "metadata", "other")
+
+
+class RequestStats:
+    """Counters for one run: requests by kind, responses by status, transport errors, waits."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: Counter[str] = Counter()
+        self._responses: Counter[str] = Counter()
+        self._transport_errors = 0
+        self._wait_seconds = 0.0
+
+    def record(self, kind: str, status: int | None) -> None:
+        """Count one attempt (a retry is a request too).
+
+        Args:
+            kind: "list", "metadata" or "other".
+            status: The HTTP status, or None when no complete response arrived.
+        """
+        kind = kind if kind in KINDS else "other"
+        with self._lock:
+            self._requests[kind] += 1
+            if status is None:
+                self._transport_errors += 1
+            else:
+                self._responses[str(status)] += 1
+
+    def add_wait(self, seconds: float) -> None:
+        """Add time spent waiting before a retry (after a 429, a 5xx, a dropped connection).
+
+        Args:
+            seconds: The wait.
+        """
+        with self._lock:
+            self._wait_seconds += seconds
+
+    @property
+    def total_requests(self) -> int:
+        """Every request sent so far, of any kind."""
+        with self._lock:
+            return sum(self._requests.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable copy of the counters.
+
+        Returns:
+            `{"requests": {kind: n}, "responses": {status: n}, "transport_errors": n,
+            "wait_seconds": x}`.
+        """
+        with self._lock:
+            return {
+                "requests": {kind: self._requests.get(kind, 0) for kind in KINDS},
+                "responses": dict(sorted(self._responses.items())),
+                "transport_errors": self._transport_errors,
+                "wait_seconds": round(self._wait_seconds, 3),
+            }
