@@ -5,7 +5,7 @@ MELTANO_VENV := .venv-meltano
 MELTANO_VERSION := 4.4.1
 PY := $(VENV)/bin/python
 
-.PHONY: install meltano test test-fast lint demo bench clean
+.PHONY: install meltano test test-fast lint demo bench clean celery-demo
 
 install: $(VENV)/.installed
 
@@ -41,5 +41,10 @@ demo: install
 bench: install
 	$(PY) tests/benchmarks/run_all.py
 
+# The hourly DAG on CeleryExecutor, two workers, PostgreSQL + Redis from wheels (README
+# "Scaling out"); a few minutes on 2 cores, so not in CI. Its report: docs/celery-run.md.
+celery-demo: install
+	$(PY) scripts/celery_demo.py --out docs/celery-run.md
+
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) .airflow .meltano .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MELTANO_VENV) .airflow .celery-demo .meltano .pytest_cache .mypy_cache .ruff_cache
