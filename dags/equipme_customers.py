@@ -28,6 +28,7 @@ from pathlib import Path
 from airflow.sdk import Asset, BaseHook, Param, dag, get_current_context, task
 
 CONN_ID = "equipme_default"
+LAKE_CONN_ID = "equipme_lake"
 POOL = "equipme_warehouse"
 CUSTOMERS_ASSET = Asset("equipme://customers")
 START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -85,6 +86,47 @@ def tap_config_from_connection(conn_id: str = CONN_ID) -> dict[str, t.Any]:
         msg = f"Connection {conn_id!r} has no API key: put it in the connection's password."
         raise AirflowFailException(msg)
     return settings
+
+
+def lake_from_connection(conn_id: str = LAKE_CONN_ID) -> t.Any:
+    """Read the DuckLake destination (catalog, settings, credentials) from its Connection.
+
+    The credentials stay in the returned object's `credentials`, to be put in the sync's
+    environment only (`tap_equipme.pipeline.lake_connection.lake_environment`).
+
+    Args:
+        conn_id: The Connection id: host/port/schema/login/password = the PostgreSQL catalog,
+            extra = `data_path`, `lake_schema`, `s3_*`, `aws_access_key_id`, ...
+
+    Returns:
+        A `tap_equipme.pipeline.lake_connection.LakeTarget`.
+    """
+    from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+
+    from tap_equipme.pipeline.lake_connection import LakeConnectionError
+    from tap_equipme.pipeline.lake_connection import lake_from_connection as from_fields
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        msg = (
+            f"Connection {conn_id!r} is not defined: create it with host/port/schema/login/"
+            'password = the lake\'s PostgreSQL catalog and extra = {"data_path": ...}.'
+        )
+        raise AirflowFailException(msg) from None
+    try:
+        return from_fields(
+            conn_id,
+            host=conn.host,
+            port=conn.port,
+            schema=conn.schema,
+            login=conn.login,
+            password=conn.password,
+            extra=conn.extra_dejson,
+        )
+    except LakeConnectionError as exc:
+        # A wrong Connection does not get right by retrying.
+        raise AirflowFailException(str(exc)) from None
 
 
 def build_dag(

@@ -419,7 +419,8 @@ def main(argv: list[str] | None = None) -> int:
             out.step("Run 2: three customers created through the API, a manual run")
             sandbox.control.create_customers(NEW_CUSTOMERS)
             t = time.monotonic()
-            run2 = json.loads(cluster.run("dags", "trigger", DAG_ID, "-o", "json"))[0]["dag_run_id"]
+            run2 = f"manual__celery_demo_{int(time.time())}"
+            cluster.run("dags", "trigger", DAG_ID, "--run-id", run2)
             wait_run(cluster, sock, run2, args.timeout)
             problems = compare.differences("duckdb", warehouse, sandbox.control.snapshot())
             out.say(
@@ -482,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
             out.block("\n".join(listing))
             out.step("The lake: _equipme_loads (one row per load and stream)")
             out.block(loads_table(warehouse))
-    except (DemoError, OSError, subprocess.SubprocessError) as exc:
+    except (DemoError, OSError, subprocess.SubprocessError, ValueError) as exc:
         out.say(f"\ndemo failed: {exc}")
         return 1
     finally:
