@@ -263,6 +263,7 @@ class DuckLakeWarehouse(DuckDBWarehouse):
         Raises:
             WarehouseError: If a view cannot be created.
         """
+        super().after_commit(state)
         if state is not None:
             return
         try:
