@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -93,6 +93,23 @@ class DuckDBWarehouse(SchemaPlanner):
             raise
         self.bookmark_before = bookmark_of(self.stored_state)
         self.bookmark_after = self.bookmark_before
+
+    @classmethod
+    def from_settings(
+        cls, path: str, run_id: str, settings: Mapping[str, Any], **options: Any
+    ) -> DuckDBWarehouse:
+        """Open this destination from the loader's settings (see `target.open_warehouse`).
+
+        Args:
+            path: The `path` setting.
+            run_id: Identifier of this load.
+            settings: All the loader's settings (a destination reads its own).
+            **options: As for `__init__` (`commit_every_rows`).
+
+        Returns:
+            The opened warehouse.
+        """
+        return cls(path, run_id, **options)
 
     # -- connection and transactions ----------------------------------------------------
 
@@ -184,6 +201,11 @@ class DuckDBWarehouse(SchemaPlanner):
             "bookmark_before VARCHAR, bookmark_after VARCHAR, started_at TIMESTAMPTZ, "
             "finished_at TIMESTAMPTZ, status VARCHAR, PRIMARY KEY (run_id, stream))"
         )
+
+    def _put_row(self, table: str, key: dict[str, Any], values: list[Any]) -> None:
+        """Insert a bookkeeping row, replacing the one with the same `key` (its primary key)."""
+        placeholders = ", ".join("?" for _ in values)
+        self.con.execute(f"INSERT OR REPLACE INTO {table} VALUES ({placeholders})", values)
 
     def _fail_stale_loads(self) -> None:
         # One process writes at a time (the file lock), so a load of another run still
@@ -324,16 +346,20 @@ class DuckDBWarehouse(SchemaPlanner):
         if not self._table_exists(stream):
             return 0
         self._begin()
-        deleted = self._scalar(
-            f"UPDATE {quote(stream)} SET _deleted_at = ? WHERE _deleted_at IS NULL "
-            "AND _sdc_table_version IS DISTINCT FROM ? RETURNING 1",
-            [utc_now(), version],
-            count=True,
-        )
+        deleted = self._soft_delete_rows(stream, version, utc_now())
         stats = self._stats.setdefault(stream, LoadStats())
         stats.deleted += deleted
         self._write_load_row(stream, "running")
         return deleted
+
+    def _soft_delete_rows(self, stream: str, version: int, now: dt.datetime) -> int:
+        """Mark the live rows of other versions deleted; return how many."""
+        return self._scalar(
+            f"UPDATE {quote(stream)} SET _deleted_at = ? WHERE _deleted_at IS NULL "
+            "AND _sdc_table_version IS DISTINCT FROM ? RETURNING 1",
+            [now, version],
+            count=True,
+        )
 
     def _scalar(self, sql: str, params: list[Any] | None = None, *, count: bool = False) -> int:
         rows = self.con.execute(sql, params or []).fetchall()
@@ -351,8 +377,9 @@ class DuckDBWarehouse(SchemaPlanner):
         stats: LoadStats | None = None,
     ) -> None:
         stats = stats or self._stats.setdefault(stream, LoadStats())
-        self.con.execute(
-            f"INSERT OR REPLACE INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._put_row(
+            LOADS_TABLE,
+            {"run_id": self.run_id, "stream": stream},
             [
                 self.run_id,
                 stream,
@@ -375,10 +402,7 @@ class DuckDBWarehouse(SchemaPlanner):
         """
         self.wait_for_loads()
         self._begin()
-        self.con.execute(
-            f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (1, ?, ?, ?)",
-            [json.dumps(state), self.run_id, utc_now()],
-        )
+        self._put_row(STATE_TABLE, {"id": 1}, [1, json.dumps(state), self.run_id, utc_now()])
         self.bookmark_after = bookmark_of(state)
         for stream in self._stats:
             self._write_load_row(stream, "running")
