@@ -11,10 +11,14 @@ Configuration:
   `$AIRFLOW_HOME/data/equipme.duckdb`, or `.../equipme_parquet` for Parquet, resolved when the
   task runs), `destination` (`duckdb` | `parquet`) and `export_dir` (default: `export/` beside
   the DuckDB file).
-- Destination `ducklake`: `warehouse_path` is the DuckLake catalog (`postgres:host=...
-  dbname=...`, no password), params `lake_data_path`, `lake_schema`, `s3_endpoint`,
-  `s3_region`, `s3_url_style`, `s3_use_ssl`; the credentials come from the worker's
-  environment (`PGPASSWORD`, `AWS_ACCESS_KEY_ID`, ...). The loader creates the views there.
+- Destination `ducklake` (several workers): Connection `equipme_lake` = the PostgreSQL
+  catalog (host, port, schema = database, login, password) and in extra `data_path`,
+  `lake_schema`, `s3_endpoint`, `s3_region`, `s3_url_style`, `s3_use_ssl`,
+  `aws_access_key_id`, `aws_secret_access_key`; the secrets go only into the sync's
+  environment. Params `warehouse_path` (the catalog, `postgres:host=... dbname=...`, no
+  password) and `lake_*` / `s3_*` override the Connection's non-secret fields; without the
+  Connection, the credentials come from the worker's environment (`PGPASSWORD`, `AWS_*`).
+  The loader creates the views in the lake; tasks share nothing but the lake and XCom JSON.
 - Pool `equipme_warehouse` with 1 slot: only one task at a time touches the warehouse file.
 - Each task retries 3 times with exponential backoff (2, 4, 8 min, at most 30);
   `EQUIPME_DAG_RETRIES` (read when the file is parsed) overrides the count.
@@ -119,7 +123,7 @@ def tap_config_from_connection(conn_id: str = CONN_ID) -> dict[str, t.Any]:
     return settings
 
 
-def lake_from_connection(conn_id: str = LAKE_CONN_ID) -> t.Any:
+def lake_from_connection(conn_id: str = LAKE_CONN_ID, *, required: bool = True) -> t.Any:
     """Read the DuckLake destination (catalog, settings, credentials) from its Connection.
 
     The credentials stay in the returned object's `credentials`, to be put in the sync's
@@ -129,8 +133,10 @@ def lake_from_connection(conn_id: str = LAKE_CONN_ID) -> t.Any:
         conn_id: The Connection id: host/port/schema/login/password = the PostgreSQL catalog,
             extra = `data_path`, `lake_schema`, `s3_*`, `aws_access_key_id`, ...
 
+        required: Whether a missing Connection is an error (else: None).
+
     Returns:
-        A `tap_equipme.pipeline.lake_connection.LakeTarget`.
+        A `tap_equipme.pipeline.lake_connection.LakeTarget`, or None.
     """
     from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
@@ -140,6 +146,8 @@ def lake_from_connection(conn_id: str = LAKE_CONN_ID) -> t.Any:
     try:
         conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
+        if not required:
+            return None
         msg = (
             f"Connection {conn_id!r} is not defined: create it with host/port/schema/login/"
             'password = the lake\'s PostgreSQL catalog and extra = {"data_path": ...}.'
@@ -158,6 +166,29 @@ def lake_from_connection(conn_id: str = LAKE_CONN_ID) -> t.Any:
     except LakeConnectionError as exc:
         # A wrong Connection does not get right by retrying.
         raise AirflowFailException(str(exc)) from None
+
+
+def lake_destination(
+    params: t.Mapping[str, t.Any],
+) -> tuple[str, dict[str, t.Any], dict[str, str]]:
+    """Return `(catalog, lake settings, credentials)` of a `ducklake` run.
+
+    With the Connection `equipme_lake` defined, it gives the catalog, the settings and the
+    credentials; the params `warehouse_path` and `lake_*` / `s3_*` override its non-secret
+    parts. Without it: the params (catalog default `$EQUIPME_WAREHOUSE_PATH`) and the
+    credentials already in the worker's environment.
+
+    Args:
+        params: The run's params.
+
+    Returns:
+        The catalog, the `lake_*` / `s3_*` settings and the environment variables to set.
+    """
+    target = lake_from_connection(required=False)
+    catalog = params.get("warehouse_path") or (target.catalog if target else None)
+    catalog = catalog or os.environ.get("EQUIPME_WAREHOUSE_PATH") or ""
+    settings = {**(target.settings if target else {}), **lake_params(params)}
+    return str(catalog), settings, dict(target.credentials) if target else {}
 
 
 def build_dag(
@@ -207,7 +238,12 @@ def build_dag(
                 "$EQUIPME_WAREHOUSE_PATH, else $AIRFLOW_HOME/data/equipme.duckdb "
                 "(equipme_parquet for Parquet)",
             ),
-            "destination": Param("duckdb", enum=["duckdb", "parquet", "ducklake"]),
+            # A deployment picks its destination once (e.g. `ducklake` on a Celery or
+            # Kubernetes Airflow) with EQUIPME_DESTINATION, read when the file is parsed.
+            "destination": Param(
+                os.environ.get("EQUIPME_DESTINATION") or "duckdb",
+                enum=["duckdb", "parquet", "ducklake"],
+            ),
             **{name: Param(None, type=["null", kind]) for name, kind in LAKE_PARAMS.items()},
             "export_dir": Param(
                 None,
@@ -222,18 +258,25 @@ def build_dag(
         def extract_load() -> dict[str, t.Any]:
             import sys
 
+            from tap_equipme.pipeline.lake_connection import lake_environment
             from tap_equipme.pipeline.sync import run_sync
 
-            destination, path = warehouse_location(get_current_context()["params"])
-            summary = run_sync(
-                tap_config_from_connection(),
-                destination,
-                path,
-                full_refresh=full_refresh,
-                progress_interval=30.0,
-                progress_out=sys.stderr,
-                lake=lake_params(get_current_context()["params"]),
-            )
+            params = get_current_context()["params"]
+            destination, path = warehouse_location(params)
+            lake, credentials = lake_params(params), {}
+            if destination == "ducklake":
+                path, lake, credentials = lake_destination(params)
+            # The lake's credentials reach the loader through its environment only.
+            with lake_environment(credentials):
+                summary = run_sync(
+                    tap_config_from_connection(),
+                    destination,
+                    path,
+                    full_refresh=full_refresh,
+                    progress_interval=30.0,
+                    progress_out=sys.stderr,
+                    lake=lake,
+                )
             print(summary.render())  # the task log is the place for the summary
             return summary.as_dict()
 
@@ -243,17 +286,20 @@ def build_dag(
 
             from airflow.sdk.exceptions import AirflowFailException
 
+            from tap_equipme.pipeline.lake_connection import lake_environment
             from tap_equipme.pipeline.quality import QualityError, api_total, check_warehouse
 
-            destination, path = warehouse_location(get_current_context()["params"])
+            params = get_current_context()["params"]
+            destination, path = warehouse_location(params)
+            lake, credentials = lake_params(params), {}
+            if destination == "ducklake":
+                path, lake, credentials = lake_destination(params)
             try:
                 expected = api_total(tap_config_from_connection()) if full_refresh else None
-                report = check_warehouse(
-                    destination,
-                    path,
-                    expected_customers=expected,
-                    lake=lake_params(get_current_context()["params"]),
-                )
+                with lake_environment(credentials):
+                    report = check_warehouse(
+                        destination, path, expected_customers=expected, lake=lake
+                    )
             except QualityError as exc:
                 # Bad data does not get better by retrying.
                 raise AirflowFailException(str(exc)) from None

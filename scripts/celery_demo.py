@@ -76,6 +76,20 @@ def worker_name():
 '''
 
 
+CLEAR = """
+import sys
+from airflow.models.taskinstance import TaskInstance, clear_task_instances
+from airflow.utils.session import create_session
+
+dag_id, run_id = sys.argv[1:3]
+with create_session() as session:
+    tis = session.query(TaskInstance).filter(
+        TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id
+    ).all()
+    clear_task_instances(tis, session)
+"""
+
+
 class DemoError(Exception):
     """A step failed; the message says which and why."""
 
@@ -155,6 +169,20 @@ class Cluster:
             tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
             raise DemoError(f"`airflow {' '.join(args[:3])}` exited {proc.returncode}:\n{tail}")
         return proc.stdout
+
+    def python(self, code: str, *args: str, timeout: float = 300) -> None:
+        """Run Python code with Airflow's config (the control home); DemoError if it fails."""
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            env=self.env("control"),
+            cwd=self.home("control") / "cwd",
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise DemoError(f"python step exited {proc.returncode}:\n{proc.stderr[-3000:]}")
 
     def start(self, name: str, *args: str, extra: dict[str, str] | None = None) -> None:
         log = (self.workdir / f"{name}.log").open("ab")
@@ -263,16 +291,13 @@ def task_table(sock: str) -> str:
     return "\n".join(lines)
 
 
-def loads_table(path: Path) -> str:
-    import duckdb
-
-    with duckdb.connect(str(path), read_only=True) as con:
-        rows = con.execute(
-            "SELECT run_id[:8], stream, rows_inserted, rows_updated, rows_deleted, status "
-            "FROM _equipme_loads ORDER BY started_at, stream"
-        ).fetchall()
+def loads_table(loads: list[dict[str, Any]]) -> str:
     lines = [f"{'load':<9} {'stream':<18} {'ins':>5} {'upd':>5} {'del':>4} status"]
-    lines += [f"{r[0]:<9} {r[1]:<18} {r[2]:>5} {r[3]:>5} {r[4]:>4} {r[5]}" for r in rows]
+    for r in sorted(loads, key=lambda r: (r["started_at"], r["stream"])):
+        lines.append(
+            f"{r['run_id'][:8]:<9} {r['stream']:<18} {r['rows_inserted']:>5} "
+            f"{r['rows_updated']:>5} {r['rows_deleted']:>4} {r['status']}"
+        )
     return "\n".join(lines)
 
 
@@ -282,6 +307,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--out", type=Path, help="also write the markdown report here")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per DAG run")
+    parser.add_argument(
+        "--destination",
+        choices=["ducklake", "duckdb"],
+        default="ducklake",
+        help="ducklake: catalog in PostgreSQL, Parquet files in the shared data path (the "
+        "multi-worker setup); duckdb: one DuckDB file in the shared directory (shows the "
+        "scaffolding only: DuckDB files do not belong on shared disks)",
+    )
     args = parser.parse_args(argv)
     workdir = args.workdir.resolve()
     shutil.rmtree(workdir, ignore_errors=True)
@@ -312,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
             sock = pg.get_uri().split("host=", 1)[1]
             with pg_admin(sock) as con:
                 con.execute("CREATE DATABASE airflow")
+                con.execute("CREATE DATABASE equipme_lake")
+            catalog = f"postgres:host={sock} dbname=equipme_lake user=postgres"
             broker_port = broker.server_config["port"]
             api_port = free_port()
             db = f"postgresql+psycopg://postgres@/airflow?host={sock}"
@@ -342,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
                 "EQUIPME_DAG_RETRIES": "0",
+                "EQUIPME_DESTINATION": args.destination,  # the DAG's default, at parse time
             }
             for key in [
                 k for k in base_env if k.startswith(("EQUIPME_WAREHOUSE", "AIRFLOW_CONN_"))
@@ -354,8 +390,33 @@ def main(argv: list[str] | None = None) -> int:
                 "AIRFLOW_CONN_EQUIPME_DEFAULT": json.dumps(
                     {"conn_type": "http", "host": sandbox.base_url, "password": api_key}
                 ),
-                "EQUIPME_WAREHOUSE_PATH": str(warehouse),
             }
+            if args.destination == "ducklake":
+                # The lake's Connection: catalog = this PostgreSQL (trust auth on its socket,
+                # so no password here; a real one goes in the Connection's password), data =
+                # the shared directory (or s3://... with the keys in extra).
+                worker_env["AIRFLOW_CONN_EQUIPME_LAKE"] = json.dumps(
+                    {
+                        "conn_type": "postgres",
+                        "host": sock,
+                        "schema": "equipme_lake",
+                        "login": "postgres",
+                        "extra": {"data_path": f"{lake}/data/"},
+                    }
+                )
+            else:
+                worker_env["EQUIPME_WAREHOUSE_PATH"] = str(warehouse)
+
+            def landed() -> Any:
+                if args.destination == "ducklake":
+                    return compare.read_lake_warehouse(catalog, {})
+                return compare.read("duckdb", warehouse)
+
+            def differences() -> int:
+                result = compare.compare_with_snapshot(landed(), sandbox.control.snapshot())
+                return len(result.missing + result.unexpected + result.duplicates) + len(
+                    result.field_diffs
+                )
 
             out.step("Airflow: db migrate, pool, components")
             t = time.monotonic()
@@ -410,10 +471,9 @@ def main(argv: list[str] | None = None) -> int:
                 120,
             )[0][0]
             wait_run(cluster, sock, run1, args.timeout)
-            problems = compare.differences("duckdb", warehouse, sandbox.control.snapshot())
             out.say(
                 f"- {run1}: success in {time.monotonic() - t:.0f} s; lake vs sandbox: "
-                f"{len(problems)} differences"
+                f"{differences()} differences"
             )
 
             out.step("Run 2: three customers created through the API, a manual run")
@@ -422,10 +482,9 @@ def main(argv: list[str] | None = None) -> int:
             run2 = f"manual__celery_demo_{int(time.time())}"
             cluster.run("dags", "trigger", DAG_ID, "--run-id", run2)
             wait_run(cluster, sock, run2, args.timeout)
-            problems = compare.differences("duckdb", warehouse, sandbox.control.snapshot())
             out.say(
                 f"- {run2}: success in {time.monotonic() - t:.0f} s; lake vs sandbox: "
-                f"{len(problems)} differences"
+                f"{differences()} differences"
             )
 
             out.step("Retry on the other worker: worker_a stopped, worker_b serves both queues")
@@ -445,12 +504,8 @@ def main(argv: list[str] | None = None) -> int:
                 extra={**worker_env, "EQUIPME_DEMO_WORKER": "worker_b"},
             )
             t = time.monotonic()
-            # Run 1 is the scheduled one: its logical date selects it alone.
-            (logical,) = query(sock, "SELECT logical_date FROM dag_run WHERE run_id=%s", (run1,))[0]
-            when = logical.isoformat()
-            cluster.run(
-                "tasks", "clear", DAG_ID, "-t", "^extract_load$", "-d", "-y", "-s", when, "-e", when
-            )
+            # What the UI's "Clear" does to run 1's extract_load and the tasks after it.
+            cluster.python(CLEAR, DAG_ID, run1)
             wait_for(
                 "run 1's cleared tasks",
                 lambda: query(
@@ -464,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             wait_run(cluster, sock, run1, args.timeout)
             snapshot = sandbox.control.snapshot()
-            result = compare.compare_with_snapshot(compare.read("duckdb", warehouse), snapshot)
+            result = compare.compare_with_snapshot(landed(), snapshot)
             out.say(
                 f"- cleared and re-ran in {time.monotonic() - t:.0f} s; lake vs sandbox: "
                 f"{result.summary()}"
@@ -482,7 +537,10 @@ def main(argv: list[str] | None = None) -> int:
                     listing.append(f"{name}: {rel}")
             out.block("\n".join(listing))
             out.step("The lake: _equipme_loads (one row per load and stream)")
-            out.block(loads_table(warehouse))
+            out.block(loads_table(landed().loads))
+            files = sorted(p.relative_to(lake) for p in lake.rglob("*") if p.is_file())
+            out.say(f"\nThe shared data path {lake}: {len(files)} files, e.g.\n")
+            out.block("\n".join(str(f) for f in files[:6]))
     except (DemoError, OSError, subprocess.SubprocessError, ValueError) as exc:
         out.say(f"\ndemo failed: {exc}")
         return 1
