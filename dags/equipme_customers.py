@@ -263,7 +263,7 @@ def build_dag(
 
             params = get_current_context()["params"]
             destination, path = warehouse_location(params)
-            lake, credentials = lake_params(params), {}
+            lake, credentials = lake_params(params), dict[str, str]()
             if destination == "ducklake":
                 path, lake, credentials = lake_destination(params)
             # The lake's credentials reach the loader through its environment only.
@@ -291,7 +291,7 @@ def build_dag(
 
             params = get_current_context()["params"]
             destination, path = warehouse_location(params)
-            lake, credentials = lake_params(params), {}
+            lake, credentials = lake_params(params), dict[str, str]()
             if destination == "ducklake":
                 path, lake, credentials = lake_destination(params)
             try:
