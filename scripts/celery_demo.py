@@ -334,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
 
     out.say("## `make celery-demo`: the hourly DAG on CeleryExecutor with two workers\n")
     out.say(
-        f"Started {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {args.customers} customers."
+        f"Started {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {args.customers} "
+        f"customers, destination {args.destination}."
     )
     cluster: Cluster | None = None
     try:
