@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 MAX_PAGE_SIZE = 1000
 MAX_METADATA_CONCURRENCY = 64
+UNKNOWN_FIELDS_POLICIES = ("keep", "drop", "fail")
 # Settings singer-sdk adds to every tap (stream maps, flattening, batching, ...) plus ones
 # Meltano passes; they are not "unknown".
 _SDK_SETTINGS = frozenset(
@@ -199,6 +200,11 @@ def config_problems(config: Mapping[str, Any]) -> list[str]:
     for name in ("full_refresh",):
         if name in config and not isinstance(config[name], bool):
             problems.append(f"`{name}` must be true or false, not {config[name]!r}.")
+    policy = config.get("unknown_fields", "keep")
+    if policy not in UNKNOWN_FIELDS_POLICIES:
+        problems.append(
+            f"`unknown_fields` must be one of {', '.join(UNKNOWN_FIELDS_POLICIES)}, not {policy!r}."
+        )
     agent = config.get("user_agent")
     if agent is not None and (
         not isinstance(agent, str) or not agent.strip() or any(ord(c) < 32 for c in agent)

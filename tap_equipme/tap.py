@@ -18,7 +18,12 @@ from singer_sdk.helpers._classproperty import classproperty
 
 from tap_equipme import __version__
 from tap_equipme.api_client import ApiClient
-from tap_equipme.config_checks import config_problems, parse_number, unknown_settings
+from tap_equipme.config_checks import (
+    UNKNOWN_FIELDS_POLICIES,
+    config_problems,
+    parse_number,
+    unknown_settings,
+)
 from tap_equipme.errors import EquipmeConfigError, EquipmeError
 from tap_equipme.retry import RetryPolicy
 from tap_equipme.streams import CustomerMetadataStream, CustomersStream
@@ -97,6 +102,13 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "user_agent", th.StringType, default=DEFAULT_USER_AGENT, description="User-Agent header."
+    ),
+    th.Property(
+        "unknown_fields",
+        th.StringType(allowed_values=list(UNKNOWN_FIELDS_POLICIES)),
+        default="keep",
+        description="Fields the API sends but the spec does not declare: keep (add them to "
+        "the schema, types inferred), drop (with a warning) or fail (stop, naming them).",
     ),
     th.Property(
         "backoff_factor",

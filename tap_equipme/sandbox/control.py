@@ -83,3 +83,26 @@ class SandboxControl:
         """Everything the API holds (live customers, metadata, creation times, deleted ids)."""
         result: dict[str, Any] = self._call("GET", "snapshot")
         return result
+
+    def set_extra_fields(
+        self,
+        customer: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        ids: list[int] | None = None,
+    ) -> dict[str, Any]:
+        """Add fields beyond the spec to customers / metadata items (dotted paths -> values).
+
+        Replaces the previous configuration; ``ids`` limits it to those customers.
+        """
+        body = {"customer": customer or {}, "metadata": metadata or {}, "ids": ids}
+        result: dict[str, Any] = self._call("POST", "extra_fields", body)
+        return result
+
+    def clear_extra_fields(self) -> None:
+        """Back to documents exactly as the spec describes them."""
+        self._call("POST", "extra_fields", {})
+
+    def extra_fields(self) -> dict[str, Any]:
+        """The current extra fields configuration."""
+        result: dict[str, Any] = self._call("GET", "extra_fields")
+        return result
