@@ -7,6 +7,8 @@ import os
 import typing as t
 from pathlib import Path
 
+from tap_equipme.pipeline.schema_changes import describe
+
 LOAD_COUNTS = ("rows_inserted", "rows_updated", "rows_deleted")
 
 
@@ -24,6 +26,8 @@ class SyncSummary:
     """RECORD messages the tap emitted (and the pipeline relayed), per stream."""
     loads: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
     """This run's `_equipme_loads` rows, per stream (inserted / updated / deleted, status)."""
+    schema_changes: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    """Columns and fields this run added or widened (`_equipme_schema_changes` rows)."""
     bookmark_before: str | None = None
     bookmark_after: str | None = None
     duration_seconds: float = 0.0
@@ -61,6 +65,7 @@ class SyncSummary:
                 + "".join(f"{count:>10}" for count in counts)
             )
         lines.append(f"  bookmark (createdAfter): {self.bookmark_before} -> {self.bookmark_after}")
+        lines += [f"  schema change: {describe(change)}" for change in self.schema_changes]
         if self.failure:
             lines.append(self.failure)
         return "\n".join(lines)

@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tap_equipme.pipeline.pipes import RecordRelay, StderrTail, redact
+from tap_equipme.pipeline.schema_changes import read_schema_changes
 from tap_equipme.pipeline.summary import SyncSummary, read_loads
 
 ENV_PREFIX = "TAP_EQUIPME_"
@@ -316,6 +317,7 @@ def run_sync(
         try:
             summary.bookmark_after = _bookmark(_read_state(destination, location))
             summary.loads = read_loads(destination, location, summary.run_id)
+            summary.schema_changes = read_schema_changes(destination, location, summary.run_id)
         except Exception:  # noqa: S110 - a summary must not hide the real failure
             pass
     summary.status = "succeeded"
