@@ -209,8 +209,15 @@ class RateLimiter:
         answers = self._answers
         while answers and answers[0] <= since:
             answers.popleft()
+        first = self._cut_at is None
         self._span = max(now - since, MIN_ESTIMATE_SPAN_S)
         estimate = len(answers) / self._span
+        if first:
+            # Unpaced so far, the tap itself may have been the bottleneck for most of the
+            # span (start-up, a busy machine); the last second is what the server allowed.
+            recent = sum(1 for t in answers if t > now - MIN_ESTIMATE_SPAN_S)
+            if recent / MIN_ESTIMATE_SPAN_S > estimate:
+                estimate, self._span = recent / MIN_ESTIMATE_SPAN_S, MIN_ESTIMATE_SPAN_S
         if self._rate is not None:
             estimate = min(estimate, self._current_rate(now) or estimate)
         if not answers:
