@@ -104,7 +104,8 @@ class ParquetWarehouse(DuckDBWarehouse):
         loads = self._file(LOADS_TABLE)
         if loads.exists():
             self.con.execute(
-                f"INSERT INTO {LOADS_TABLE} SELECT * FROM read_parquet({_sql_literal(str(loads))})"
+                f"INSERT INTO {LOADS_TABLE} BY NAME SELECT * FROM "
+                f"read_parquet({_sql_literal(str(loads))})"
             )
 
     def _read_stored_state(self) -> dict[str, Any] | None:
@@ -172,6 +173,14 @@ class ParquetWarehouse(DuckDBWarehouse):
         """
         self._dirty.add(stream)
         return super().soft_delete_absent(stream, version)
+
+    def _touched(self, table: str) -> None:
+        """Publish a table changed outside `upsert` (a history table) at the next commit.
+
+        Args:
+            table: Table name.
+        """
+        self._dirty.add(table)
 
     # -- publishing -----------------------------------------------------------------------
 
