@@ -502,7 +502,7 @@ class DuckDBWarehouse(SchemaPlanner):
     ) -> None:
         stats = stats or self._stats.setdefault(stream, LoadStats())
         run = self.run_stats or {}
-        requests = run.get("requests") if isinstance(run.get("requests"), dict) else {}
+        requests = run["requests"] if isinstance(run.get("requests"), dict) else {}
         values = [
             self.run_id,
             stream,
@@ -515,10 +515,7 @@ class DuckDBWarehouse(SchemaPlanner):
             finished_at,
             status,
             stats.undeleted,
-            *(
-                requests.get(kind) if self.run_stats else None
-                for kind in ("list", "metadata", "other")
-            ),
+            *(requests.get(kind) for kind in ("list", "metadata", "other")),
             json.dumps(self.run_stats) if self.run_stats else None,
         ]
         self.con.execute(
