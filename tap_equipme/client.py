@@ -232,6 +232,7 @@ class EquipmeListStream(EquipmeStream):
     def _list_then_children(self) -> Iterator[dict]:
         # A listing that may delete (change capture, full refresh) must be certified complete.
         certify = self.emit_activate_version_messages
+        self.bookmark_created_after()  # a corrupt bookmark fails here, before any request
         paginator = DriftProofPaginator(int(self.config.get("page_size", 1000)), certify=certify)
         params = self.base_params()
         self.logger.info(

@@ -212,6 +212,11 @@ class CustomerMetadataReadsStream(EquipmeStream):
     parent_stream_type = CustomersStream
     state_partitioning_keys: ClassVar[list[str]] = []
 
+    @property
+    @override
+    def emit_activate_version_messages(self) -> bool:
+        return bool(self.config.get("full_refresh"))
+
     @override
     def get_records(self, context: Context | None) -> Iterator[dict]:
         metadata = self.owner.streams[CustomerMetadataStream.name]
