@@ -181,7 +181,7 @@ def config_problems(config: Mapping[str, Any]) -> list[str]:
         ("request_timeout", 0.001, 3600, False),
         ("lookback", 0, 60 * 24 * 30, False),
         ("backoff_factor", 0, 100, False),
-        ("metadata_refresh_days", 0.001, 3650, False),
+        ("metadata_refresh_days", 0.000001, 3650, False),
     ):
         if (problem := _range_problem(config, name, low, high, integer=integer)) is not None:
             problems.append(problem)
