@@ -109,6 +109,15 @@ def test_one_change_capture_run_brings_edits_deletions_and_metadata_changes(
             f"WHERE id IN ({ids[0]}, {ids[3]}) ORDER BY id",
         )
         assert changed == [(True, True), (False, False)]
+        from tap_equipme.warehouse.views import create_views
+
+        assert "changes_by_day" in create_views(path)
+        per_day = _sql(
+            path,
+            "SELECT sum(inserted), sum(updated), sum(deleted) FROM changes_by_day "
+            "WHERE stream = 'customers'",
+        )
+        assert per_day == [(len(ids) + len(new_ids), 3, 1)]
 
 
 def test_metadata_is_refreshed_on_a_rolling_slice_with_constant_state(
