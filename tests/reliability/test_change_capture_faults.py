@@ -103,7 +103,7 @@ def test_change_capture_during_a_429_and_5xx_storm_loads_every_change(
         ).raise_for_status()
     session.close()
     control.delete_customers(ids[8:11])
-    control.set_faults(error_rate=0.1, rate_limit_per_s=150, retry_after="seconds", seed=9)
+    control.set_faults(error_rate=0.1, rate_limit_per_s=40, retry_after="seconds", seed=9)
     outcome = Outcome("change capture: 5 deactivated, 3 metadata added, 3 deleted; 429 + 5xx")
     outcome.runs.append(pipeline.run())
     outcome.stats = control.stats()
