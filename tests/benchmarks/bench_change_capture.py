@@ -1,4 +1,4 @@
-"""Benchmark 6, change capture: an hourly run next to a full refresh, same data set.
+"""Benchmark 7, change capture: an hourly run next to a full refresh, same data set.
 
 1. ``equipme-sync --full-refresh`` of N customers with metadata (requests, wall time).
 2. 1% of the customers edited through the API (PATCH), the stored state's previous run start
@@ -21,7 +21,7 @@ from harness import BENCH_API_KEY, Measured, Sandbox, bin_path, run_measured, wr
 from messages import tap_config
 from results import Goal, Report, Row
 
-BENCH = "6 change capture"
+BENCH = "7 change capture"
 
 
 def _sync(workdir: Path, database: Path, name: str, base_url: str, *extra: str) -> Measured:

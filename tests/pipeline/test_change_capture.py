@@ -90,7 +90,7 @@ def test_one_change_capture_run_brings_edits_deletions_and_metadata_changes(
     assert second.rows("customers", "rows_updated") == 3
     assert second.rows("customers", "rows_deleted") == 1
     assert second.rows("customer_metadata", "rows_deleted") >= 1
-    assert second.requests["list"] >= 2  # the listing, certified by a second pass
+    assert second.requests["requests"]["list"] >= 2  # the listing, certified by a second pass
 
     third = sync(config, path, destination)
     assert third.rows("customers", "rows_updated") == 0
@@ -130,7 +130,7 @@ def test_metadata_is_refreshed_on_a_rolling_slice_with_constant_state(
     second = sync(tap_config, path)  # seconds later: a tiny slice of the 7-day window
     by_route = sandbox.control.stats()["by_route"]
     assert by_route.get("GET /v1/sales/customers/{customerId}/metadata", 0) <= 1
-    assert second.requests["metadata"] <= 1
+    assert second.requests["requests"]["metadata"] <= 1
     state = _sql(path, "SELECT state FROM _equipme_state")[0][0]
     assert '"metadata_refresh"' in state
     assert "partitions" not in state
