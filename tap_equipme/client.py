@@ -20,6 +20,7 @@ from tap_equipme.api_client import ApiClient, list_page_problem
 from tap_equipme.config_checks import parse_start_date
 from tap_equipme.errors import EquipmeError
 from tap_equipme.pagination import DriftProofPaginator, PageRequest
+from tap_equipme.schema_evolution import SchemaEvolver
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -44,7 +45,10 @@ BOOKMARK_KEY = "createdAfter"
 
 
 class EquipmeStream(Stream):
-    """Base stream: shares the tap's API client; records go out as the API sent them."""
+    """Base stream: shares the tap's API client; records go out as the API sent them.
+
+    Fields beyond the spec follow the `unknown_fields` setting (see `schema_evolution`).
+    """
 
     # Records are emitted as the API sends them and the schema comes from the same spec, so a
     # per-record type conformance walk would only cost time.
@@ -85,31 +89,94 @@ class EquipmeStream(Stream):
         return all(mask.get(crumb, True) for crumb in mask)
 
     @cached_property
-    def _schema_keys(self) -> frozenset[str]:
-        return frozenset(self.schema.get("properties", {}))
+    def _evolver(self) -> SchemaEvolver:
+        # Works on a copy: the class's spec-derived schema (and so --discover) never changes.
+        return SchemaEvolver(self.schema)
 
-    def _drop_unknown_keys(self, record: dict) -> dict:
-        # A field the vendored spec does not know (the API grew): dropped, as singer-sdk
-        # would, with one warning per run rather than one per record.
-        unknown = sorted(set(record) - self._schema_keys)
-        if not getattr(self, "_warned_unknown", False):
-            self._warned_unknown = True
-            self.logger.warning(
-                "%s records carry fields the spec does not declare, dropped: %s",
-                self.name,
-                ", ".join(unknown),
+    @cached_property
+    def _reported_paths(self) -> set[str]:
+        return set()
+
+    @property
+    def unknown_fields_policy(self) -> str:
+        """The `unknown_fields` setting: `keep` (default), `drop` or `fail`."""
+        return str(self.config.get("unknown_fields") or "keep")
+
+    def _handle_unknown_fields(self, record: dict) -> dict:
+        """Apply the `unknown_fields` policy to a record that does not fit the schema.
+
+        Args:
+            record: The record as the API sent it.
+
+        Returns:
+            The record to emit (without the fields that `drop` removes or that are held back).
+
+        Raises:
+            EquipmeError: With `fail`, naming the stream and the fields.
+        """
+        evolver = self._evolver
+        policy = self.unknown_fields_policy
+        if policy == "fail":
+            paths = evolver.unknown_paths(record)
+            msg = (
+                f"Stream '{self.name}': the API sent field(s) {', '.join(map(repr, paths))} "
+                "that the spec does not declare, and `unknown_fields` is 'fail': stopped "
+                "before emitting that record. Set `unknown_fields` to 'keep' to add such fields "
+                "to the schema, or to 'drop' to leave them out."
             )
-        return {key: value for key, value in record.items() if key in self._schema_keys}
+            raise EquipmeError(msg)
+        if policy == "keep":
+            changes = evolver.widen(record)
+            if changes:
+                self._adopt_schema(evolver.schema)
+                for change in changes:
+                    self.logger.info(
+                        "%s: field '%s' is not in the spec: %s (unknown_fields=keep)",
+                        self.name,
+                        change.path,
+                        f"added as {change.new_type}"
+                        if change.kind == "added"
+                        else f"widened from {change.old_type} to {change.new_type}",
+                    )
+        record, removed = evolver.strip_unknown(record)
+        new = [path for path in removed if path not in self._reported_paths]
+        if new:
+            self._reported_paths.update(new)
+            if policy == "drop":
+                self.logger.warning(
+                    "%s records carry fields the spec does not declare, dropped "
+                    "(unknown_fields=drop): %s",
+                    self.name,
+                    ", ".join(new),
+                )
+            else:
+                self.logger.info(
+                    "%s: field(s) %s not in the spec and so far only null or empty: left out "
+                    "until they carry a value",
+                    self.name,
+                    ", ".join(f"'{path}'" for path in new),
+                )
+        return record
+
+    def _adopt_schema(self, schema: dict) -> None:
+        """Make a widened schema the stream's own and send it before the next record."""
+        self._schema = schema
+        # The stream maps (aliases, flattening, property maps) derive their schemas from it.
+        self._tap.mapper.register_raw_stream_schema(self.name, schema, self.primary_keys)
+        self._stream_maps = None
+        self._write_schema_message()
 
     @override
     def _generate_record_messages(self, record: dict) -> Generator[RecordMessage, None, None]:
+        # A record with fields beyond the schema (the API grew) takes the slow path once;
+        # the check itself is a few set comparisons.
+        if not self._evolver.fits(record):
+            record = self._handle_unknown_fields(record)
         # singer-sdk walks every record against the selection mask (most of the tap's CPU
         # time); when every property is selected there is nothing to remove, so skip it.
         if not self._all_properties_selected:
             yield from super()._generate_record_messages(record)
             return
-        if not self._schema_keys.issuperset(record):
-            record = self._drop_unknown_keys(record)
         version = self._stream_version
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)

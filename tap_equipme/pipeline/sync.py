@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tap_equipme.pipeline.pipes import RecordRelay, StderrTail, redact
+from tap_equipme.pipeline.schema_changes import read_schema_changes
 from tap_equipme.pipeline.summary import SyncSummary, read_loads
 
 ENV_PREFIX = "TAP_EQUIPME_"
@@ -356,6 +357,9 @@ def run_sync(
         try:
             summary.bookmark_after = _bookmark(_read_state(destination, location, lake))
             summary.loads = read_loads(destination, location, summary.run_id, lake)
+            summary.schema_changes = read_schema_changes(
+                destination, location, summary.run_id, lake
+            )
         except Exception:  # noqa: S110 - a summary must not hide the real failure
             pass
     summary.status = "succeeded"
@@ -427,6 +431,7 @@ def _run_processes(
                 # Warnings (e.g. an unknown setting) must reach the user even on success.
                 for line in tail.warnings:
                     progress[1].write(f"equipme-sync: {tail.name}: {line}\n")
+        summary.requests = tails["tap"].request_stats
     failure = _failure(tap_code, target_code, target_failed_first, relay, tails)
     if failure:
         summary.status = "failed"

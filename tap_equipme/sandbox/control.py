@@ -47,6 +47,21 @@ class SandboxControl:
         result: dict[str, Any] = self._call("POST", "faults", fields)
         return result
 
+    def set_rate_limit(
+        self,
+        rate_limit_per_s: float | None,
+        shape: str | None = None,
+        window_s: float | None = None,
+    ) -> dict[str, Any]:
+        """Change only the rate limit, mid-run (the bucket keeps its tokens; other faults stay)."""
+        body: dict[str, Any] = {"rate_limit_per_s": rate_limit_per_s}
+        if shape is not None:
+            body["rate_limit_shape"] = shape
+        if window_s is not None:
+            body["rate_limit_window_s"] = window_s
+        result: dict[str, Any] = self._call("POST", "rate_limit", body)
+        return result
+
     def clear_faults(self) -> None:
         """No faults."""
         self._call("POST", "faults", {})
@@ -82,4 +97,27 @@ class SandboxControl:
     def snapshot(self) -> dict[str, Any]:
         """Everything the API holds (live customers, metadata, creation times, deleted ids)."""
         result: dict[str, Any] = self._call("GET", "snapshot")
+        return result
+
+    def set_extra_fields(
+        self,
+        customer: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        ids: list[int] | None = None,
+    ) -> dict[str, Any]:
+        """Add fields beyond the spec to customers / metadata items (dotted paths -> values).
+
+        Replaces the previous configuration; ``ids`` limits it to those customers.
+        """
+        body = {"customer": customer or {}, "metadata": metadata or {}, "ids": ids}
+        result: dict[str, Any] = self._call("POST", "extra_fields", body)
+        return result
+
+    def clear_extra_fields(self) -> None:
+        """Back to documents exactly as the spec describes them."""
+        self._call("POST", "extra_fields", {})
+
+    def extra_fields(self) -> dict[str, Any]:
+        """The current extra fields configuration."""
+        result: dict[str, Any] = self._call("GET", "extra_fields")
         return result

@@ -11,6 +11,7 @@ from tap_equipme.sandbox import data
 from tap_equipme.sandbox.api import Response, error_response
 from tap_equipme.sandbox.drift import Drift, DriftPlan
 from tap_equipme.sandbox.errors import ApiError, bad_request, not_found
+from tap_equipme.sandbox.extra_fields import ExtraFields
 from tap_equipme.sandbox.faults import FaultInjector, Faults
 from tap_equipme.sandbox.render import dumps
 from tap_equipme.sandbox.stats import Stats
@@ -41,12 +42,15 @@ class Hooks:
             ("POST", "/_sandbox/reset"): self._reset,
             ("POST", "/_sandbox/faults"): self._faults,
             ("GET", "/_sandbox/faults"): self._get_faults,
+            ("POST", "/_sandbox/rate_limit"): self._rate_limit,
             ("POST", "/_sandbox/customers"): self._create_customers,
             ("POST", "/_sandbox/delete"): self._delete,
             ("POST", "/_sandbox/drift"): self._drift,
             ("GET", "/_sandbox/stats"): self._stats,
             ("POST", "/_sandbox/stats/clear"): self._clear_stats,
             ("GET", "/_sandbox/snapshot"): self._snapshot,
+            ("POST", "/_sandbox/extra_fields"): self._set_extra_fields,
+            ("GET", "/_sandbox/extra_fields"): self._get_extra_fields,
         }
         handler = routes.get((method, path.rstrip("/")))
         try:
@@ -78,6 +82,19 @@ class Hooks:
     def _faults(self, body: dict[str, Any]) -> dict[str, Any]:
         faults = Faults.from_dict(body)
         self.injector.configure(faults)
+        return faults.to_dict()
+
+    def _rate_limit(self, body: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(
+            set(body) - {"rate_limit_per_s", "rate_limit_shape", "rate_limit_window_s"}
+        )
+        if unknown:
+            raise ValueError(f"Unknown rate limit setting(s) {unknown}.")
+        if "rate_limit_per_s" not in body:
+            raise ValueError("'rate_limit_per_s' is required (a number, or null for no limit).")
+        faults = self.injector.set_rate_limit(
+            body["rate_limit_per_s"], body.get("rate_limit_shape"), body.get("rate_limit_window_s")
+        )
         return faults.to_dict()
 
     def _get_faults(self, _body: dict[str, Any]) -> dict[str, Any]:
@@ -124,3 +141,11 @@ class Hooks:
 
     def _snapshot(self, _body: dict[str, Any]) -> dict[str, Any]:
         return self.store.snapshot()
+
+    def _set_extra_fields(self, body: dict[str, Any]) -> dict[str, Any]:
+        extra = ExtraFields.from_dict(body)
+        self.store.set_extra_fields(extra)
+        return extra.to_dict()
+
+    def _get_extra_fields(self, _body: dict[str, Any]) -> dict[str, Any]:
+        return self.store.renderer.extra.to_dict()

@@ -29,7 +29,7 @@ import pyarrow as pa
 from tap_equipme.warehouse.arrow import Column, last_per_key, quote
 from tap_equipme.warehouse.connection import connect_duckdb, utc_now
 from tap_equipme.warehouse.errors import IncompatibleSchemaError, WarehouseError
-from tap_equipme.warehouse.evolution import SchemaPlanner
+from tap_equipme.warehouse.evolution import SCHEMA_CHANGES_TABLE, SchemaChange, SchemaPlanner
 from tap_equipme.warehouse.state import STATE_TABLE, bookmark_of, parse_state
 from tap_equipme.warehouse.versions import VersionTracker
 
@@ -82,6 +82,8 @@ class DuckDBWarehouse(SchemaPlanner):
         self._stats: dict[str, LoadStats] = {}
         self._committed_stats: dict[str, LoadStats] = {}
         self._ensured: dict[str, list[Column]] = {}
+        self._schema_changed = False
+        """Whether this run recorded a schema change (the Parquet writer publishes the log)."""
         self.versions = VersionTracker()
         """Full-refresh versions seen; a complete one's soft deletes wait for end of input."""
         try:
@@ -201,6 +203,11 @@ class DuckDBWarehouse(SchemaPlanner):
             "bookmark_before VARCHAR, bookmark_after VARCHAR, started_at TIMESTAMPTZ, "
             "finished_at TIMESTAMPTZ, status VARCHAR, PRIMARY KEY (run_id, stream))"
         )
+        self.con.execute(
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA_CHANGES_TABLE} (run_id VARCHAR NOT NULL, "
+            "stream VARCHAR NOT NULL, field_path VARCHAR NOT NULL, change VARCHAR NOT NULL, "
+            "old_type VARCHAR, new_type VARCHAR NOT NULL, changed_at TIMESTAMPTZ NOT NULL)"
+        )
 
     def _put_row(self, table: str, key: dict[str, Any], values: list[Any]) -> None:
         """Insert a bookkeeping row, replacing the one with the same `key` (its primary key)."""
@@ -233,11 +240,53 @@ class DuckDBWarehouse(SchemaPlanner):
         if self._ensured.get(stream) == columns:
             return
         self._begin()
-        for statement in self.plan_schema(stream, columns, keys):
+        statements, changes = self.plan_changes(stream, columns, keys)
+        for statement in statements:
             logger.info("Stream '%s': %s", stream, statement)
             self.con.execute(statement)
+        self._record_schema_changes(stream, changes)
         self._ensured[stream] = columns
         self._stats.setdefault(stream, LoadStats())
+
+    def _record_schema_changes(self, stream: str, changes: list[SchemaChange]) -> None:
+        """Log each added or widened column / field once and keep it in the change log."""
+        if not changes:
+            return
+        now = utc_now()
+        for change in changes:
+            if change.kind == "added":
+                logger.info(
+                    "Stream '%s': new field '%s' %s (rows loaded before read NULL)",
+                    stream,
+                    change.path,
+                    change.new_type,
+                )
+            else:
+                logger.info(
+                    "Stream '%s': field '%s' widened from %s to %s",
+                    stream,
+                    change.path,
+                    change.old_type,
+                    change.new_type,
+                )
+        self.con.executemany(
+            f"INSERT INTO {SCHEMA_CHANGES_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[self.run_id, stream, c.path, c.kind, c.old_type, c.new_type, now] for c in changes],
+        )
+        self._schema_changed = True
+
+    def adapt_columns(self, stream: str, columns: list[Column]) -> list[Column]:
+        """See `SchemaPlanner.adapt_columns` (after the batch being loaded, if any).
+
+        Args:
+            stream: Stream name.
+            columns: The stream's columns.
+
+        Returns:
+            The columns to load with.
+        """
+        self.wait_for_loads()
+        return super().adapt_columns(stream, columns)
 
     # -- loading --------------------------------------------------------------------------
 

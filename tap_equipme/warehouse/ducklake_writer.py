@@ -31,6 +31,7 @@ import duckdb
 from tap_equipme.warehouse.arrow import Column, quote
 from tap_equipme.warehouse.duckdb_writer import LOADS_TABLE, DuckDBWarehouse
 from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.evolution import SCHEMA_CHANGES_TABLE
 from tap_equipme.warehouse.journal import JournaledConnection
 from tap_equipme.warehouse.lake import LakeSettings, connect_lake, lake_settings
 from tap_equipme.warehouse.state import STATE_TABLE
@@ -184,6 +185,9 @@ class DuckLakeWarehouse(DuckDBWarehouse):
             "finished_at TIMESTAMPTZ, status VARCHAR)",
             f"CREATE TABLE IF NOT EXISTS {STREAMS_TABLE} (stream VARCHAR NOT NULL, "
             "key_properties JSON NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA_CHANGES_TABLE} (run_id VARCHAR NOT NULL, "
+            "stream VARCHAR NOT NULL, field_path VARCHAR NOT NULL, change VARCHAR NOT NULL, "
+            "old_type VARCHAR, new_type VARCHAR NOT NULL, changed_at TIMESTAMPTZ NOT NULL)",
         ]
         for statement in statements:
             for attempt in range(1, COMMIT_ATTEMPTS + 1):

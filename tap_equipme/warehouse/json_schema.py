@@ -88,6 +88,8 @@ def _non_null_option(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _FREEFORM = ColumnType(pa.string(), "VARCHAR", nullable=True, freeform=True)
+JSON_TEXT = _FREEFORM
+"""A column kept as its values' JSON text."""
 
 
 def column_type(schema: dict[str, Any]) -> ColumnType:

@@ -115,6 +115,12 @@ class WarehouseSink(BatchSink):
     def setup(self) -> None:
         """Fail early (before any data) if the warehouse cannot take this schema."""
         super().setup()
+        adapted = self.warehouse.adapt_columns(self.stream_name, self.columns)
+        if adapted != self.columns:
+            # Columns the table keeps as JSON text take any later value as its JSON text.
+            self.columns = adapted
+            self._parse_schema = parse_schema(adapted)
+            self._freeform = freeform_columns(adapted)
         self.warehouse.plan_schema(self.stream_name, self.columns, self.keys)
 
     def observe_version(self, version: int | None) -> None:

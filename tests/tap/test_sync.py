@@ -158,7 +158,9 @@ def test_a_deselected_metadata_stream_is_not_requested(sandbox, config, run_tap)
     )
 
 
-def test_fields_the_spec_does_not_declare_are_dropped(stub_api, api_key, run_tap, caplog):
+def test_with_unknown_fields_drop_fields_the_spec_does_not_declare_are_dropped(
+    stub_api, api_key, run_tap, caplog
+):
     item = {"id": 1, "name": "A", "self": {"href": "v1/sales/customers/1"}, "brandNew": 42}
     stub_api.reply(200, {"items": [item], "total": 1, "self": {"href": "v1/sales/customers"}})
     catalog = _catalog({"api_key": api_key})
@@ -168,7 +170,8 @@ def test_fields_the_spec_does_not_declare_are_dropped(stub_api, api_key, run_tap
                 if entry["breadcrumb"] == []:
                     entry["metadata"]["selected"] = False
 
-    run = run_tap({"api_key": api_key, "api_url": stub_api.base_url}, catalog=catalog)
+    config = {"api_key": api_key, "api_url": stub_api.base_url, "unknown_fields": "drop"}
+    run = run_tap(config, catalog=catalog)
 
     assert run.records("customers") == [{k: v for k, v in item.items() if k != "brandNew"}]
     assert "brandNew" in caplog.text
