@@ -96,8 +96,9 @@ def test_slow_start_opens_concurrency_half_a_request_per_answer():
     first = rl.acquire()
     assert rl._wait_locked(clock.now) > 0, "a second request must wait for the first answer"
     rl.on_answer(first, throttled=False)
+    second = rl.acquire()
     assert rl._wait_locked(clock.now) > 0, "1.5 in flight allowed: still one"
-    rl.on_answer(rl.acquire(), throttled=False)
+    rl.on_answer(second, throttled=False)
     permits = [rl.acquire(), rl.acquire()]
     assert rl._wait_locked(clock.now) > 0
     for permit in permits:
