@@ -20,6 +20,7 @@ from tap_equipme.api_client import ApiClient, list_page_problem
 from tap_equipme.config_checks import parse_start_date
 from tap_equipme.errors import EquipmeError
 from tap_equipme.pagination import DriftProofPaginator, PageRequest
+from tap_equipme.schema_evolution import SchemaEvolver
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -41,10 +42,16 @@ class StreamOwner(Protocol):
 
 BOOKMARK_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 BOOKMARK_KEY = "createdAfter"
+SYNC_MODES = ("change_capture", "incremental")
+RUN_STATS_KEY = "run_stats"
+"""Top-level key of the final STATE carrying the run's request counters (`RequestStats`)."""
 
 
 class EquipmeStream(Stream):
-    """Base stream: shares the tap's API client; records go out as the API sent them."""
+    """Base stream: shares the tap's API client; records go out as the API sent them.
+
+    Fields beyond the spec follow the `unknown_fields` setting (see `schema_evolution`).
+    """
 
     # Records are emitted as the API sends them and the schema comes from the same spec, so a
     # per-record type conformance walk would only cost time.
@@ -85,31 +92,94 @@ class EquipmeStream(Stream):
         return all(mask.get(crumb, True) for crumb in mask)
 
     @cached_property
-    def _schema_keys(self) -> frozenset[str]:
-        return frozenset(self.schema.get("properties", {}))
+    def _evolver(self) -> SchemaEvolver:
+        # Works on a copy: the class's spec-derived schema (and so --discover) never changes.
+        return SchemaEvolver(self.schema)
 
-    def _drop_unknown_keys(self, record: dict) -> dict:
-        # A field the vendored spec does not know (the API grew): dropped, as singer-sdk
-        # would, with one warning per run rather than one per record.
-        unknown = sorted(set(record) - self._schema_keys)
-        if not getattr(self, "_warned_unknown", False):
-            self._warned_unknown = True
-            self.logger.warning(
-                "%s records carry fields the spec does not declare, dropped: %s",
-                self.name,
-                ", ".join(unknown),
+    @cached_property
+    def _reported_paths(self) -> set[str]:
+        return set()
+
+    @property
+    def unknown_fields_policy(self) -> str:
+        """The `unknown_fields` setting: `keep` (default), `drop` or `fail`."""
+        return str(self.config.get("unknown_fields") or "keep")
+
+    def _handle_unknown_fields(self, record: dict) -> dict:
+        """Apply the `unknown_fields` policy to a record that does not fit the schema.
+
+        Args:
+            record: The record as the API sent it.
+
+        Returns:
+            The record to emit (without the fields that `drop` removes or that are held back).
+
+        Raises:
+            EquipmeError: With `fail`, naming the stream and the fields.
+        """
+        evolver = self._evolver
+        policy = self.unknown_fields_policy
+        if policy == "fail":
+            paths = evolver.unknown_paths(record)
+            msg = (
+                f"Stream '{self.name}': the API sent field(s) {', '.join(map(repr, paths))} "
+                "that the spec does not declare, and `unknown_fields` is 'fail': stopped "
+                "before emitting that record. Set `unknown_fields` to 'keep' to add such fields "
+                "to the schema, or to 'drop' to leave them out."
             )
-        return {key: value for key, value in record.items() if key in self._schema_keys}
+            raise EquipmeError(msg)
+        if policy == "keep":
+            changes = evolver.widen(record)
+            if changes:
+                self._adopt_schema(evolver.schema)
+                for change in changes:
+                    self.logger.info(
+                        "%s: field '%s' is not in the spec: %s (unknown_fields=keep)",
+                        self.name,
+                        change.path,
+                        f"added as {change.new_type}"
+                        if change.kind == "added"
+                        else f"widened from {change.old_type} to {change.new_type}",
+                    )
+        record, removed = evolver.strip_unknown(record)
+        new = [path for path in removed if path not in self._reported_paths]
+        if new:
+            self._reported_paths.update(new)
+            if policy == "drop":
+                self.logger.warning(
+                    "%s records carry fields the spec does not declare, dropped "
+                    "(unknown_fields=drop): %s",
+                    self.name,
+                    ", ".join(new),
+                )
+            else:
+                self.logger.info(
+                    "%s: field(s) %s not in the spec and so far only null or empty: left out "
+                    "until they carry a value",
+                    self.name,
+                    ", ".join(f"'{path}'" for path in new),
+                )
+        return record
+
+    def _adopt_schema(self, schema: dict) -> None:
+        """Make a widened schema the stream's own and send it before the next record."""
+        self._schema = schema
+        # The stream maps (aliases, flattening, property maps) derive their schemas from it.
+        self._tap.mapper.register_raw_stream_schema(self.name, schema, self.primary_keys)
+        self._stream_maps = None
+        self._write_schema_message()
 
     @override
     def _generate_record_messages(self, record: dict) -> Generator[RecordMessage, None, None]:
+        # A record with fields beyond the schema (the API grew) takes the slow path once;
+        # the check itself is a few set comparisons.
+        if not self._evolver.fits(record):
+            record = self._handle_unknown_fields(record)
         # singer-sdk walks every record against the selection mask (most of the tap's CPU
         # time); when every property is selected there is nothing to remove, so skip it.
         if not self._all_properties_selected:
             yield from super()._generate_record_messages(record)
             return
-        if not self._schema_keys.issuperset(record):
-            record = self._drop_unknown_keys(record)
         version = self._stream_version
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
@@ -139,6 +209,8 @@ class EquipmeListStream(EquipmeStream):
         """Initialize the stream (see `singer_sdk.Stream`)."""
         super().__init__(*args, **kwargs)
         self.emitted_ids: Iterable[int] = ()
+        self.new_ids: set[int] | None = None
+        """Change capture: listed ids created since the bookmark (None: every id is new)."""
         self.drift_report: dict[str, int] = {}
 
     @property
@@ -147,15 +219,39 @@ class EquipmeListStream(EquipmeStream):
         return bool(self.config.get("full_refresh"))
 
     @property
+    def sync_mode(self) -> str:
+        """`full_refresh`, `change_capture` (the default) or `incremental`."""
+        if self.full_refresh:
+            return "full_refresh"
+        return str(self.config.get("sync_mode") or "change_capture")
+
+    @property
     @override
     def emit_activate_version_messages(self) -> bool:
-        return self.full_refresh
+        # Change capture re-lists everything too: a complete listing is a version.
+        return self.sync_mode != "incremental"
 
     def starting_created_after(self) -> str | None:
-        """The `createdAfter` filter of this run: bookmark, else `start_date`, else none.
+        """The `createdAfter` filter of this run's listing.
+
+        Incremental: the bookmark, else `start_date`. Change capture: `start_date` (a fixed
+        lower bound of what the warehouse holds). Full refresh: none.
 
         Returns:
             An ISO-8601 timestamp or None.
+        """
+        if self.sync_mode == "change_capture":
+            start_date = self.config.get("start_date")
+            return (
+                parse_start_date(str(start_date)).strftime(BOOKMARK_FORMAT) if start_date else None
+            )
+        return self.bookmark_created_after()
+
+    def bookmark_created_after(self) -> str | None:
+        """The `createdAfter` of "new since the last run": bookmark, else `start_date`.
+
+        Returns:
+            An ISO-8601 timestamp, or None (full refresh, or a first run without start_date).
         """
         if self.full_refresh:
             return None
@@ -201,13 +297,66 @@ class EquipmeListStream(EquipmeStream):
             self.logger.info("Requests this run: %s", json.dumps(self.api.stats.as_dict()))
 
     def _list_then_children(self) -> Iterator[dict]:
-        paginator = DriftProofPaginator(int(self.config.get("page_size", 1000)))
+        # A listing that may delete (change capture, full refresh) must be certified complete.
+        certify = self.emit_activate_version_messages
+        self.bookmark_created_after()  # a corrupt bookmark fails here, before any request
+        paginator = DriftProofPaginator(int(self.config.get("page_size", 1000)), certify=certify)
         params = self.base_params()
         self.logger.info(
-            "Reading %s %s",
+            "Reading %s %s (%s)",
             self.name,
             f"created after {params[BOOKMARK_KEY]}" if BOOKMARK_KEY in params else "(all)",
+            self.sync_mode.replace("_", " "),
         )
+        yield from self._read_listing(paginator, params)
+        self.emitted_ids = paginator.emitted_ids
+        self.drift_report = {
+            "drift_detected": int(paginator.drift_detected),
+            "step_backs": paginator.step_backs,
+            "rescans": paginator.rescans,
+            "passes": paginator.passes,
+        }
+        if paginator.drift_detected:
+            self.logger.warning(
+                "The %s listing changed while it was read (step backs: %d, rescans from the "
+                "start: %d); a verification pass read it again and emitted only ids not seen.",
+                self.name,
+                paginator.step_backs,
+                paginator.rescans,
+            )
+        if certify and not paginator.certified:
+            self.logger.warning(
+                "The %s listing kept changing over %d passes and could not be certified "
+                "complete: this run marks nothing deleted (the next run will).",
+                self.name,
+                paginator.passes,
+            )
+        else:
+            self.close_version()
+        self.new_ids = self._new_ids()
+        self.sync_children_once()
+        self.advance_bookmark()
+
+    def _new_ids(self) -> set[int] | None:
+        """In change capture, the listed ids created since the bookmark (None: all are new).
+
+        One cheap extra listing (`createdAfter` = bookmark, ids only): the customers whose
+        metadata is read at once, as an incremental run would.
+        """
+        if self.sync_mode != "change_capture":
+            return None
+        created_after = self.bookmark_created_after()
+        if created_after is None or created_after == self.starting_created_after():
+            return None
+        params = {**self.base_params(), BOOKMARK_KEY: created_after}
+        paginator = DriftProofPaginator(int(self.config.get("page_size", 1000)))
+        listed = set(self.emitted_ids)
+        return {item["id"] for item in self._read_listing(paginator, params)} & listed
+
+    def _read_listing(
+        self, paginator: DriftProofPaginator, params: dict[str, Any]
+    ) -> Iterator[dict]:
+        """Yield the listing's items the paginator picks, one page fetched ahead."""
         href = self.path
 
         def fetch(href: str, request: PageRequest) -> dict[str, Any]:
@@ -236,23 +385,6 @@ class EquipmeListStream(EquipmeStream):
                     yield items[index]
         finally:
             pager.shutdown(wait=True, cancel_futures=True)
-        self.emitted_ids = paginator.emitted_ids
-        self.drift_report = {
-            "drift_detected": int(paginator.drift_detected),
-            "step_backs": paginator.step_backs,
-            "rescans": paginator.rescans,
-        }
-        if paginator.drift_detected:
-            self.logger.warning(
-                "The %s listing changed while it was read (step backs: %d, rescans from the "
-                "start: %d); a verification pass read it again and emitted only ids not seen.",
-                self.name,
-                paginator.step_backs,
-                paginator.rescans,
-            )
-        self.close_version()
-        self.sync_children_once()
-        self.advance_bookmark()
 
     def _next_href(self, page: dict[str, Any], current: str) -> str:
         """The list URL (without query) of the page's `next` link, else the current one.
@@ -287,6 +419,18 @@ class EquipmeListStream(EquipmeStream):
                     # The SDK's record limit (its test mode) cut the child short; as the SDK does.
                     continue
 
+    def extra_state(self, started: datetime) -> dict[str, Any]:
+        """More of this stream's state to write with the bookmark (subclasses).
+
+        Args:
+            started: When this run started (server time).
+
+        Returns:
+            Keys to merge into the stream's state.
+        """
+        del started
+        return {}
+
     def advance_bookmark(self) -> None:
         """Write the new bookmark: sync start (server time) minus `lookback`."""
         started = self.api.first_response_date or datetime.now(timezone.utc)
@@ -295,5 +439,8 @@ class EquipmeListStream(EquipmeStream):
         state = self.stream_state
         state["replication_key"] = BOOKMARK_KEY
         state["replication_key_value"] = bookmark
+        state.update(self.extra_state(started))
+        # Read by the loader into `_equipme_loads`; the tap drops it when it loads a state.
+        cast("dict[str, Any]", self.tap_state)[RUN_STATS_KEY] = self.api.stats.as_dict()
         self.state_manager.is_flushed = False
         self.logger.info("New %s bookmark: %s=%s", self.name, BOOKMARK_KEY, bookmark)

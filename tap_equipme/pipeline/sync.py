@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tap_equipme.pipeline.pipes import RecordRelay, StderrTail, redact
+from tap_equipme.pipeline.schema_changes import read_schema_changes
 from tap_equipme.pipeline.summary import SyncSummary, read_loads
 
 ENV_PREFIX = "TAP_EQUIPME_"
@@ -268,6 +269,9 @@ def run_sync(
         destination=destination,
         path=str(location),
         full_refresh=full_refresh,
+        sync_mode="full_refresh"
+        if full_refresh or tap_config.get("full_refresh")
+        else str(tap_config.get("sync_mode") or "change_capture"),
     )
     try:
         (location.parent if destination == "duckdb" else location).mkdir(
@@ -316,6 +320,7 @@ def run_sync(
         try:
             summary.bookmark_after = _bookmark(_read_state(destination, location))
             summary.loads = read_loads(destination, location, summary.run_id)
+            summary.schema_changes = read_schema_changes(destination, location, summary.run_id)
         except Exception:  # noqa: S110 - a summary must not hide the real failure
             pass
     summary.status = "succeeded"

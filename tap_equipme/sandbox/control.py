@@ -79,10 +79,19 @@ class SandboxControl:
         return list(self._call("POST", "delete", {"ids": list(ids)})["deleted"])
 
     def schedule_drift(
-        self, after_requests: int, insert: int = 0, delete: int = 0, repeat: bool = False
+        self,
+        after_requests: int,
+        insert: int = 0,
+        delete: int = 0,
+        repeat: bool = False,
+        rename: int = 0,
     ) -> None:
-        """After the k-th following list request, insert and delete customers (offset drift)."""
+        """After the k-th following list request, insert, delete and rename customers.
+
+        Renamed customers are ones not served yet, moved among those already served.
+        """
         body = {"after_requests": after_requests, "insert": insert, "delete": delete}
+        body["rename"] = rename
         self._call("POST", "drift", {**body, "repeat": repeat})
 
     def stats(self) -> dict[str, Any]:
@@ -97,4 +106,27 @@ class SandboxControl:
     def snapshot(self) -> dict[str, Any]:
         """Everything the API holds (live customers, metadata, creation times, deleted ids)."""
         result: dict[str, Any] = self._call("GET", "snapshot")
+        return result
+
+    def set_extra_fields(
+        self,
+        customer: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        ids: list[int] | None = None,
+    ) -> dict[str, Any]:
+        """Add fields beyond the spec to customers / metadata items (dotted paths -> values).
+
+        Replaces the previous configuration; ``ids`` limits it to those customers.
+        """
+        body = {"customer": customer or {}, "metadata": metadata or {}, "ids": ids}
+        result: dict[str, Any] = self._call("POST", "extra_fields", body)
+        return result
+
+    def clear_extra_fields(self) -> None:
+        """Back to documents exactly as the spec describes them."""
+        self._call("POST", "extra_fields", {})
+
+    def extra_fields(self) -> dict[str, Any]:
+        """The current extra fields configuration."""
+        result: dict[str, Any] = self._call("GET", "extra_fields")
         return result

@@ -11,6 +11,7 @@ from tap_equipme.sandbox import data
 from tap_equipme.sandbox.api import Response, error_response
 from tap_equipme.sandbox.drift import Drift, DriftPlan
 from tap_equipme.sandbox.errors import ApiError, bad_request, not_found
+from tap_equipme.sandbox.extra_fields import ExtraFields
 from tap_equipme.sandbox.faults import FaultInjector, Faults
 from tap_equipme.sandbox.render import dumps
 from tap_equipme.sandbox.stats import Stats
@@ -48,6 +49,8 @@ class Hooks:
             ("GET", "/_sandbox/stats"): self._stats,
             ("POST", "/_sandbox/stats/clear"): self._clear_stats,
             ("GET", "/_sandbox/snapshot"): self._snapshot,
+            ("POST", "/_sandbox/extra_fields"): self._set_extra_fields,
+            ("GET", "/_sandbox/extra_fields"): self._get_extra_fields,
         }
         handler = routes.get((method, path.rstrip("/")))
         try:
@@ -125,6 +128,7 @@ class Hooks:
             insert=int(body.get("insert", 0)),
             delete=int(body.get("delete", 0)),
             repeat=bool(body.get("repeat", False)),
+            rename=int(body.get("rename", 0)),
         )
         self.drift.schedule(plan)
         return {"scheduled": True}
@@ -138,3 +142,11 @@ class Hooks:
 
     def _snapshot(self, _body: dict[str, Any]) -> dict[str, Any]:
         return self.store.snapshot()
+
+    def _set_extra_fields(self, body: dict[str, Any]) -> dict[str, Any]:
+        extra = ExtraFields.from_dict(body)
+        self.store.set_extra_fields(extra)
+        return extra.to_dict()
+
+    def _get_extra_fields(self, _body: dict[str, Any]) -> dict[str, Any]:
+        return self.store.renderer.extra.to_dict()

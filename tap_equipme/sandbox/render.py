@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tap_equipme.sandbox.data import EMPLOYEES_BY_ID, CustomerCore
+from tap_equipme.sandbox.extra_fields import ExtraFields
 
 CUSTOMERS_PATH = "v1/sales/customers"
 
@@ -22,6 +23,8 @@ class Renderer:
     def __init__(self, href_prefix: str = "") -> None:
         self.href_prefix = href_prefix  # "" gives "v1/...", "/" gives "/v1/..."
         self._employee_refs: dict[int, dict[str, Any]] = {}
+        self.extra = ExtraFields()
+        """Fields beyond the spec (``/_sandbox/extra_fields``); none by default."""
 
     def href(self, path: str) -> dict[str, str]:
         """A ResourceLink relative to the base URL, in the configured style."""
@@ -75,12 +78,13 @@ class Renderer:
                 "employee": self.employee_reference(referral["employee"]),
             }
         document["self"] = self.href(f"{CUSTOMERS_PATH}/{customer_id}")
-        return document
+        return self.extra.add_to_customer(customer_id, document)
 
     def metadata_item(self, customer_id: int, item: dict[str, Any]) -> dict[str, Any]:
         """A MetadataItem document with its ``self`` link."""
         key_path = quote(item["key"], safe="")
-        return {
+        document = {
             **item,
             "self": self.href(f"{CUSTOMERS_PATH}/{customer_id}/metadata/{key_path}"),
         }
+        return self.extra.add_to_metadata(customer_id, document)

@@ -15,6 +15,7 @@ from typing import Any
 from tap_equipme.sandbox import data
 from tap_equipme.sandbox.data import CustomerCore
 from tap_equipme.sandbox.errors import forbidden, not_found
+from tap_equipme.sandbox.extra_fields import ExtraFields
 from tap_equipme.sandbox.render import Renderer, dumps
 from tap_equipme.sandbox.writes import details_from_create
 
@@ -54,6 +55,7 @@ class Store:
             self._json: dict[int, bytes] = {}
             self._metadata: dict[int, dict[str, dict[str, Any]]] = {}
             self._orderings: OrderedDict[ListFilter, list[int]] = OrderedDict()
+            self.renderer.extra = ExtraFields()
 
     def _changed(self, customer_id: int | None = None) -> None:
         if customer_id is not None:
@@ -242,6 +244,12 @@ class Store:
             del items[key]
 
     # ----- hooks -----------------------------------------------------------------------
+    def set_extra_fields(self, extra: ExtraFields) -> None:
+        """Add fields beyond the spec to every document rendered from now on."""
+        with self.lock:
+            self.renderer.extra = extra
+            self._json.clear()
+
     def snapshot(self) -> dict[str, Any]:
         """Everything the API holds, for tests: see ARCHITECTURE.md ``/_sandbox/snapshot``."""
         with self.lock:

@@ -1,61 +1,153 @@
-"""Schema evolution: read a stream table's shape and plan the DDL a new SCHEMA asks for."""
+"""Schema evolution: read a stream table's shape and plan the DDL a new SCHEMA asks for.
+
+What a new SCHEMA may do to an existing table (the same for every destination: the Parquet
+and DuckLake writers inherit this planner):
+
+- a new property adds a nullable column, a new field inside a STRUCT (also inside a LIST of
+  STRUCTs) adds that field; rows loaded before read NULL;
+- integer -> number widens the column (BIGINT -> DOUBLE, also inside a STRUCT), since a
+  DOUBLE holds every integer up to 2^53 exactly; a number that comes back as an integer is
+  stored in the DOUBLE column as it is;
+- a column kept as JSON text (VARCHAR: a field first seen only as null, or with mixed types)
+  takes any later value as its JSON text;
+- a property missing from the new schema keeps its column; new rows read NULL there;
+- anything else (a number that becomes a string, a STRUCT that becomes a list...) is an
+  `IncompatibleSchemaError` naming stream, field and both types, before anything is written.
+
+Every addition and widening is returned as a `SchemaChange`, which the writer records in
+`_equipme_schema_changes`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tap_equipme.warehouse.errors import IncompatibleSchemaError
-from tap_equipme.warehouse.json_schema import BOOKKEEPING_COLUMNS, Column, quote
+from tap_equipme.warehouse.json_schema import (
+    BOOKKEEPING_COLUMNS,
+    JSON_TEXT,
+    Column,
+    quote,
+)
 
 if TYPE_CHECKING:
     import duckdb
 
+SCHEMA_CHANGES_TABLE = "_equipme_schema_changes"
+_WIDENINGS = {("BIGINT", "DOUBLE")}
+"""(existing, desired) leaf types a column is widened for (lossless)."""
+_KEPT_WIDER = {("DOUBLE", "BIGINT")}
+"""(existing, desired) leaf types where the existing column already holds the new values."""
+_SCALARS_AS_TEXT = {"BIGINT", "DOUBLE", "BOOLEAN", "VARCHAR"}
+"""Desired leaf types whose values a JSON-text (VARCHAR) column takes as their JSON text."""
 
-def nested_additions(
-    stream: str, column: str, existing: Any, desired: Any, path: list[str] | None = None
-) -> list[tuple[str, str]]:
-    """Return the nested fields to add so that `existing` can hold `desired` values.
 
-    Types are `duckdb.DuckDBPyType` objects. New fields inside STRUCTs (also inside LISTs of
-    STRUCTs) are additions; anything else that differs is incompatible.
+@dataclass(frozen=True)
+class SchemaChange:
+    """One column or field added, or widened, by a new SCHEMA."""
 
-    Args:
-        stream: Stream name (for the error message).
-        column: Top-level column name (for the error message).
-        existing: The column's current type.
-        desired: The type the new schema asks for.
-        path: Quoted path below the column (recursion).
+    path: str
+    """Dotted field path; `[]` marks the elements of a list (e.g. `lines[].note`)."""
+    kind: str
+    """`added` or `widened`."""
+    old_type: str | None
+    new_type: str
 
-    Returns:
-        `(dotted quoted path, SQL type)` pairs, for `ALTER TABLE ... ADD COLUMN path type`.
 
-    Raises:
-        IncompatibleSchemaError: If the types differ in a way that is not an addition.
-    """
-    path = path or [quote(column)]
-    if str(existing) == str(desired):
-        return []
-    if existing.id == desired.id == "struct":
-        current = dict(existing.children)
-        additions: list[tuple[str, str]] = []
-        for name, child in desired.children:
-            if name not in current:
-                additions.append((".".join([*path, quote(name)]), str(child)))
-            else:
-                additions += nested_additions(
-                    stream, column, current[name], child, [*path, quote(name)]
-                )
-        return additions
-    if existing.id == desired.id == "list":
-        return nested_additions(stream, column, existing.child, desired.child, [*path, "element"])
-    dotted = ".".join(p.strip('"') for p in path)
+@dataclass
+class _Reconciled:
+    """The type a column gets (existing and desired merged) and what changed on the way."""
+
+    sql: str
+    additions: list[tuple[str, str]]
+    """`(dotted quoted path, SQL type)` of nested fields to add."""
+    changes: list[SchemaChange]
+    widened: bool
+
+
+def _incompatible(stream: str, path: list[str], existing: Any, desired: Any) -> None:
+    dotted = ".".join(path).replace(".[]", "[]")
     msg = (
         f"Stream '{stream}': column '{dotted}' is {existing} in the warehouse but the new "
         f"schema makes it {desired}. Changing the type of an existing column is not "
-        "supported; nothing was written. Rename the property, or drop or migrate the "
-        "table, then run again."
+        "supported (only integer -> number is widened); nothing was written. Rename the "
+        "property, or drop or migrate the table, then run again."
     )
     raise IncompatibleSchemaError(msg)
+
+
+def reconcile(
+    stream: str, existing: Any, desired: Any, path: list[str], quoted: list[str]
+) -> _Reconciled:
+    """Merge a column's existing type with the type a new schema asks for.
+
+    Types are `duckdb.DuckDBPyType` objects.
+
+    Args:
+        stream: Stream name (for the error message).
+        existing: The column's (or field's) current type.
+        desired: The type the new schema asks for.
+        path: Field names from the column down (for messages and the change log).
+        quoted: The same path quoted for SQL (`element` for list items).
+
+    Returns:
+        The merged type and the additions / widenings it takes.
+
+    Raises:
+        IncompatibleSchemaError: If the types differ in a way that is not listed above.
+    """
+    old, new = str(existing), str(desired)
+    if old == new:
+        return _Reconciled(old, [], [], widened=False)
+    dotted = ".".join(path).replace(".[]", "[]")
+    if existing.id == desired.id == "struct":
+        current = dict(existing.children)
+        wanted = dict(desired.children)
+        fields: list[str] = []
+        result = _Reconciled("", [], [], widened=False)
+        for name, child in existing.children:
+            if name in wanted:
+                sub = reconcile(stream, child, wanted[name], [*path, name], [*quoted, quote(name)])
+                result.additions += sub.additions
+                result.changes += sub.changes
+                result.widened |= sub.widened
+                fields.append(f"{quote(name)} {sub.sql}")
+            else:
+                fields.append(f"{quote(name)} {child}")
+        for name, child in desired.children:
+            if name not in current:
+                result.additions.append((".".join([*quoted, quote(name)]), str(child)))
+                result.changes.append(SchemaChange(f"{dotted}.{name}", "added", None, str(child)))
+                fields.append(f"{quote(name)} {child}")
+        result.sql = f"STRUCT({', '.join(fields)})"
+        return result
+    if existing.id == desired.id == "list":
+        sub = reconcile(stream, existing.child, desired.child, [*path, "[]"], [*quoted, "element"])
+        return _Reconciled(f"{sub.sql}[]", sub.additions, sub.changes, sub.widened)
+    if (old, new) in _WIDENINGS:
+        return _Reconciled(new, [], [SchemaChange(dotted, "widened", old, new)], widened=True)
+    if (old, new) in _KEPT_WIDER or (old == "VARCHAR" and new in _SCALARS_AS_TEXT):
+        return _Reconciled(old, [], [], widened=False)
+    _incompatible(stream, path, existing, desired)
+    raise AssertionError  # unreachable: _incompatible raises
+
+
+def nested_additions(
+    stream: str, column: str, existing: Any, desired: Any
+) -> list[tuple[str, str]]:
+    """Return the nested fields to add so that `existing` can hold `desired` values.
+
+    Args:
+        stream: Stream name (for the error message).
+        column: Top-level column name.
+        existing: The column's current type.
+        desired: The type the new schema asks for.
+
+    Returns:
+        `(dotted quoted path, SQL type)` pairs, for `ALTER TABLE ... ADD COLUMN path type`.
+    """
+    return reconcile(stream, existing, desired, [column], [quote(column)]).additions
 
 
 class SchemaPlanner:
@@ -97,8 +189,51 @@ class SchemaPlanner:
     def _sql_type(self, sql: str) -> Any:
         return self.con.sql(f"SELECT NULL::{sql}").types[0]
 
+    def adapt_columns(self, stream: str, columns: list[Column]) -> list[Column]:
+        """Keep values as JSON text where the table already stores a column as JSON text.
+
+        A field first seen only as null (or with mixed types) got a JSON-text column; when a
+        later run infers a real type for it, its values go on being stored as JSON text.
+
+        Args:
+            stream: Stream name.
+            columns: The stream's columns from its SCHEMA.
+
+        Returns:
+            The columns, with those types replaced.
+        """
+        if not self._table_exists(stream):
+            return columns
+        existing = self._existing_types(stream)
+        adapted = []
+        for column in columns:
+            current = existing.get(column.name)
+            if (
+                current is not None
+                and str(current) == "VARCHAR"
+                and column.type.duckdb != "VARCHAR"
+            ):
+                column = replace(column, type=JSON_TEXT)
+            adapted.append(column)
+        return adapted
+
     def plan_schema(self, stream: str, columns: list[Column], keys: list[str]) -> list[str]:
         """Check a stream's schema against its table and return the DDL to apply.
+
+        Args:
+            stream: Stream (and table) name.
+            columns: The stream's columns from its SCHEMA message.
+            keys: The stream's key properties.
+
+        Returns:
+            SQL statements (CREATE TABLE or ALTER TABLE) to run before loading.
+        """
+        return self.plan_changes(stream, columns, keys)[0]
+
+    def plan_changes(
+        self, stream: str, columns: list[Column], keys: list[str]
+    ) -> tuple[list[str], list[SchemaChange]]:
+        """Check a stream's schema against its table; return the DDL and what it changes.
 
         Only reads the warehouse: an incompatible schema raises before anything is written.
 
@@ -108,7 +243,8 @@ class SchemaPlanner:
             keys: The stream's key properties.
 
         Returns:
-            SQL statements (CREATE TABLE or ALTER TABLE) to run before loading.
+            SQL statements (CREATE TABLE or ALTER TABLE) to run before loading, and the
+            columns and fields they add or widen (none for a new table).
 
         Raises:
             IncompatibleSchemaError: For new key properties or a changed column type.
@@ -122,7 +258,7 @@ class SchemaPlanner:
             defs += [f"{quote(n)} {t}" for n, t in BOOKKEEPING_COLUMNS.items()]
             if keys:
                 defs.append(f"PRIMARY KEY ({', '.join(quote(k) for k in keys)})")
-            return [f"CREATE TABLE {table} ({', '.join(defs)})"]
+            return [f"CREATE TABLE {table} ({', '.join(defs)})"], []
         existing_keys = self._existing_keys(stream)
         if existing_keys != list(keys):
             msg = (
@@ -133,17 +269,34 @@ class SchemaPlanner:
             raise IncompatibleSchemaError(msg)
         existing = self._existing_types(stream)
         ddl: list[str] = []
+        changes: list[SchemaChange] = []
         for column in columns:
             desired = self._sql_type(column.type.duckdb)
             if column.name not in existing:
                 ddl.append(f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} {desired}")
+                changes.append(SchemaChange(column.name, "added", None, str(desired)))
                 continue
-            for path, sql_type in nested_additions(
-                stream, column.name, existing[column.name], desired
-            ):
-                ddl.append(f"ALTER TABLE {table} ADD COLUMN {path} {sql_type}")
+            merged = reconcile(
+                stream, existing[column.name], desired, [column.name], [quote(column.name)]
+            )
+            if merged.widened:
+                # One cast of the whole column: DuckDB casts STRUCTs by field name and fills
+                # fields the old values lack with NULL.
+                ddl.append(
+                    f"ALTER TABLE {table} ALTER COLUMN {quote(column.name)} TYPE {merged.sql}"
+                )
+            else:
+                ddl += [
+                    f"ALTER TABLE {table} ADD COLUMN {path} {sql_type}"
+                    for path, sql_type in merged.additions
+                ]
+            changes += merged.changes
+        # Tables loaded before change tracking existed get its columns (filled by the writer).
+        for name, sql_type in BOOKKEEPING_COLUMNS.items():
+            if name not in existing:
+                ddl.append(f"ALTER TABLE {table} ADD COLUMN {quote(name)} {sql_type}")
         # A NOT NULL column the new schema no longer promises to fill becomes nullable.
         promised = {c.name for c in columns if c.not_null}
         for name in sorted(self._not_null_columns(stream) - promised - set(keys)):
             ddl.append(f"ALTER TABLE {table} ALTER COLUMN {quote(name)} DROP NOT NULL")
-        return ddl
+        return ddl, changes

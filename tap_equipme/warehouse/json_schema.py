@@ -16,6 +16,9 @@ BOOKKEEPING_COLUMNS = {
     "_loaded_at": "TIMESTAMPTZ",
     "_deleted_at": "TIMESTAMPTZ",
     "_sdc_table_version": "BIGINT",
+    "_first_seen_at": "TIMESTAMPTZ",
+    "_changed_at": "TIMESTAMPTZ",
+    "_content_hash": "VARCHAR",
 }
 """Columns every stream table has besides the record keys."""
 
@@ -88,6 +91,8 @@ def _non_null_option(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _FREEFORM = ColumnType(pa.string(), "VARCHAR", nullable=True, freeform=True)
+JSON_TEXT = _FREEFORM
+"""A column kept as its values' JSON text."""
 
 
 def column_type(schema: dict[str, Any]) -> ColumnType:

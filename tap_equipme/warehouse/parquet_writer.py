@@ -24,6 +24,7 @@ from tap_equipme.warehouse.arrow import Column, quote
 from tap_equipme.warehouse.connection import connect_duckdb
 from tap_equipme.warehouse.duckdb_writer import LOADS_TABLE, DuckDBWarehouse
 from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.evolution import SCHEMA_CHANGES_TABLE
 from tap_equipme.warehouse.state import STATE_FILE, parse_state, write_json_atomically
 
 KEYS_METADATA = "equipme_key_properties"
@@ -101,11 +102,13 @@ class ParquetWarehouse(DuckDBWarehouse):
 
     def _create_bookkeeping(self) -> None:
         super()._create_bookkeeping()
-        loads = self._file(LOADS_TABLE)
-        if loads.exists():
-            self.con.execute(
-                f"INSERT INTO {LOADS_TABLE} SELECT * FROM read_parquet({_sql_literal(str(loads))})"
-            )
+        for table in (LOADS_TABLE, SCHEMA_CHANGES_TABLE):
+            published = self._file(table)
+            if published.exists():
+                source = _sql_literal(str(published))
+                self.con.execute(
+                    f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet({source})"
+                )
 
     def _read_stored_state(self) -> dict[str, Any] | None:
         state_file = self.directory / STATE_FILE
@@ -173,6 +176,14 @@ class ParquetWarehouse(DuckDBWarehouse):
         self._dirty.add(stream)
         return super().soft_delete_absent(stream, version)
 
+    def _touched(self, table: str) -> None:
+        """Publish a table changed outside `upsert` (a history table) at the next commit.
+
+        Args:
+            table: Table name.
+        """
+        self._dirty.add(table)
+
     # -- publishing -----------------------------------------------------------------------
 
     def _publish(self, name: str, keys: list[str] | None = None) -> None:
@@ -202,6 +213,9 @@ class ParquetWarehouse(DuckDBWarehouse):
             self._publish(stream, self._keys.get(stream, []))
         self._dirty.clear()
         self._publish(LOADS_TABLE)
+        if self._schema_changed:
+            self._publish(SCHEMA_CHANGES_TABLE)
+            self._schema_changed = False
         if state is not None:
             write_json_atomically(self.directory / STATE_FILE, state)
 

@@ -115,6 +115,12 @@ class WarehouseSink(BatchSink):
     def setup(self) -> None:
         """Fail early (before any data) if the warehouse cannot take this schema."""
         super().setup()
+        adapted = self.warehouse.adapt_columns(self.stream_name, self.columns)
+        if adapted != self.columns:
+            # Columns the table keeps as JSON text take any later value as its JSON text.
+            self.columns = adapted
+            self._parse_schema = parse_schema(adapted)
+            self._freeform = freeform_columns(adapted)
         self.warehouse.plan_schema(self.stream_name, self.columns, self.keys)
 
     def observe_version(self, version: int | None) -> None:
@@ -279,6 +285,14 @@ class WarehouseSink(BatchSink):
                 version,
                 self.stream_name,
                 deleted,
+            )
+        for child, gone in self.warehouse.apply_child_sets(self.stream_name).items():
+            self.logger.info(
+                "'%s' lists the parents whose '%s' rows were all read in this run: %d rows "
+                "no longer there marked deleted",
+                self.stream_name,
+                child,
+                gone,
             )
         for unclosed in versions.unclosed(self.stream_name):
             self.logger.warning(

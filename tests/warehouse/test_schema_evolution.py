@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+import duckdb
+
 
 def _snapshot(query):
     return (
@@ -157,3 +159,130 @@ def test_new_field_inside_a_list_of_structs_is_added(target, query, singer):
         (1, "A", None),
         (2, "B", "gift"),
     ]
+
+
+def _orders(*, amount=None, note=None):
+    """An `orders` schema: id, amount (integer / number / ...) and lines of structs."""
+    item = {"type": "object", "properties": {"sku": {"type": ["string", "null"]}}}
+    if note is not None:
+        item["properties"]["qty"] = {"type": [note, "null"]}
+    properties = {"id": {"type": "integer"}, "lines": {"type": "array", "items": item}}
+    if amount is not None:
+        properties["amount"] = {"type": [amount, "null"]}
+    return {"type": "object", "properties": properties}
+
+
+def _changes(query):
+    return query(
+        "SELECT stream, field_path, change, old_type, new_type FROM _equipme_schema_changes "
+        "ORDER BY changed_at, field_path"
+    )
+
+
+def test_added_columns_and_fields_are_recorded_in_the_change_log(target, query, singer):
+    target.in_process(
+        [singer.schema("orders", _orders(), ["id"]), singer.record({"id": 1}, stream="orders")]
+    )
+    assert _changes(query) == []  # a new table is not a change
+    target.in_process(
+        [
+            singer.schema("orders", _orders(amount="integer", note="integer"), ["id"]),
+            singer.record({"id": 2, "amount": 5, "lines": [{"sku": "A", "qty": 2}]}, "orders"),
+        ],
+        run_id="run-2",
+    )
+    assert _changes(query) == [
+        ("orders", "amount", "added", None, "BIGINT"),
+        ("orders", "lines[].qty", "added", None, "BIGINT"),
+    ]
+    assert query("SELECT DISTINCT run_id FROM _equipme_schema_changes") == [("run-2",)]
+
+
+def test_integer_to_number_widens_the_column_and_keeps_the_old_values(target, query, singer):
+    target.in_process(
+        [
+            singer.schema("orders", _orders(amount="integer", note="integer"), ["id"]),
+            singer.record({"id": 1, "amount": 5, "lines": [{"sku": "A", "qty": 2}]}, "orders"),
+        ]
+    )
+    target.in_process(
+        [
+            singer.schema("orders", _orders(amount="number", note="number"), ["id"]),
+            singer.record({"id": 2, "amount": 5.5, "lines": [{"sku": "B", "qty": 0.5}]}, "orders"),
+        ]
+    )
+    assert query("SELECT id, amount, lines[1].qty FROM orders ORDER BY id") == [
+        (1, 5.0, 2.0),
+        (2, 5.5, 0.5),
+    ]
+    types = dict(query("SELECT column_name, data_type FROM information_schema.columns"))
+    assert types["amount"] == "DOUBLE"
+    assert ("orders", "amount", "widened", "BIGINT", "DOUBLE") in _changes(query)
+    assert ("orders", "lines[].qty", "widened", "BIGINT", "DOUBLE") in _changes(query)
+    # Integers again later (a run that saw no fraction): stored in the DOUBLE column.
+    target.in_process(
+        [
+            singer.schema("orders", _orders(amount="integer"), ["id"]),
+            singer.record({"id": 3, "amount": 7}, "orders"),
+        ]
+    )
+    assert query("SELECT amount FROM orders WHERE id = 3") == [(7.0,)]
+
+
+def test_number_to_string_fails_naming_stream_field_and_both_types(target, query, singer):
+    target.in_process(
+        [
+            singer.schema("orders", _orders(amount="number"), ["id"]),
+            singer.record({"id": 1, "amount": 1.5}, "orders"),
+        ]
+    )
+    run = target.cli(
+        [
+            singer.schema("orders", _orders(amount="string"), ["id"]),
+            singer.record({"id": 2, "amount": "1.5 EUR"}, "orders"),
+            singer.state("x"),
+        ]
+    )
+    assert run.returncode != 0
+    assert "Stream 'orders'" in run.stderr
+    assert "column 'amount' is DOUBLE" in run.stderr
+    assert "makes it VARCHAR" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert query("SELECT id FROM orders") == [(1,)]
+
+
+def test_a_json_text_column_takes_later_typed_values_as_json_text(target, query, singer):
+    mixed = {"type": ["null", "boolean", "integer", "number", "string", "object", "array"]}
+    schema = _orders()
+    schema["properties"]["code"] = mixed
+    target.in_process(
+        [singer.schema("orders", schema, ["id"]), singer.record({"id": 1, "code": "A"}, "orders")]
+    )
+    schema["properties"]["code"] = {"type": ["object", "null"], "properties": {"x": {}}}
+    schema["properties"]["code"]["properties"]["x"] = {"type": "integer"}
+    target.in_process(
+        [
+            singer.schema("orders", schema, ["id"]),
+            singer.record({"id": 2, "code": {"x": 1}}, "orders"),
+        ]
+    )
+    assert query("SELECT id, code FROM orders ORDER BY id") == [(1, "A"), (2, '{"x":1}')]
+
+
+def test_parquet_publishes_the_change_log(target, tmp_path, singer):
+    out = tmp_path / "lake"
+    for schema, record in (
+        (_orders(), {"id": 1}),
+        (_orders(amount="integer"), {"id": 2, "amount": 3}),
+    ):
+        target.in_process(
+            [singer.schema("orders", schema, ["id"]), singer.record(record, "orders")],
+            destination="parquet",
+            path=str(out),
+        )
+    log = duckdb.sql(
+        f"SELECT field_path, change, new_type FROM '{out}/_equipme_schema_changes.parquet'"
+    ).fetchall()
+    assert log == [("amount", "added", "BIGINT")]
+    rows = duckdb.sql(f"SELECT id, amount FROM '{out}/orders.parquet' ORDER BY id").fetchall()
+    assert rows == [(1, None), (2, 3)]
