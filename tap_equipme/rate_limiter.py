@@ -213,7 +213,9 @@ class RateLimiter:
         while answers and answers[0] <= since:
             answers.popleft()
         first = self._cut_at is None
-        self._span = max(now - since, MIN_ESTIMATE_SPAN_S)
+        # The first span starts with the run: at least a second, or a burst into a full
+        # bucket would read as the rate. Later spans start with a cut and include its pause.
+        self._span = max(now - since, MIN_ESTIMATE_SPAN_S if first else 1e-3)
         estimate = len(answers) / self._span
         if first:
             # Unpaced so far, the tap itself may have been the bottleneck for most of the
