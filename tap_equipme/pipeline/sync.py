@@ -313,6 +313,9 @@ def run_sync(
         destination=destination,
         path=location,
         full_refresh=full_refresh,
+        sync_mode="full_refresh"
+        if full_refresh or tap_config.get("full_refresh")
+        else str(tap_config.get("sync_mode") or "change_capture"),
     )
     state_before = _read_state(destination, location, lake)
     summary.bookmark_before = _bookmark(state_before)
@@ -357,7 +360,9 @@ def run_sync(
         try:
             summary.bookmark_after = _bookmark(_read_state(destination, location, lake))
             summary.loads = read_loads(destination, location, summary.run_id, lake)
-            summary.schema_changes = read_schema_changes(destination, location, summary.run_id)
+            summary.schema_changes = read_schema_changes(
+                destination, location, summary.run_id, lake
+            )
         except Exception:  # noqa: S110 - a summary must not hide the real failure
             pass
     summary.status = "succeeded"

@@ -8,7 +8,7 @@ only what DuckLake lacks or adds:
 - no PRIMARY KEY / UNIQUE constraints: upserts already delete the staged keys first and the
   batch is de-duplicated by key before it is staged; each stream's key properties are kept
   in `_equipme_streams`, and the bookkeeping rows are replaced by DELETE + INSERT;
-- no RETURNING on UPDATE: soft deletes count their rows first, in the same transaction;
+- no RETURNING on UPDATE: soft deletes (change tracking's) count their rows first;
 - other writers: DuckLake retries a commit whose changes do not overlap (two tenants in two
   schemas) by itself; a real conflict (another writer changed the same table) rolls the
   transaction back, and this writer replays its statements on the new snapshot, at most
@@ -29,8 +29,9 @@ from typing import Any, cast
 import duckdb
 
 from tap_equipme.warehouse.arrow import Column, quote
-from tap_equipme.warehouse.duckdb_writer import LOADS_TABLE, DuckDBWarehouse
+from tap_equipme.warehouse.duckdb_writer import LOADS_COLUMNS, LOADS_TABLE, DuckDBWarehouse
 from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.evolution import SCHEMA_CHANGES_TABLE
 from tap_equipme.warehouse.journal import JournaledConnection
 from tap_equipme.warehouse.lake import LakeSettings, connect_lake, lake_settings
 from tap_equipme.warehouse.state import STATE_TABLE
@@ -178,12 +179,14 @@ class DuckLakeWarehouse(DuckDBWarehouse):
         statements = [
             f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (id INTEGER NOT NULL, state JSON "
             "NOT NULL, run_id VARCHAR, updated_at TIMESTAMPTZ NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS {LOADS_TABLE} (run_id VARCHAR NOT NULL, stream "
-            "VARCHAR NOT NULL, rows_inserted BIGINT, rows_updated BIGINT, rows_deleted BIGINT, "
-            "bookmark_before VARCHAR, bookmark_after VARCHAR, started_at TIMESTAMPTZ, "
-            "finished_at TIMESTAMPTZ, status VARCHAR)",
+            f"CREATE TABLE IF NOT EXISTS {LOADS_TABLE} ("
+            + ", ".join(f"{name} {sql_type}" for name, sql_type in LOADS_COLUMNS.items())
+            + ")",
             f"CREATE TABLE IF NOT EXISTS {STREAMS_TABLE} (stream VARCHAR NOT NULL, "
             "key_properties JSON NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA_CHANGES_TABLE} (run_id VARCHAR NOT NULL, "
+            "stream VARCHAR NOT NULL, field_path VARCHAR NOT NULL, change VARCHAR NOT NULL, "
+            "old_type VARCHAR, new_type VARCHAR NOT NULL, changed_at TIMESTAMPTZ NOT NULL)",
         ]
         for statement in statements:
             for attempt in range(1, COMMIT_ATTEMPTS + 1):
@@ -240,15 +243,6 @@ class DuckLakeWarehouse(DuckDBWarehouse):
         super().ensure_stream(stream, columns, keys)
         if created:
             self._put_row(STREAMS_TABLE, {"stream": stream}, [stream, json.dumps(keys)])
-
-    def _soft_delete_rows(self, stream: str, version: int, now: Any) -> int:
-        where = "_deleted_at IS NULL AND _sdc_table_version IS DISTINCT FROM ?"
-        count = self._scalar(f"SELECT count(*) FROM {quote(stream)} WHERE {where}", [version])
-        if count:
-            self.con.execute(
-                f"UPDATE {quote(stream)} SET _deleted_at = ? WHERE {where}", [now, version]
-            )
-        return count
 
     def after_commit(self, state: dict[str, Any] | None) -> None:
         """At the end of the run, (re)create the reporting views in the lake.

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import bench_change_capture
 import bench_extraction
 import bench_load
 import bench_metadata
@@ -44,10 +45,11 @@ class Sizes:
     rate_limit_seconds: float = 30.0
     rate_limits: tuple[float, ...] = (2, 5, 20, 100, 500)
     rate_limit_latency_ms: float = 20.0
+    change_capture: int = 100_000
 
 
 FULL = Sizes(50_000, 2_000, 25.0, 200_000, 200_000, 20_000, 200_000, 100_000, 2)
-SMALL = Sizes(2_000, 100, 25.0, 5_000, 2_000, 500, 5_000, 1_000, 1, 3.0, (20,))
+SMALL = Sizes(2_000, 100, 25.0, 5_000, 2_000, 500, 5_000, 1_000, 1, 3.0, (20,), 20.0, 1_000)
 BENCHMARKS = (
     "extraction",
     "metadata",
@@ -56,6 +58,7 @@ BENCHMARKS = (
     "memory",
     "end_to_end",
     "rate_limit",
+    "change_capture",
 )
 HEADER = """# Benchmarks
 
@@ -129,6 +132,9 @@ def run_benchmarks(sizes: Sizes, only: set[str], workdir: Path, report: Report) 
                 report, workdir, sandbox, catalog(), (40.0, 10.0, 40.0), seconds / 2, latency
             )
 
+        def change_capture() -> None:
+            bench_change_capture.run(report, workdir, sandbox, sizes.change_capture)
+
         steps: dict[str, Callable[[], None]] = {
             "extraction": extraction,
             "metadata": metadata,
@@ -137,6 +143,7 @@ def run_benchmarks(sizes: Sizes, only: set[str], workdir: Path, report: Report) 
             "memory": memory,
             "end_to_end": end_to_end,
             "rate_limit": rate_limit,
+            "change_capture": change_capture,
         }
         for name in BENCHMARKS:
             if name not in only:

@@ -41,11 +41,11 @@ def test_two_tenants_loading_at_once_into_two_schemas_both_succeed(
     lake: Any, singer_lake: Any
 ) -> None:
     def body(offset: int) -> str:
-        records = [singer_lake.customer(offset + i) for i in range(1200)]
+        records = [singer_lake.customer(offset + i) for i in range(800)]
         # Several STATEs: several commits of each writer interleave with the other's.
         out: list[dict[str, Any]] = []
-        for start in range(0, 1200, 300):
-            chunk = singer_lake.messages(records[start : start + 300], f"2026-01-0{offset + 1}")
+        for start in range(0, 800, 200):
+            chunk = singer_lake.messages(records[start : start + 200], f"2026-01-0{offset + 1}")
             out += chunk if not out else chunk[1:]
         return "".join(json.dumps(m) + "\n" for m in out)
 
@@ -54,11 +54,16 @@ def test_two_tenants_loading_at_once_into_two_schemas_both_succeed(
     for run in (first, second):
         run.join(150)
         assert run.result.returncode == 0, run.result.stderr[-3000:]
-    for schema in ("tenant_a", "tenant_b"):
-        assert lake.query("SELECT count(*), count(DISTINCT id) FROM customers", schema) == [
-            (1200, 1200)
-        ]
+    from tap_equipme.warehouse.state import read_state
+
+    for offset, schema in enumerate(("tenant_a", "tenant_b")):
+        assert lake.query(
+            "SELECT min(id), count(*), count(DISTINCT id) FROM customers", schema
+        ) == [(offset, 800, 800)]
         assert lake.query("SELECT status FROM _equipme_loads", schema) == [("succeeded",)]
+        state = read_state("ducklake", lake.catalog, {**lake.settings, "lake_schema": schema})
+        assert state["bookmarks"]["customers"]["replication_key_value"] == f"2026-01-0{offset + 1}"
+    assert read_state("ducklake", lake.catalog, {**lake.settings, "lake_schema": "nobody"}) is None
 
 
 def test_a_reader_during_a_load_sees_only_whole_commits(lake: Any, singer_lake: Any) -> None:

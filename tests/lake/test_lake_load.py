@@ -75,26 +75,6 @@ def test_an_analyst_attaching_the_lake_sees_tables_and_reporting_views(
     ).fetchall() == [("DE", 3)]
 
 
-def test_tenants_in_two_schemas_keep_separate_tables_and_states(
-    lake: Any, singer_lake: Any
-) -> None:
-    from tap_equipme.warehouse.state import read_state
-
-    lake.load(
-        singer_lake.messages([singer_lake.customer(1)], "2026-01-01T00:00:00Z"),
-        lake_schema="tenant_a",
-    )
-    lake.load(
-        singer_lake.messages([singer_lake.customer(i) for i in (1, 2)], "2026-03-01T00:00:00Z"),
-        lake_schema="tenant_b",
-    )
-    assert lake.query("SELECT count(*) FROM customers", "tenant_a") == [(1,)]
-    assert lake.query("SELECT count(*) FROM customers", "tenant_b") == [(2,)]
-    state_a = read_state("ducklake", lake.catalog, {**lake.settings, "lake_schema": "tenant_a"})
-    assert state_a["bookmarks"]["customers"]["replication_key_value"] == "2026-01-01T00:00:00Z"
-    assert read_state("ducklake", lake.catalog, {**lake.settings, "lake_schema": "nobody"}) is None
-
-
 def test_a_local_catalog_file_serves_one_machine(
     tmp_path: Any, singer_lake: Any, capsys: Any
 ) -> None:
