@@ -22,6 +22,7 @@ import bench_extraction
 import bench_load
 import bench_metadata
 import bench_sync
+import bench_unknown_fields
 from harness import PROJECT_ROOT, machine_description, sandbox_process
 from messages import discover_catalog, fetch_records, stream_entry
 from results import Report
@@ -70,6 +71,9 @@ def run_benchmarks(sizes: Sizes, only: set[str], workdir: Path, report: Report) 
         def extraction() -> None:
             sandbox.reset(sizes.extraction)
             bench_extraction.run(
+                report, workdir, sandbox, catalog(), sizes.extraction, repeats=sizes.repeats
+            )
+            bench_unknown_fields.run(
                 report, workdir, sandbox, catalog(), sizes.extraction, repeats=sizes.repeats
             )
 
