@@ -121,3 +121,15 @@ def test_a_bad_unknown_fields_value_is_refused_naming_the_setting(config, value)
     tap = TapEquipme(config={**config, "unknown_fields": value}, validate_config=False)
     problems = tap._validate_config(raise_errors=False)
     assert any("unknown_fields" in p for p in problems), problems
+
+
+def test_widened_schemas_go_through_flattening_like_the_spec_ones(run_tap, config, sandbox):
+    sandbox.control.set_extra_fields(customer={"companyAddress.latitude": 46.95})
+    run = run_tap({**config, "flattening_enabled": True, "flattening_max_depth": 1})
+    last = [m for m in run.of_type("SCHEMA") if m["stream"] == "customers"][-1]["schema"]
+    assert "companyAddress__latitude" in last["properties"]
+    flattened = [r for r in run.records("customers") if r.get("companyAddress__id") is not None]
+    assert flattened
+    assert all(r["companyAddress__latitude"] == 46.95 for r in flattened)
+    # Not validated: singer-sdk's flattening keeps `required: [self]` after turning `self`
+    # into `self__href`, with the spec's schema as much as with a widened one.
