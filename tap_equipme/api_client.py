@@ -21,6 +21,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from tap_equipme.errors import EquipmeRequestError, EquipmeRetriesExhausted, client_error
+from tap_equipme.rate_limiter import RateLimiter
+from tap_equipme.request_progress import ProgressLog
 from tap_equipme.request_stats import RequestStats
 from tap_equipme.retry import RetryPolicy
 
@@ -84,6 +86,7 @@ class ApiClient:
         user_agent: str,
         pool_size: int,
         sleep: Callable[[float], None] = time.sleep,
+        limiter: RateLimiter | None = None,
     ) -> None:
         """Initialize the client.
 
@@ -95,6 +98,8 @@ class ApiClient:
             user_agent: The User-Agent header.
             pool_size: Keep-alive connections kept per host (>= request concurrency).
             sleep: How to wait between retries (tests may pass a fake).
+            limiter: The run's request-rate controller (default: adaptive, unthrottled until
+                the first 429, at most `pool_size` requests in flight).
         """
         self.base_url = api_url.rstrip("/") + "/"
         self._origin = _origin(self.base_url)
@@ -110,7 +115,9 @@ class ApiClient:
         )
         self.first_response_date: datetime | None = None
         self._date_lock = threading.Lock()
-        self.stats = RequestStats()
+        self.limiter = limiter or RateLimiter(max_concurrency=pool_size)
+        self.stats = RequestStats(rate_limiter=self.limiter)
+        self._progress = ProgressLog(self.stats, self.limiter)
 
     def url_for(self, href: str) -> str:
         """Resolve an API href (`v1/x`, `/v1/x` or an absolute URL) against the base URL.
@@ -167,30 +174,40 @@ class ApiClient:
         failures = 0
         rate_limited = 0
         while True:
+            permit = self.limiter.acquire()
             try:
                 response = self.session.get(url, params=params, timeout=self.timeout)
             except _TRANSIENT as exc:
+                self.limiter.on_answer(permit, throttled=False)
                 self.stats.record(kind, None)
                 problem = f"{type(exc).__name__} (no complete response)"
+            except BaseException:
+                self.limiter.on_answer(permit, throttled=False)
+                raise
             else:
-                self._note_date(response)
                 status = response.status_code
+                pause = 0.0
+                if status == 429:
+                    pause = self.policy.rate_limit_seconds(
+                        response.headers.get("Retry-After"), rate_limited
+                    )
+                # Before anything that may raise: every permit is answered exactly once.
+                self.limiter.on_answer(permit, throttled=status == 429, pause_s=pause)
+                self._note_date(response)
                 self.stats.record(kind, status)
+                self._progress.tick()
                 if status == 429:
                     if rate_limited >= self.policy.max_rate_limit_retries:
                         msg = (
                             f"GET {path} was still rate limited (HTTP 429) after "
-                            f"{rate_limited} waits; the API asks for fewer requests: lower "
-                            "`metadata_concurrency` or run the tap later."
+                            f"{rate_limited} waits; the API asks for fewer requests: set a lower "
+                            "`max_requests_per_second` or run the tap later."
                         )
                         raise EquipmeRetriesExhausted(msg)
-                    wait = self.policy.rate_limit_seconds(
-                        response.headers.get("Retry-After"), rate_limited
-                    )
                     rate_limited += 1
-                    logger.info("GET %s: rate limited (429), waiting %.2f s", path, wait)
-                    self.stats.add_wait(wait)
-                    self._sleep(wait)
+                    logger.info("GET %s: rate limited (429), waiting %.2f s", path, pause)
+                    self.stats.add_wait(pause)
+                    self._sleep(pause)
                     continue
                 if 200 <= status < 300:
                     body, bad_body = _decode(response, shape_problem)

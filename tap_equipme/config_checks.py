@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 MAX_PAGE_SIZE = 1000
 MAX_METADATA_CONCURRENCY = 64
 UNKNOWN_FIELDS_POLICIES = ("keep", "drop", "fail")
+# `max_requests_per_second` bounds: slower than one request a minute is a mistake, not a limit.
+MIN_REQUESTS_PER_SECOND = 1 / 60
+MAX_REQUESTS_PER_SECOND = 100_000
 # Settings singer-sdk adds to every tap (stream maps, flattening, batching, ...) plus ones
 # Meltano passes; they are not "unknown".
 _SDK_SETTINGS = frozenset(
@@ -182,6 +185,7 @@ def config_problems(config: Mapping[str, Any]) -> list[str]:
         ("request_timeout", 0.001, 3600, False),
         ("lookback", 0, 60 * 24 * 30, False),
         ("backoff_factor", 0, 100, False),
+        ("max_requests_per_second", MIN_REQUESTS_PER_SECOND, MAX_REQUESTS_PER_SECOND, False),
     ):
         if (problem := _range_problem(config, name, low, high, integer=integer)) is not None:
             problems.append(problem)
@@ -197,7 +201,7 @@ def config_problems(config: Mapping[str, Any]) -> list[str]:
         and not isinstance(config["active"], bool)
     ):
         problems.append(f"`active` must be true or false, not {config['active']!r}.")
-    for name in ("full_refresh",):
+    for name in ("full_refresh", "adaptive_rate_limit"):
         if name in config and not isinstance(config[name], bool):
             problems.append(f"`{name}` must be true or false, not {config[name]!r}.")
     policy = config.get("unknown_fields", "keep")

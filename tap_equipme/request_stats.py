@@ -8,16 +8,30 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Any
+from typing import Any, Protocol
 
 #: The kinds of request the tap makes; anything else counts as "other".
 KINDS = ("list", "metadata", "other")
 
 
+class Reporter(Protocol):
+    """Anything that reports its own figures (the rate limiter)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures, JSON-serialisable."""
+        ...
+
+
 class RequestStats:
     """Counters for one run: requests by kind, responses by status, transport errors, waits."""
 
-    def __init__(self) -> None:
+    def __init__(self, rate_limiter: Reporter | None = None) -> None:
+        """Initialize the counters.
+
+        Args:
+            rate_limiter: The run's rate limiter; its figures join `as_dict()`.
+        """
+        self._rate_limiter = rate_limiter
         self._lock = threading.Lock()
         self._requests: Counter[str] = Counter()
         self._responses: Counter[str] = Counter()
@@ -59,12 +73,16 @@ class RequestStats:
 
         Returns:
             `{"requests": {kind: n}, "responses": {status: n}, "transport_errors": n,
-            "wait_seconds": x}`.
+            "wait_seconds": x}`, plus `"rate_limiter": {...}` (see
+            `RateLimiter.as_dict`) when the client has one.
         """
         with self._lock:
-            return {
+            figures: dict[str, Any] = {
                 "requests": {kind: self._requests.get(kind, 0) for kind in KINDS},
                 "responses": dict(sorted(self._responses.items())),
                 "transport_errors": self._transport_errors,
                 "wait_seconds": round(self._wait_seconds, 3),
             }
+        if self._rate_limiter is not None:
+            figures["rate_limiter"] = self._rate_limiter.as_dict()
+        return figures

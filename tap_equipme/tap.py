@@ -25,6 +25,7 @@ from tap_equipme.config_checks import (
     unknown_settings,
 )
 from tap_equipme.errors import EquipmeConfigError, EquipmeError
+from tap_equipme.rate_limiter import RateLimiter
 from tap_equipme.retry import RetryPolicy
 from tap_equipme.streams import CustomerMetadataStream, CustomersStream
 from tap_equipme.writer import FastSingerWriter
@@ -74,6 +75,19 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.IntegerType,
         default=8,
         description="Metadata requests in flight at most (1 = sequential), 1..64.",
+    ),
+    th.Property(
+        "max_requests_per_second",
+        th.NumberType,
+        description="Cap on the tap's request rate (all requests of a run), for tenants who "
+        "know their limit; none (default): found from 429 answers, full speed until then.",
+    ),
+    th.Property(
+        "adaptive_rate_limit",
+        th.BooleanType,
+        default=True,
+        description="Find the API's rate limit from 429 answers and stay just under it, with "
+        "every worker pausing for a Retry-After (false: each request waits alone, as before).",
     ),
     th.Property(
         "request_timeout",
@@ -184,6 +198,11 @@ class TapEquipme(Tap):
             ),
             user_agent=str(config.get("user_agent", DEFAULT_USER_AGENT)),
             pool_size=concurrency + 2,
+            limiter=RateLimiter(
+                max_concurrency=concurrency,
+                max_rate=float(cap) if (cap := config.get("max_requests_per_second")) else None,
+                adaptive=bool(config.get("adaptive_rate_limit", True)),
+            ),
         )
 
     @override

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
 import re
 import threading
@@ -20,6 +21,9 @@ REDACTED = "********"
 _RECORD_HEAD = b'{"type":"RECORD","stream":"'
 _SCHEMA_STREAM = re.compile(rb'^\{"type":"SCHEMA","stream":"((?:[^"\\]|\\.)*)"', re.MULTILINE)
 _CHUNK = 1 << 20
+# The tap logs its request figures once a run as this prefix and a JSON object
+# (`tap_equipme/client.py`, `RequestStats.as_dict()`); the summary shows them.
+REQUESTS_LINE = "Requests this run: "
 
 
 def redact(text: str, secrets: t.Iterable[str]) -> str:
@@ -65,6 +69,8 @@ class StderrTail:
         self._lines: collections.deque[str] = collections.deque(maxlen=keep)
         self.warnings: collections.deque[str] = collections.deque(maxlen=keep)
         """WARNING log lines (redacted), e.g. unknown settings: shown even on success."""
+        self.request_stats: dict[str, t.Any] = {}
+        """The tap's last `Requests this run: {...}` figures (empty if it logged none)."""
         self._echo = echo
         self._thread = threading.Thread(target=self._drain, name=f"{name}-stderr", daemon=True)
         self._thread.start()
@@ -75,6 +81,12 @@ class StderrTail:
             self._lines.append(line)
             if "| WARNING " in line or line.startswith("WARNING"):
                 self.warnings.append(line)
+            _, marker, payload = line.partition(REQUESTS_LINE)
+            if marker:
+                with contextlib.suppress(ValueError):
+                    figures = json.loads(payload)
+                    if isinstance(figures, dict):
+                        self.request_stats = figures
             if self._echo is not None:
                 self._echo.write(f"[{self.name}] {line}\n")
                 self._echo.flush()

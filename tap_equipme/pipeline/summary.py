@@ -33,6 +33,9 @@ class SyncSummary:
     duration_seconds: float = 0.0
     failure: str | None = None
     """The one-paragraph reason of a failed run (redacted)."""
+    requests: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    """What the tap asked of the API (`RequestStats.as_dict()`: requests, answers by status,
+    waits, the rate limiter's figures); empty if the tap logged none."""
 
     def as_dict(self) -> dict[str, t.Any]:
         """Return the summary as JSON-serialisable data (e.g. for an Airflow XCom)."""
@@ -66,9 +69,38 @@ class SyncSummary:
             )
         lines.append(f"  bookmark (createdAfter): {self.bookmark_before} -> {self.bookmark_after}")
         lines += [f"  schema change: {describe(change)}" for change in self.schema_changes]
+        if self.requests:
+            lines.append(f"  {requests_line(self.requests)}")
         if self.failure:
             lines.append(self.failure)
         return "\n".join(lines)
+
+
+def requests_line(figures: t.Mapping[str, t.Any]) -> str:
+    """Return one line on the tap's API requests: counts, 429s, waits, the limiter's rate.
+
+    Args:
+        figures: `RequestStats.as_dict()` as the tap logged it.
+
+    Returns:
+        The line.
+    """
+    kinds = figures.get("requests", {})
+    total = sum(int(n) for n in kinds.values())
+    limited = int(figures.get("responses", {}).get("429", 0))
+    limiter = figures.get("rate_limiter") or {}
+    settled = limiter.get("settled_per_s")
+    pace = (
+        f"rate limiter settled at {settled:g} requests/s"
+        if settled is not None
+        else "never rate limited: full speed"
+    )
+    return (
+        f"API requests: {total:,} ({', '.join(f'{k} {int(n):,}' for k, n in kinds.items())}), "
+        f"{limited:,} answered 429, {float(figures.get('wait_seconds', 0)):.1f} s waiting "
+        f"before retries, {float(limiter.get('paused_s', 0)):.1f} s paused for Retry-After; "
+        f"{pace}"
+    )
 
 
 def read_loads(

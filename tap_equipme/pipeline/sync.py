@@ -389,6 +389,7 @@ def _run_processes(
                 # Warnings (e.g. an unknown setting) must reach the user even on success.
                 for line in tail.warnings:
                     progress[1].write(f"equipme-sync: {tail.name}: {line}\n")
+        summary.requests = tails["tap"].request_stats
     failure = _failure(tap_code, target_code, target_failed_first, relay, tails)
     if failure:
         summary.status = "failed"

@@ -9,6 +9,7 @@ import sys
 from types import FrameType
 
 from tap_equipme.sandbox.faults import RETRY_AFTER_STYLES, Faults
+from tap_equipme.sandbox.limits import SHAPES
 from tap_equipme.sandbox.server import HREF_STYLES, SandboxServer
 
 API_KEY_ENV = "EQUIPME_SANDBOX_API_KEY"
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--latency-ms", type=float, default=0.0)
     faults.add_argument("--jitter-ms", type=float, default=0.0)
     faults.add_argument("--rate-limit-per-s", type=float, default=None)
+    faults.add_argument("--rate-limit-shape", choices=SHAPES, default="token_bucket")
+    faults.add_argument("--rate-limit-window-s", type=float, default=1.0)
     faults.add_argument("--retry-after", choices=RETRY_AFTER_STYLES, default="seconds")
     faults.add_argument("--retry-after-seconds", type=int, default=1)
     faults.add_argument("--error-rate", type=float, default=0.0)
@@ -61,6 +64,8 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
         latency_ms=args.latency_ms,
         jitter_ms=args.jitter_ms,
         rate_limit_per_s=args.rate_limit_per_s,
+        rate_limit_shape=args.rate_limit_shape,
+        rate_limit_window_s=args.rate_limit_window_s,
         retry_after=args.retry_after,
         retry_after_seconds=args.retry_after_seconds,
         error_rate=args.error_rate,

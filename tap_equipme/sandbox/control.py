@@ -47,6 +47,21 @@ class SandboxControl:
         result: dict[str, Any] = self._call("POST", "faults", fields)
         return result
 
+    def set_rate_limit(
+        self,
+        rate_limit_per_s: float | None,
+        shape: str | None = None,
+        window_s: float | None = None,
+    ) -> dict[str, Any]:
+        """Change only the rate limit, mid-run (the bucket keeps its tokens; other faults stay)."""
+        body: dict[str, Any] = {"rate_limit_per_s": rate_limit_per_s}
+        if shape is not None:
+            body["rate_limit_shape"] = shape
+        if window_s is not None:
+            body["rate_limit_window_s"] = window_s
+        result: dict[str, Any] = self._call("POST", "rate_limit", body)
+        return result
+
     def clear_faults(self) -> None:
         """No faults."""
         self._call("POST", "faults", {})

@@ -9,6 +9,8 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from tap_equipme.sandbox.limits import SHAPES, Limit, make_limit, retry_after_seconds
+
 RETRY_AFTER_STYLES = ("seconds", "http-date", "none")
 
 
@@ -19,6 +21,8 @@ class Faults:
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
     rate_limit_per_s: float | None = None
+    rate_limit_shape: str = "token_bucket"
+    rate_limit_window_s: float = 1.0
     retry_after: str = "seconds"
     retry_after_seconds: int = 1
     error_rate: float = 0.0
@@ -45,6 +49,13 @@ class Faults:
             )
         if self.rate_limit_per_s is not None and self.rate_limit_per_s <= 0:
             raise ValueError("Fault setting 'rate_limit_per_s' must be positive (or null).")
+        if self.rate_limit_shape not in SHAPES:
+            raise ValueError(
+                f"Fault setting 'rate_limit_shape' must be one of {SHAPES}, "
+                f"not {self.rate_limit_shape!r}."
+            )
+        if not self.rate_limit_window_s > 0:
+            raise ValueError("Fault setting 'rate_limit_window_s' must be positive.")
         if self.only_paths is not None:
             try:
                 re.compile(self.only_paths)
@@ -99,24 +110,69 @@ class FaultInjector:
             self._rng = random.Random(faults.seed)  # noqa: S311 (seeded test data, not crypto)
             self._pattern = re.compile(faults.only_paths) if faults.only_paths else None
             self._requests = 0
-            self._tokens = faults.rate_limit_per_s or 0.0
-            self._refilled_at = time.monotonic()
+            self._limit = self._new_limit(faults)
 
-    def _take_token(self) -> bool:
-        rate = self.faults.rate_limit_per_s
-        if rate is None:
-            return True
-        now = time.monotonic()
-        # Bucket capacity = one second's worth of requests (at least one).
-        self._tokens = min(max(rate, 1.0), self._tokens + (now - self._refilled_at) * rate)
-        self._refilled_at = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
+    @staticmethod
+    def _new_limit(faults: Faults) -> Limit | None:
+        if faults.rate_limit_per_s is None:
+            return None
+        return make_limit(
+            faults.rate_limit_shape,
+            faults.rate_limit_per_s,
+            faults.rate_limit_window_s,
+            time.monotonic(),
+        )
 
-    def _retry_after_value(self) -> str | None:
-        style, seconds = self.faults.retry_after, self.faults.retry_after_seconds
+    def set_rate_limit(
+        self,
+        rate_limit_per_s: float | None,
+        shape: str | None = None,
+        window_s: float | None = None,
+    ) -> Faults:
+        """Change only the rate limit, while clients run.
+
+        The other faults, the RNG and the request count stay; a bucket keeps its tokens and a
+        window its count (unless the shape changes), so the change brings no free burst.
+
+        Args:
+            rate_limit_per_s: The new rate (None: no limit).
+            shape: The new shape (None: unchanged).
+            window_s: The new fixed-window length (None: unchanged).
+
+        Returns:
+            The new fault configuration.
+        """
+        with self._lock:
+            old = self.faults
+            new = Faults.from_dict(
+                {
+                    **old.to_dict(),
+                    "rate_limit_per_s": rate_limit_per_s,
+                    "rate_limit_shape": shape or old.rate_limit_shape,
+                    "rate_limit_window_s": window_s or old.rate_limit_window_s,
+                }
+            )
+            self.faults = new
+            if (
+                new.rate_limit_per_s is None
+                or self._limit is None
+                or new.rate_limit_shape != old.rate_limit_shape
+            ):
+                self._limit = self._new_limit(new)
+            else:
+                self._limit.retune(new.rate_limit_per_s, new.rate_limit_window_s, time.monotonic())
+            return new
+
+    def _take_token(self) -> float | None:
+        if self._limit is None:
+            return None
+        return self._limit.admit(time.monotonic())
+
+    def _retry_after_value(self, wait: float) -> str | None:
+        style = self.faults.retry_after
+        seconds = retry_after_seconds(
+            self.faults.rate_limit_shape, wait, self.faults.retry_after_seconds
+        )
         if style == "none":
             return None
         if style == "http-date":
@@ -143,9 +199,10 @@ class FaultInjector:
                 decision.status = 503
                 decision.kinds.append("outage")
                 return decision
-            if not self._take_token():
+            refused = self._take_token()
+            if refused is not None:
                 decision.status = 429
-                decision.retry_after = self._retry_after_value()
+                decision.retry_after = self._retry_after_value(refused)
                 decision.kinds.append("rate_limit")
                 return decision
             threshold = faults.error_rate

@@ -42,6 +42,7 @@ class Hooks:
             ("POST", "/_sandbox/reset"): self._reset,
             ("POST", "/_sandbox/faults"): self._faults,
             ("GET", "/_sandbox/faults"): self._get_faults,
+            ("POST", "/_sandbox/rate_limit"): self._rate_limit,
             ("POST", "/_sandbox/customers"): self._create_customers,
             ("POST", "/_sandbox/delete"): self._delete,
             ("POST", "/_sandbox/drift"): self._drift,
@@ -81,6 +82,19 @@ class Hooks:
     def _faults(self, body: dict[str, Any]) -> dict[str, Any]:
         faults = Faults.from_dict(body)
         self.injector.configure(faults)
+        return faults.to_dict()
+
+    def _rate_limit(self, body: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(
+            set(body) - {"rate_limit_per_s", "rate_limit_shape", "rate_limit_window_s"}
+        )
+        if unknown:
+            raise ValueError(f"Unknown rate limit setting(s) {unknown}.")
+        if "rate_limit_per_s" not in body:
+            raise ValueError("'rate_limit_per_s' is required (a number, or null for no limit).")
+        faults = self.injector.set_rate_limit(
+            body["rate_limit_per_s"], body.get("rate_limit_shape"), body.get("rate_limit_window_s")
+        )
         return faults.to_dict()
 
     def _get_faults(self, _body: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,263 @@
+"""One request-rate controller per tap run: finds an unpublished rate limit from 429 answers.
+
+Pure logic: no HTTP, no threads of its own; time comes from an injectable clock and waiting
+from an injectable sleep, so tests drive it with a fake clock. Shared by every request of a
+run (list pages and metadata), thread-safe.
+
+How it behaves (see docs/ARCHITECTURE.md, "Request rate"):
+
+- Until the first 429 nothing is paced. Concurrency opens like TCP slow start (one more
+  request in flight per answered request, so it doubles every round trip up to
+  `max_concurrency`): the first 429 then finds few requests in flight, not all of them.
+- A 429 pauses every worker until its wait is over (Retry-After, never sooner), not only the
+  one that got it.
+- The first 429 of a congestion episode (a 429 to a request sent after the last cut) sets the
+  send rate to `BETA` x the measured goodput: answered requests since the last cut (at most
+  `ESTIMATE_WINDOW_S` back) over that time, pauses included. For a token bucket or a fixed
+  window that is the server's sustainable rate. 429s to requests sent before the cut belong
+  to the same episode and only extend the pause.
+- Then the rate probes upward along CUBIC's curve (as botocore's adaptive mode and TCP CUBIC),
+  normalised to the estimate: back at the estimate after `K` seconds, flat around it, then
+  growing faster and faster, so a raised limit is found again and a lowered one costs one
+  429. `K` is longer at low rates, so that even at 2 requests/s a probe costs at most about
+  one 429 in 30 requests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# Share of the measured goodput the rate drops to after a 429 (botocore: 0.7, against a
+# rougher estimate: its measured send rate, 429s included).
+BETA = 0.9
+# Seconds of answers the goodput estimate looks back at most, and at least divides by (a
+# first 429 a few milliseconds into a run would otherwise estimate from a burst).
+ESTIMATE_WINDOW_S = 10.0
+MIN_ESTIMATE_SPAN_S = 1.0
+# Seconds from a cut back to the estimate: PROBE_REQUESTS requests' worth at the estimated
+# rate, bounded; long enough that probing costs few 429s, short enough that a raised limit is
+# found within seconds.
+PROBE_REQUESTS = 40.0
+MIN_PROBE_S = 3.0
+MAX_PROBE_S = 15.0
+# Past 2 K seconds without a 429 the rate doubles every this many seconds (a raised limit is
+# found within seconds, whatever the old one was).
+DOUBLING_S = 1.5
+# Doublings at most (beyond them the pace is far above any rate a tap reaches: unpaced).
+MAX_DOUBLINGS = 20.0
+# The slowest pace ever set, requests per second.
+MIN_RATE = 0.1
+# How often a request held back by slow start looks again, seconds.
+SLOW_START_POLL_S = 0.002
+# Lateness a paced sender may make up at once: one interval, at most this many seconds (sleep
+# overshoot would otherwise cost a few percent of the rate at hundreds of requests per second).
+MAX_CATCH_UP_S = 0.05
+
+
+def probe_seconds(estimate: float) -> float:
+    """Seconds from a cut back to the estimate (`k`): PROBE_REQUESTS requests' worth, bounded."""
+    return min(max(PROBE_REQUESTS / estimate, MIN_PROBE_S), MAX_PROBE_S)
+
+
+def probe_factor(elapsed: float, k: float) -> float:
+    """The send rate `elapsed` seconds after a cut, as a multiple of the estimate then.
+
+    CUBIC's curve scaled to the estimate: BETA at the cut, 1 after `k` seconds (flat around
+    it), 2 - BETA after `2 k`; from there on it doubles every DOUBLING_S seconds.
+
+    Args:
+        elapsed: Seconds since the cut.
+        k: Seconds from the cut back to the estimate.
+
+    Returns:
+        The factor.
+    """
+    if elapsed <= 2 * k:
+        return 1.0 + (1.0 - BETA) * ((elapsed - k) / k) ** 3
+    return (2.0 - BETA) * 2.0 ** min((elapsed - 2 * k) / DOUBLING_S, MAX_DOUBLINGS)
+
+
+@dataclass(frozen=True)
+class Permit:
+    """One granted request: when it was sent (pass it back to `RateLimiter.on_answer`)."""
+
+    sent_at: float
+
+
+class RateLimiter:
+    """The adaptive send-rate and concurrency controller shared by every request of a run."""
+
+    def __init__(
+        self,
+        *,
+        max_concurrency: int,
+        max_rate: float | None = None,
+        adaptive: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Initialize the limiter.
+
+        Args:
+            max_concurrency: Requests in flight at most once slow start is over.
+            max_rate: A fixed cap on the send rate (requests per second), or None.
+            adaptive: False keeps only `max_rate` (no slow start, no shared pause, no
+                discovery): the tap's behaviour before the limiter existed.
+            clock: Monotonic seconds.
+            sleep: How to wait (tests pass one that advances their fake clock).
+        """
+        self.max_concurrency = max(1, max_concurrency)
+        self.max_rate = max_rate
+        self.adaptive = adaptive
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._window = 1 if adaptive else self.max_concurrency
+        self._in_flight = 0
+        self._rate: float | None = max_rate
+        self._next_send = 0.0
+        self._pause_until = 0.0
+        self._started: float | None = None
+        self._cut_at: float | None = None
+        self._w_max = 0.0
+        self._k = MIN_PROBE_S
+        self._span = MIN_ESTIMATE_SPAN_S
+        self._answers: deque[float] = deque()
+        self.throttled = 0
+        self.cuts = 0
+        self.waited_s = 0.0
+        self.paused_s = 0.0
+
+    # ----- sending -------------------------------------------------------------------------
+    def acquire(self) -> Permit:
+        """Wait until a request may be sent, and count it as in flight.
+
+        Returns:
+            The permit to pass to `on_answer` once the request is answered or failed.
+        """
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = self._wait_locked(now)
+                if wait <= 0:
+                    self._in_flight += 1
+                    if self._started is None:
+                        self._started = now
+                    return Permit(now)
+                self.waited_s += wait
+            self._sleep(wait)
+
+    def _wait_locked(self, now: float) -> float:
+        if now < self._pause_until:
+            return self._pause_until - now
+        if self._in_flight >= self._window < self.max_concurrency:
+            # Slow start (afterwards the fan-out's threads bound concurrency): look again once
+            # an answer may have come.
+            return SLOW_START_POLL_S
+        rate = self._current_rate(now)
+        if rate is None:
+            return 0.0
+        interval = 1.0 / rate
+        if now < self._next_send:
+            return self._next_send - now
+        self._next_send = max(self._next_send, now - min(interval, MAX_CATCH_UP_S)) + interval
+        return 0.0
+
+    # ----- answers -------------------------------------------------------------------------
+    def on_answer(self, permit: Permit, *, throttled: bool, pause_s: float = 0.0) -> None:
+        """Learn from one answer (or transport failure) to a granted request.
+
+        Args:
+            permit: What `acquire` returned for the request.
+            throttled: The answer was a 429.
+            pause_s: With a 429: how long the server asked everyone to wait (Retry-After
+                honoured, or the retry policy's backoff when it sent none).
+        """
+        with self._lock:
+            now = self._clock()
+            self._in_flight = max(0, self._in_flight - 1)
+            if not throttled:
+                self._answers.append(now)
+                if self._window < self.max_concurrency:
+                    self._window += 1
+                if self._cut_at is not None and permit.sent_at < self._cut_at < now:
+                    # Answered after the cut but admitted before it: part of the estimate.
+                    self._w_max += 1.0 / self._span
+                    self._k = probe_seconds(self._w_max)
+                return
+            self.throttled += 1
+            if not self.adaptive:
+                return
+            until = now + pause_s
+            self.paused_s += max(0.0, until - max(self._pause_until, now))
+            self._pause_until = max(self._pause_until, until)
+            self._window = self.max_concurrency
+            if self._cut_at is not None and permit.sent_at < self._cut_at:
+                return  # sent before the last cut: the same episode
+            self._cut(now, pause_s)
+
+    def _cut(self, now: float, pause_s: float) -> None:
+        since = self._cut_at if self._cut_at is not None else self._started
+        if since is None:
+            since = now
+        since = max(since, now - ESTIMATE_WINDOW_S)
+        answers = self._answers
+        while answers and answers[0] <= since:
+            answers.popleft()
+        first = self._cut_at is None
+        self._span = max(now - since, MIN_ESTIMATE_SPAN_S)
+        estimate = len(answers) / self._span
+        if first:
+            # Unpaced so far, the tap itself may have been the bottleneck for most of the
+            # span (start-up, a busy machine); the last second is what the server allowed.
+            recent = sum(1 for t in answers if t > now - MIN_ESTIMATE_SPAN_S)
+            if recent / MIN_ESTIMATE_SPAN_S > estimate:
+                estimate, self._span = recent / MIN_ESTIMATE_SPAN_S, MIN_ESTIMATE_SPAN_S
+        if self._rate is not None:
+            estimate = min(estimate, self._current_rate(now) or estimate)
+        if not answers:
+            # Nothing got through since the last cut: no estimate. Then one request per pause
+            # the server asked for (it said a request is welcome again by then).
+            estimate = 1.0 / max(pause_s, 1e-3)
+        self._w_max = max(estimate, MIN_RATE)
+        self._k = probe_seconds(self._w_max)
+        self._cut_at = now
+        self.cuts += 1
+        self._rate = max(BETA * self._w_max, MIN_RATE)
+        self._next_send = max(self._next_send, self._pause_until)
+
+    def _current_rate(self, now: float) -> float | None:
+        if self._cut_at is not None:
+            self._rate = max(self._w_max * probe_factor(now - self._cut_at, self._k), MIN_RATE)
+        if self.max_rate is not None:
+            return min(self._rate or self.max_rate, self.max_rate)
+        return self._rate
+
+    # ----- reporting -----------------------------------------------------------------------
+    def as_dict(self) -> dict[str, Any]:
+        """What the limiter did so far, for the run's request statistics.
+
+        Returns:
+            `adaptive`, `max_rate`, `rate_per_s` (the pace now; None = unpaced),
+            `settled_per_s` (the goodput estimate at the last cut; None = never throttled),
+            `throttled` (429 answers), `cuts` (rate cuts), `waited_s` (seconds requests were
+            held back, summed over workers), `paused_s` (wall seconds every worker was paused
+            for a server's Retry-After).
+        """
+        with self._lock:
+            rate = self._current_rate(self._clock())
+            return {
+                "adaptive": self.adaptive,
+                "max_rate": self.max_rate,
+                "rate_per_s": round(rate, 3) if rate is not None else None,
+                "settled_per_s": round(self._w_max, 3) if self._cut_at is not None else None,
+                "throttled": self.throttled,
+                "cuts": self.cuts,
+                "waited_s": round(self.waited_s, 3),
+                "paused_s": round(self.paused_s, 3),
+            }

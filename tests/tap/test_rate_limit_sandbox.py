@@ -1,0 +1,86 @@
+"""The adaptive limiter end to end: the real tap against the sandbox's rate limit."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import threading
+import time
+from typing import Any
+
+from tap_equipme.tap import TapEquipme
+
+
+def _sync(config: dict[str, Any]) -> tuple[TapEquipme, list[tuple[float, float, int]]]:
+    """Run the tap in-process; returns it and every request as (sent, answered, status)."""
+    tap = TapEquipme(config=config, parse_env_config=False)
+    session = tap.api_client.session
+    original = session.get
+    log: list[tuple[float, float, int]] = []
+    lock = threading.Lock()
+
+    def timed_get(*args: Any, **kwargs: Any) -> Any:
+        sent = time.monotonic()
+        response = original(*args, **kwargs)
+        with lock:
+            log.append((sent, time.monotonic(), response.status_code))
+        return response
+
+    session.get = timed_get  # type: ignore[method-assign]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            tap.sync_all()
+    finally:
+        tap.api_client.close()
+    return tap, log
+
+
+def test_goodput_rides_just_under_the_limit_with_few_429s(sandbox, config):
+    sandbox.control.reset(customers=200, seed=1)
+    sandbox.control.set_faults(latency_ms=10, rate_limit_per_s=40)
+    started = time.monotonic()
+    tap, log = _sync({**config, "metadata_concurrency": 8, "backoff_factor": 1.0})
+    seconds = time.monotonic() - started
+    ok = sum(1 for *_, status in log if status == 200)
+    limited = sum(1 for *_, status in log if status == 429)
+    assert ok == 201  # one list page and 200 metadata requests
+    assert limited / len(log) <= 0.08, f"{limited} of {len(log)} requests answered 429"
+    # 201 requests at 40/s take 5 s at best (the bucket's first 40 come free): near it.
+    assert ok / seconds >= 0.7 * 40
+    figures = tap.api_client.stats.as_dict()
+    assert figures["responses"]["429"] == limited
+    assert figures["rate_limiter"]["settled_per_s"] is not None
+    assert 20 <= figures["rate_limiter"]["settled_per_s"] <= 80
+
+
+def test_a_retry_after_pauses_every_worker_not_only_the_one_refused(sandbox, config):
+    sandbox.control.reset(customers=60, seed=1)
+    sandbox.control.set_faults(rate_limit_per_s=20, retry_after_seconds=1)
+    _, log = _sync({**config, "metadata_concurrency": 8, "backoff_factor": 1.0})
+    first_429 = min(answered for _, answered, status in log if status == 429)
+    during_pause = [sent for sent, _, _ in log if first_429 < sent < first_429 + 0.95]
+    assert during_pause == [], "a request was sent while the server asked for a pause"
+    assert all(status == 200 for *_, status in log[-10:]), "the run ended normally"
+
+
+def test_no_limit_means_no_pacing_and_no_pause(sandbox, config):
+    sandbox.control.reset(customers=100, seed=1)
+    sandbox.control.set_faults(latency_ms=20)
+    tap, _ = _sync({**config, "metadata_concurrency": 8})
+    figures = tap.api_client.stats.as_dict()["rate_limiter"]
+    assert figures["throttled"] == 0
+    assert figures["rate_per_s"] is None
+    assert figures["paused_s"] == 0.0
+    # Slow start opened concurrency within the first few answers.
+    assert sandbox.control.stats()["max_concurrent"] >= 6
+
+
+def test_max_requests_per_second_caps_the_rate_from_the_first_request(sandbox, config):
+    sandbox.control.reset(customers=30, seed=1)
+    started = time.monotonic()
+    _, log = _sync({**config, "max_requests_per_second": 20})
+    seconds = time.monotonic() - started
+    assert len(log) == 31
+    sends = sorted(sent for sent, _, _ in log)
+    assert (len(sends) - 1) / (sends[-1] - sends[0]) <= 20 * 1.1
+    assert seconds >= 1.4

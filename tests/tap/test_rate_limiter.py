@@ -1,0 +1,227 @@
+"""The adaptive rate limiter as pure logic, on a fake clock (no threads, no HTTP)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tap_equipme.rate_limiter import BETA, RateLimiter, probe_factor
+
+
+class FakeClock:
+    """Monotonic seconds that move only when someone sleeps or a request takes time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class TokenBucket:
+    """The sandbox's limiter: `rate` tokens a second, one second's worth of capacity."""
+
+    def __init__(self, clock: FakeClock, rate: float) -> None:
+        self.clock, self.rate = clock, rate
+        self.tokens, self.at = max(rate, 1.0), clock.now
+
+    def admit(self) -> float | None:
+        now = self.clock.now
+        self.tokens = min(max(self.rate, 1.0), self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return None
+        return 1.0  # refused: Retry-After 1 s
+
+
+class FixedWindow:
+    """`count` requests per `window` seconds; Retry-After until the window ends."""
+
+    def __init__(self, clock: FakeClock, count: int, window: float) -> None:
+        self.clock, self.count, self.window = clock, count, window
+        self.start, self.used = clock.now, 0
+
+    def admit(self) -> float | None:
+        now = self.clock.now
+        if now >= self.start + self.window:
+            self.start += math.floor((now - self.start) / self.window) * self.window
+            self.used = 0
+        if self.used < self.count:
+            self.used += 1
+            return None
+        return float(math.ceil(self.start + self.window - now))
+
+
+def limiter(clock: FakeClock, **kwargs: object) -> RateLimiter:
+    return RateLimiter(max_concurrency=8, clock=clock, sleep=clock.sleep, **kwargs)  # type: ignore[arg-type]
+
+
+def drive(limiter_: RateLimiter, clock: FakeClock, server, seconds: float, latency=0.01):
+    """One worker sends back to back through the limiter for `seconds`; returns answer times."""
+    answered: list[float] = []
+    refused = 0
+    end = clock.now + seconds
+    while clock.now < end:
+        permit = limiter_.acquire()
+        wait = server.admit()
+        clock.now += latency
+        if wait is None:
+            answered.append(clock.now)
+            limiter_.on_answer(permit, throttled=False)
+        else:
+            refused += 1
+            limiter_.on_answer(permit, throttled=True, pause_s=wait)
+            clock.sleep(wait)
+    return answered, refused
+
+
+def test_nothing_is_paced_until_the_first_429():
+    clock = FakeClock()
+    rl = limiter(clock)
+    for _ in range(1000):
+        rl.on_answer(rl.acquire(), throttled=False)
+    assert clock.now == 0.0
+    assert rl.as_dict()["rate_per_s"] is None
+    assert rl.as_dict()["waited_s"] == 0.0
+
+
+def test_slow_start_opens_concurrency_one_request_per_answer():
+    clock = FakeClock()
+    rl = limiter(clock)
+    first = rl.acquire()
+    assert rl._wait_locked(clock.now) > 0, "a second request must wait for the first answer"
+    rl.on_answer(first, throttled=False)
+    permits = [rl.acquire(), rl.acquire()]
+    assert rl._wait_locked(clock.now) > 0
+    for permit in permits:
+        rl.on_answer(permit, throttled=False)
+    held = [rl.acquire() for _ in range(4)]
+    for permit in held:
+        rl.on_answer(permit, throttled=False)
+    # Once open (8 = max_concurrency) the limiter no longer counts: the fan-out bounds it.
+    assert [rl.acquire() for _ in range(20)]
+
+
+def test_a_429_pauses_every_worker_for_the_whole_retry_after():
+    clock = FakeClock()
+    rl = limiter(clock)
+    for _ in range(20):
+        rl.on_answer(rl.acquire(), throttled=False)
+    clock.now = 0.5
+    rl.on_answer(rl.acquire(), throttled=True, pause_s=3.0)
+    # Any worker's next request goes out no sooner than 3 s after the 429.
+    rl.acquire()
+    assert clock.now >= 3.5
+    assert rl.as_dict()["paused_s"] == pytest.approx(3.0)
+
+
+def test_the_first_429_sets_the_rate_just_under_the_measured_goodput():
+    clock = FakeClock()
+    rl = limiter(clock)
+    for _ in range(40):  # 40 answers in 2 s: 20 a second
+        rl.on_answer(rl.acquire(), throttled=False)
+        clock.now += 0.05
+    rl.on_answer(rl.acquire(), throttled=True, pause_s=1.0)
+    state = rl.as_dict()
+    assert state["settled_per_s"] == pytest.approx(20.0, rel=0.05)
+    assert state["rate_per_s"] == pytest.approx(BETA * 20.0, rel=0.05)
+    assert state["cuts"] == 1
+
+
+def test_429s_to_requests_sent_before_the_cut_extend_the_pause_but_cut_once():
+    clock = FakeClock()
+    rl = limiter(clock)
+    for _ in range(10):
+        rl.on_answer(rl.acquire(), throttled=False)
+    in_flight = [rl.acquire() for _ in range(3)]
+    clock.now = 1.0
+    rl.on_answer(in_flight[0], throttled=True, pause_s=1.0)
+    clock.now = 1.2
+    rl.on_answer(in_flight[1], throttled=True, pause_s=1.0)
+    rl.on_answer(in_flight[2], throttled=True, pause_s=1.0)
+    state = rl.as_dict()
+    assert state["cuts"] == 1
+    assert state["throttled"] == 3
+    rl.acquire()
+    assert clock.now >= 2.2, "the later 429's Retry-After is honoured too"
+
+
+def test_the_rate_probes_upward_after_a_cut_and_doubles_once_past_the_plateau():
+    assert probe_factor(0.0, 3.0) == pytest.approx(BETA)
+    assert probe_factor(3.0, 3.0) == pytest.approx(1.0)
+    assert probe_factor(6.0, 3.0) == pytest.approx(2.0 - BETA)
+    assert probe_factor(6.0 + 1.5, 3.0) == pytest.approx(2 * (2.0 - BETA))
+    samples = [probe_factor(t / 10, 3.0) for t in range(200)]
+    assert samples == sorted(samples), "the probe never lowers the rate by itself"
+
+
+def test_max_requests_per_second_caps_the_rate_from_the_first_request():
+    clock = FakeClock()
+    rl = limiter(clock, max_rate=10.0)
+    for _ in range(101):
+        rl.on_answer(rl.acquire(), throttled=False)
+    assert clock.now == pytest.approx(10.0, rel=0.02)
+
+
+def test_not_adaptive_keeps_only_the_cap_no_shared_pause():
+    clock = FakeClock()
+    rl = limiter(clock, adaptive=False)
+    rl.on_answer(rl.acquire(), throttled=True, pause_s=5.0)
+    rl.acquire()
+    assert clock.now == 0.0
+    assert rl.as_dict()["throttled"] == 1
+    assert rl.as_dict()["rate_per_s"] is None
+
+
+def test_a_storm_with_no_success_paces_one_request_per_pause_not_slower():
+    clock = FakeClock()
+    rl = limiter(clock)
+    for _ in range(5):
+        rl.on_answer(rl.acquire(), throttled=True, pause_s=0.01)
+    # Nothing got through: the pace follows the pauses the server asked for (100 a second).
+    assert rl.as_dict()["rate_per_s"] >= 0.5 * 100
+
+
+@pytest.mark.parametrize("rate", [2.0, 5.0, 20.0, 100.0])
+def test_against_a_token_bucket_goodput_is_near_the_limit_with_few_429s(rate):
+    clock = FakeClock()
+    rl = limiter(clock)
+    answered, refused = drive(rl, clock, TokenBucket(clock, rate), 120.0, latency=0.2 / rate)
+    goodput = len(answered) / clock.now
+    assert goodput >= 0.9 * rate
+    assert refused / (refused + len(answered)) <= 0.05
+
+
+def test_against_a_fixed_window_goodput_is_near_the_limit_with_few_429s():
+    clock = FakeClock()
+    rl = limiter(clock)
+    answered, refused = drive(rl, clock, FixedWindow(clock, 50, 10.0), 120.0)
+    assert len(answered) / clock.now >= 0.9 * 5.0
+    assert refused / (refused + len(answered)) <= 0.05
+
+
+def test_a_limit_that_changes_mid_run_is_followed_within_ten_seconds():
+    clock = FakeClock()
+    rl = limiter(clock)
+    drive(rl, clock, TokenBucket(clock, 40.0), 20.0)
+    lowered, _ = drive(rl, clock, TokenBucket(clock, 10.0), 20.0)
+    settled = [t for t in lowered if t >= clock.now - 10.0]
+    assert len(settled) / 10.0 == pytest.approx(10.0, rel=0.15)
+    raised_at = clock.now
+    raised, _ = drive(rl, clock, TokenBucket(clock, 40.0), 20.0)
+    # Within 10 s of the raise, some 2-s stretch runs at 90% of the new limit or more ...
+    reached = [
+        start / 10
+        for start in range(0, 100)
+        if sum(1 for t in raised if 0 <= t - raised_at - start / 10 < 2.0) >= 0.9 * 40.0 * 2
+    ]
+    assert reached
+    assert reached[0] <= 10.0
+    # ... and the second 10 s after it average at least 75% of it, 429 pauses included.
+    late = [t for t in raised if raised_at + 10.0 <= t < raised_at + 20.0]
+    assert len(late) / 10.0 >= 0.75 * 40.0
