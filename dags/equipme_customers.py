@@ -1,4 +1,4 @@
-"""Equipme customers -> DuckDB (or Parquet): an hourly incremental DAG and a weekly full refresh.
+"""Equipme customers -> DuckDB (or Parquet): an hourly change-capture DAG and a weekly full refresh.
 
 Both DAGs come from one factory: extract-load (`equipme-sync`'s `run_sync`) -> data quality
 checks -> publish (reporting views and a Parquet export), which updates the asset
@@ -206,7 +206,7 @@ hourly = build_dag(
     schedule="@hourly",
     full_refresh=False,
     timeout=dt.timedelta(minutes=50),
-    description="Equipme customers and metadata, incremental (createdAfter bookmark)",
+    description="Equipme customers and metadata, change capture (re-list, rolling metadata)",
 )
 weekly_full_refresh = build_dag(
     "equipme_customers_weekly_full_refresh",

@@ -42,6 +42,9 @@ class StreamOwner(Protocol):
 
 BOOKMARK_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 BOOKMARK_KEY = "createdAfter"
+SYNC_MODES = ("change_capture", "incremental")
+RUN_STATS_KEY = "run_stats"
+"""Top-level key of the final STATE carrying the run's request counters (`RequestStats`)."""
 
 
 class EquipmeStream(Stream):
@@ -206,6 +209,8 @@ class EquipmeListStream(EquipmeStream):
         """Initialize the stream (see `singer_sdk.Stream`)."""
         super().__init__(*args, **kwargs)
         self.emitted_ids: Iterable[int] = ()
+        self.new_ids: set[int] | None = None
+        """Change capture: listed ids created since the bookmark (None: every id is new)."""
         self.drift_report: dict[str, int] = {}
 
     @property
@@ -214,15 +219,39 @@ class EquipmeListStream(EquipmeStream):
         return bool(self.config.get("full_refresh"))
 
     @property
+    def sync_mode(self) -> str:
+        """`full_refresh`, `change_capture` (the default) or `incremental`."""
+        if self.full_refresh:
+            return "full_refresh"
+        return str(self.config.get("sync_mode") or "change_capture")
+
+    @property
     @override
     def emit_activate_version_messages(self) -> bool:
-        return self.full_refresh
+        # Change capture re-lists everything too: a complete listing is a version.
+        return self.sync_mode != "incremental"
 
     def starting_created_after(self) -> str | None:
-        """The `createdAfter` filter of this run: bookmark, else `start_date`, else none.
+        """The `createdAfter` filter of this run's listing.
+
+        Incremental: the bookmark, else `start_date`. Change capture: `start_date` (a fixed
+        lower bound of what the warehouse holds). Full refresh: none.
 
         Returns:
             An ISO-8601 timestamp or None.
+        """
+        if self.sync_mode == "change_capture":
+            start_date = self.config.get("start_date")
+            return (
+                parse_start_date(str(start_date)).strftime(BOOKMARK_FORMAT) if start_date else None
+            )
+        return self.bookmark_created_after()
+
+    def bookmark_created_after(self) -> str | None:
+        """The `createdAfter` of "new since the last run": bookmark, else `start_date`.
+
+        Returns:
+            An ISO-8601 timestamp, or None (full refresh, or a first run without start_date).
         """
         if self.full_refresh:
             return None
@@ -268,13 +297,66 @@ class EquipmeListStream(EquipmeStream):
             self.logger.info("Requests this run: %s", json.dumps(self.api.stats.as_dict()))
 
     def _list_then_children(self) -> Iterator[dict]:
-        paginator = DriftProofPaginator(int(self.config.get("page_size", 1000)))
+        # A listing that may delete (change capture, full refresh) must be certified complete.
+        certify = self.emit_activate_version_messages
+        self.bookmark_created_after()  # a corrupt bookmark fails here, before any request
+        paginator = DriftProofPaginator(int(self.config.get("page_size", 1000)), certify=certify)
         params = self.base_params()
         self.logger.info(
-            "Reading %s %s",
+            "Reading %s %s (%s)",
             self.name,
             f"created after {params[BOOKMARK_KEY]}" if BOOKMARK_KEY in params else "(all)",
+            self.sync_mode.replace("_", " "),
         )
+        yield from self._read_listing(paginator, params)
+        self.emitted_ids = paginator.emitted_ids
+        self.drift_report = {
+            "drift_detected": int(paginator.drift_detected),
+            "step_backs": paginator.step_backs,
+            "rescans": paginator.rescans,
+            "passes": paginator.passes,
+        }
+        if paginator.drift_detected:
+            self.logger.warning(
+                "The %s listing changed while it was read (step backs: %d, rescans from the "
+                "start: %d); a verification pass read it again and emitted only ids not seen.",
+                self.name,
+                paginator.step_backs,
+                paginator.rescans,
+            )
+        if certify and not paginator.certified:
+            self.logger.warning(
+                "The %s listing kept changing over %d passes and could not be certified "
+                "complete: this run marks nothing deleted (the next run will).",
+                self.name,
+                paginator.passes,
+            )
+        else:
+            self.close_version()
+        self.new_ids = self._new_ids()
+        self.sync_children_once()
+        self.advance_bookmark()
+
+    def _new_ids(self) -> set[int] | None:
+        """In change capture, the listed ids created since the bookmark (None: all are new).
+
+        One cheap extra listing (`createdAfter` = bookmark, ids only): the customers whose
+        metadata is read at once, as an incremental run would.
+        """
+        if self.sync_mode != "change_capture":
+            return None
+        created_after = self.bookmark_created_after()
+        if created_after is None or created_after == self.starting_created_after():
+            return None
+        params = {**self.base_params(), BOOKMARK_KEY: created_after}
+        paginator = DriftProofPaginator(int(self.config.get("page_size", 1000)))
+        listed = set(self.emitted_ids)
+        return {item["id"] for item in self._read_listing(paginator, params)} & listed
+
+    def _read_listing(
+        self, paginator: DriftProofPaginator, params: dict[str, Any]
+    ) -> Iterator[dict]:
+        """Yield the listing's items the paginator picks, one page fetched ahead."""
         href = self.path
 
         def fetch(href: str, request: PageRequest) -> dict[str, Any]:
@@ -303,23 +385,6 @@ class EquipmeListStream(EquipmeStream):
                     yield items[index]
         finally:
             pager.shutdown(wait=True, cancel_futures=True)
-        self.emitted_ids = paginator.emitted_ids
-        self.drift_report = {
-            "drift_detected": int(paginator.drift_detected),
-            "step_backs": paginator.step_backs,
-            "rescans": paginator.rescans,
-        }
-        if paginator.drift_detected:
-            self.logger.warning(
-                "The %s listing changed while it was read (step backs: %d, rescans from the "
-                "start: %d); a verification pass read it again and emitted only ids not seen.",
-                self.name,
-                paginator.step_backs,
-                paginator.rescans,
-            )
-        self.close_version()
-        self.sync_children_once()
-        self.advance_bookmark()
 
     def _next_href(self, page: dict[str, Any], current: str) -> str:
         """The list URL (without query) of the page's `next` link, else the current one.
@@ -354,6 +419,18 @@ class EquipmeListStream(EquipmeStream):
                     # The SDK's record limit (its test mode) cut the child short; as the SDK does.
                     continue
 
+    def extra_state(self, started: datetime) -> dict[str, Any]:
+        """More of this stream's state to write with the bookmark (subclasses).
+
+        Args:
+            started: When this run started (server time).
+
+        Returns:
+            Keys to merge into the stream's state.
+        """
+        del started
+        return {}
+
     def advance_bookmark(self) -> None:
         """Write the new bookmark: sync start (server time) minus `lookback`."""
         started = self.api.first_response_date or datetime.now(timezone.utc)
@@ -362,5 +439,8 @@ class EquipmeListStream(EquipmeStream):
         state = self.stream_state
         state["replication_key"] = BOOKMARK_KEY
         state["replication_key_value"] = bookmark
+        state.update(self.extra_state(started))
+        # Read by the loader into `_equipme_loads`; the tap drops it when it loads a state.
+        cast("dict[str, Any]", self.tap_state)[RUN_STATS_KEY] = self.api.stats.as_dict()
         self.state_manager.is_flushed = False
         self.logger.info("New %s bookmark: %s=%s", self.name, BOOKMARK_KEY, bookmark)

@@ -185,6 +185,7 @@ def config_problems(config: Mapping[str, Any]) -> list[str]:
         ("request_timeout", 0.001, 3600, False),
         ("lookback", 0, 60 * 24 * 30, False),
         ("backoff_factor", 0, 100, False),
+        ("metadata_refresh_days", 0.000001, 3650, False),
         ("max_requests_per_second", MIN_REQUESTS_PER_SECOND, MAX_REQUESTS_PER_SECOND, False),
     ):
         if (problem := _range_problem(config, name, low, high, integer=integer)) is not None:
@@ -201,6 +202,12 @@ def config_problems(config: Mapping[str, Any]) -> list[str]:
         and not isinstance(config["active"], bool)
     ):
         problems.append(f"`active` must be true or false, not {config['active']!r}.")
+    mode = config.get("sync_mode")
+    if mode is not None and mode not in ("change_capture", "incremental"):
+        problems.append(
+            f"`sync_mode` must be 'change_capture' or 'incremental', not {mode!r} (use "
+            "`full_refresh: true` for a full refresh)."
+        )
     for name in ("full_refresh", "adaptive_rate_limit"):
         if name in config and not isinstance(config[name], bool):
             problems.append(f"`{name}` must be true or false, not {config[name]!r}.")

@@ -14,6 +14,16 @@ client skip a customer, an insertion would make it read one twice. This paginato
   verification pass from offset 0 that emits only ids not seen yet.
 
 Every customer that existed (under the same name) for the whole sync is emitted exactly once.
+
+A customer renamed while the listing is read moves in the sort order and can be missed by a
+pass without any visible shift (a deletion behind the reading position can even hide it from
+the count). A run that may delete what it did not see (change capture, full refresh) therefore
+asks for a *certified* listing (`certify=True`): a pass P is complete when it saw as many
+distinct ids as the `total` of its last page, and every one of them was seen again by the next
+pass (ids never come back once deleted, so each was still alive when P ended: P saw exactly
+the customers alive at its end, which include every customer alive for the whole run). That
+costs a second pass (at most `MAX_PASSES` in all); a listing that cannot be certified is
+reported (`certified` False), and the caller deletes nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +38,8 @@ MAX_LIMIT = 1000
 # A listing that keeps shifting forces step backs; give up after this many, so that a
 # listing shifting on every request cannot keep the tap looping forever.
 MAX_STEP_BACKS = 1000
+MAX_PASSES = 4
+"""Passes over the listing at most when certifying it (two when nothing changes meanwhile)."""
 
 
 class PaginationError(EquipmeError):
@@ -49,12 +61,13 @@ class DriftProofPaginator:
     emit `items[i]` for `i in emit`; repeat while `p.next_request()` is not None.
     """
 
-    def __init__(self, page_size: int) -> None:
+    def __init__(self, page_size: int, *, certify: bool = False) -> None:
         """Initialize the paginator.
 
         Args:
             page_size: Items per request, 1..1000 (pages after the first request at least 2,
                 so that the one-item overlap still makes progress).
+            certify: Read until a pass is certified complete (see the module docstring).
 
         Raises:
             ValueError: If page_size is outside 1..1000.
@@ -73,6 +86,12 @@ class DriftProofPaginator:
         self._last_total: int | None = None
         self._next: PageRequest | None = PageRequest(0, page_size)
         self._expect_seen_head = False
+        self.certify = certify
+        self.certified = False
+        """True once a pass is known to have seen every customer alive at its end."""
+        self.passes = 1
+        self._pass_ids: set[int] = set()
+        self._previous_pass: tuple[set[int], bool] | None = None
 
     @property
     def done(self) -> bool:
@@ -121,6 +140,8 @@ class DriftProofPaginator:
             self._next = PageRequest(back, min(2 * self._overlap_limit, MAX_LIMIT))
             return []
 
+        if self.certify:
+            self._pass_ids.update(ids)
         emit = [index for index, item_id in enumerate(ids) if item_id not in self.seen]
         for index in emit:
             self.seen.add(ids[index])
@@ -130,6 +151,9 @@ class DriftProofPaginator:
         # A short page is the last one whatever `total` says. Overlapped requests ask for at
         # least 2 items, so a full page always moves the next request forward.
         if not ids or end >= total or len(ids) < request.limit:
+            if self.certify:
+                self._finish_certifying_pass(total)
+                return emit
             self._finish_pass()
         else:
             self._next = PageRequest(end - 1, self._overlap_limit)
@@ -143,6 +167,24 @@ class DriftProofPaginator:
             "fewer customers are being created or deleted."
         )
         raise PaginationError(msg)
+
+    def _finish_certifying_pass(self, total: int) -> None:
+        seen, counted = self._pass_ids, len(self._pass_ids) == total
+        if self._previous_pass is not None:
+            previous, previous_counted = self._previous_pass
+            if previous_counted and previous <= seen:
+                self.certified = True
+                self._next = None
+                return
+        self._previous_pass = (seen, counted)
+        self._pass_ids = set()
+        if self.passes >= MAX_PASSES:
+            self._next = None
+            return
+        self.passes += 1
+        self.verifying = True
+        self._expect_seen_head = False
+        self._next = PageRequest(0, self.page_size)
 
     def _finish_pass(self) -> None:
         if self.drift_detected and not self.verifying:

@@ -18,6 +18,7 @@ from singer_sdk.helpers._classproperty import classproperty
 
 from tap_equipme import __version__
 from tap_equipme.api_client import ApiClient
+from tap_equipme.client import RUN_STATS_KEY, SYNC_MODES
 from tap_equipme.config_checks import (
     UNKNOWN_FIELDS_POLICIES,
     config_problems,
@@ -27,7 +28,11 @@ from tap_equipme.config_checks import (
 from tap_equipme.errors import EquipmeConfigError, EquipmeError
 from tap_equipme.rate_limiter import RateLimiter
 from tap_equipme.retry import RetryPolicy
-from tap_equipme.streams import CustomerMetadataStream, CustomersStream
+from tap_equipme.streams import (
+    CustomerMetadataReadsStream,
+    CustomerMetadataStream,
+    CustomersStream,
+)
 from tap_equipme.writer import FastSingerWriter
 
 if sys.version_info >= (3, 12):
@@ -113,6 +118,22 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.BooleanType,
         default=False,
         description="Ignore bookmark and start_date, read everything, emit ACTIVATE_VERSION.",
+    ),
+    th.Property(
+        "sync_mode",
+        th.StringType(allowed_values=list(SYNC_MODES)),
+        default="change_capture",
+        description="change_capture: re-list every customer each run (edits, deletions and "
+        "come-backs reach the warehouse), metadata of new customers plus a rolling slice; "
+        "incremental: only customers created since the bookmark (cheapest). full_refresh "
+        "overrides both.",
+    ),
+    th.Property(
+        "metadata_refresh_days",
+        th.NumberType,
+        default=7,
+        description="Change capture: every customer's metadata is re-read at least once per "
+        "this many days, a slice each run sized by the time since the previous run.",
     ),
     th.Property(
         "user_agent", th.StringType, default=DEFAULT_USER_AGENT, description="User-Agent header."
@@ -207,7 +228,11 @@ class TapEquipme(Tap):
 
     @override
     def discover_streams(self) -> list[Stream]:
-        return [CustomersStream(self), CustomerMetadataStream(self)]
+        return [
+            CustomersStream(self),
+            CustomerMetadataStream(self),
+            CustomerMetadataReadsStream(self),
+        ]
 
     @override
     def load_state(self, state: dict[str, Any]) -> None:
@@ -221,6 +246,8 @@ class TapEquipme(Tap):
                 "'bookmarks' maps each stream to an object. Fix or remove the --state file."
             )
             raise EquipmeConfigError(msg)
+        # The previous run's request counters are not this run's.
+        state.pop(RUN_STATS_KEY, None)
         super().load_state(state)
 
     @classmethod

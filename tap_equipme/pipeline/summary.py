@@ -9,7 +9,8 @@ from pathlib import Path
 
 from tap_equipme.pipeline.schema_changes import describe
 
-LOAD_COUNTS = ("rows_inserted", "rows_updated", "rows_deleted")
+LOAD_COUNTS = ("rows_inserted", "rows_updated", "rows_deleted", "rows_undeleted")
+REQUEST_KINDS = ("list", "metadata", "other")
 
 
 @dataclasses.dataclass
@@ -20,6 +21,8 @@ class SyncSummary:
     destination: str
     path: str
     full_refresh: bool
+    sync_mode: str = "change_capture"
+    """`change_capture`, `incremental` or `full_refresh`."""
     status: str = "running"
     """`succeeded` or `failed` once the run is over."""
     records: dict[str, int] = dataclasses.field(default_factory=dict)
@@ -55,16 +58,17 @@ class SyncSummary:
 
     def render(self) -> str:
         """Return the human-readable summary printed by the CLI."""
-        mode = "full refresh" if self.full_refresh else "incremental"
+        mode = "full refresh" if self.full_refresh else self.sync_mode.replace("_", " ")
         lines = [
             f"equipme-sync: run {self.run_id} {self.status} in {self.duration_seconds:.1f} s "
             f"({mode}, {self.destination} {self.path})",
-            f"  {'stream':<20}{'records':>10}{'inserted':>10}{'updated':>10}{'deleted':>10}",
+            f"  {'stream':<24}{'records':>10}{'inserted':>10}{'updated':>10}{'deleted':>10}"
+            f"{'undeleted':>10}",
         ]
         for stream in sorted(set(self.records) | set(self.loads)):
             counts = [self.rows(stream, kind) for kind in LOAD_COUNTS]
             lines.append(
-                f"  {stream:<20}{self.records.get(stream, 0):>10}"
+                f"  {stream:<24}{self.records.get(stream, 0):>10}"
                 + "".join(f"{count:>10}" for count in counts)
             )
         lines.append(f"  bookmark (createdAfter): {self.bookmark_before} -> {self.bookmark_after}")
@@ -120,7 +124,9 @@ def read_loads(
     import duckdb  # imported here: the CLI's --help and the DAG files stay light
 
     location = Path(path)
-    columns = ", ".join(("stream", *LOAD_COUNTS, "status"))
+    request_columns = tuple(f"requests_{kind}" for kind in REQUEST_KINDS)
+    names = (*LOAD_COUNTS, "status", *request_columns)
+    columns = ", ".join(("stream", *names))
     if destination == "parquet":
         source = location / "_equipme_loads.parquet"
         if not source.is_file():
@@ -147,4 +153,4 @@ def read_loads(
         ).fetchall()
     finally:
         con.close()
-    return {row[0]: dict(zip((*LOAD_COUNTS, "status"), row[1:], strict=True)) for row in rows}
+    return {row[0]: dict(zip(names, row[1:], strict=True)) for row in rows}

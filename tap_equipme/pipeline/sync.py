@@ -269,6 +269,9 @@ def run_sync(
         destination=destination,
         path=str(location),
         full_refresh=full_refresh,
+        sync_mode="full_refresh"
+        if full_refresh or tap_config.get("full_refresh")
+        else str(tap_config.get("sync_mode") or "change_capture"),
     )
     try:
         (location.parent if destination == "duckdb" else location).mkdir(

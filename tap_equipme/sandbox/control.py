@@ -79,10 +79,19 @@ class SandboxControl:
         return list(self._call("POST", "delete", {"ids": list(ids)})["deleted"])
 
     def schedule_drift(
-        self, after_requests: int, insert: int = 0, delete: int = 0, repeat: bool = False
+        self,
+        after_requests: int,
+        insert: int = 0,
+        delete: int = 0,
+        repeat: bool = False,
+        rename: int = 0,
     ) -> None:
-        """After the k-th following list request, insert and delete customers (offset drift)."""
+        """After the k-th following list request, insert, delete and rename customers.
+
+        Renamed customers are ones not served yet, moved among those already served.
+        """
         body = {"after_requests": after_requests, "insert": insert, "delete": delete}
+        body["rename"] = rename
         self._call("POST", "drift", {**body, "repeat": repeat})
 
     def stats(self) -> dict[str, Any]:

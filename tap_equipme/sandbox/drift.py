@@ -13,12 +13,17 @@ from tap_equipme.sandbox.store import ListFilter, Store
 
 @dataclass
 class DriftPlan:
-    """After ``after_requests`` more list requests, insert ``insert`` and delete ``delete``."""
+    """After ``after_requests`` more list requests, insert, delete and rename customers.
+
+    ``rename`` customers not served yet are renamed so that they sort among those already
+    served: the rename a paging client cannot see.
+    """
 
     after_requests: int
     insert: int
     delete: int
     repeat: bool = False
+    rename: int = 0
 
 
 class Drift:
@@ -39,8 +44,10 @@ class Drift:
 
     def schedule(self, plan: DriftPlan) -> None:
         """Arm ``plan``; list requests are counted from now on."""
-        if plan.after_requests < 1 or plan.insert < 0 or plan.delete < 0:
-            raise ValueError("Drift needs after_requests >= 1 and non-negative insert / delete.")
+        if plan.after_requests < 1 or min(plan.insert, plan.delete, plan.rename) < 0:
+            raise ValueError(
+                "Drift needs after_requests >= 1 and non-negative insert / delete / rename."
+            )
         with self._lock:
             self.plan = plan
             self._seen = 0
@@ -80,3 +87,9 @@ class Drift:
                     body["active"] = False
                 store.create(body, now)
             store.delete(victims)
+            ordering = store.ordering(list_filter)
+            ahead = ordering[min(served_until, len(ordering)) :]
+            for moved in self._rng.sample(ahead, min(plan.rename, len(ahead))):
+                anchor = store.cores[self._rng.choice(served)] if served else None
+                name = f"{anchor.name} Umbenannt" if anchor else "0 Umbenannt"
+                store.update(moved, {"name": name[:100]})

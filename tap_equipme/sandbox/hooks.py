@@ -128,6 +128,7 @@ class Hooks:
             insert=int(body.get("insert", 0)),
             delete=int(body.get("delete", 0)),
             repeat=bool(body.get("repeat", False)),
+            rename=int(body.get("rename", 0)),
         )
         self.drift.schedule(plan)
         return {"scheduled": True}

@@ -27,6 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from tap_equipme.warehouse.arrow import Column, last_per_key, quote
+from tap_equipme.warehouse.change_tracking import ChangeTracker, ChildSet, history_table, seen_table
 from tap_equipme.warehouse.connection import connect_duckdb, utc_now
 from tap_equipme.warehouse.errors import IncompatibleSchemaError, WarehouseError
 from tap_equipme.warehouse.evolution import SCHEMA_CHANGES_TABLE, SchemaChange, SchemaPlanner
@@ -43,6 +44,29 @@ _STAGED = "__equipme_staged"
 logger = logging.getLogger(__name__)
 
 
+LOADS_COLUMNS = {
+    "run_id": "VARCHAR NOT NULL",
+    "stream": "VARCHAR NOT NULL",
+    "rows_inserted": "BIGINT",
+    "rows_updated": "BIGINT",
+    "rows_deleted": "BIGINT",
+    "bookmark_before": "VARCHAR",
+    "bookmark_after": "VARCHAR",
+    "started_at": "TIMESTAMPTZ",
+    "finished_at": "TIMESTAMPTZ",
+    "status": "VARCHAR",
+    "rows_undeleted": "BIGINT",
+    "requests_list": "BIGINT",
+    "requests_metadata": "BIGINT",
+    "requests_other": "BIGINT",
+    "run_stats": "JSON",
+}
+"""`_equipme_loads`, in column order (columns after `status` came with change tracking)."""
+RUN_STATS_KEY = "run_stats"
+"""Top-level key of the final STATE under which a tap may report its run (requests by kind,
+responses by status, waits); copied into `_equipme_loads` (the same for each stream's row)."""
+
+
 @dataclass
 class LoadStats:
     """One stream's row of `_equipme_loads` for this run."""
@@ -50,6 +74,7 @@ class LoadStats:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
+    undeleted: int = 0
 
 
 class DuckDBWarehouse(SchemaPlanner):
@@ -58,7 +83,13 @@ class DuckDBWarehouse(SchemaPlanner):
     destination = "duckdb"
 
     def __init__(
-        self, path: str, run_id: str, commit_every_rows: int = DEFAULT_COMMIT_EVERY_ROWS
+        self,
+        path: str,
+        run_id: str,
+        commit_every_rows: int = DEFAULT_COMMIT_EVERY_ROWS,
+        *,
+        history: bool = True,
+        child_sets: list[ChildSet] | None = None,
     ) -> None:
         """Open (or create) the warehouse.
 
@@ -67,11 +98,17 @@ class DuckDBWarehouse(SchemaPlanner):
             run_id: Identifier of this load in `_equipme_loads`.
             commit_every_rows: Commit an open transaction without a STATE once it holds this
                 many upserted rows.
+            history: Keep a `<stream>_history` table (SCD2) for every keyed stream.
+            child_sets: Streams whose rows of a parent form a complete set when the parent
+                appears in a "reads" stream (see `change_tracking.ChildSet`).
         """
         self.path = path
         self.run_id = run_id
         self.commit_every_rows = commit_every_rows
         self.started_at = utc_now()
+        self.child_sets = list(child_sets or [])
+        self._history = history
+        self.run_stats: dict[str, Any] | None = None
         self._loader: ThreadPoolExecutor | None = None
         self._pending: Future[None] | None = None
         self._loader_thread: int | None = None
@@ -86,6 +123,9 @@ class DuckDBWarehouse(SchemaPlanner):
         """Whether this run recorded a schema change (the Parquet writer publishes the log)."""
         self.versions = VersionTracker()
         """Full-refresh versions seen; a complete one's soft deletes wait for end of input."""
+        self.tracker = ChangeTracker(self.con, self.started_at)
+        self._tracked: set[str] = set()
+        self._last_undeleted = 0
         try:
             self._create_bookkeeping()
             self._fail_stale_loads()
@@ -186,6 +226,10 @@ class DuckDBWarehouse(SchemaPlanner):
             "bookmark_before VARCHAR, bookmark_after VARCHAR, started_at TIMESTAMPTZ, "
             "finished_at TIMESTAMPTZ, status VARCHAR, PRIMARY KEY (run_id, stream))"
         )
+        for name, sql_type in list(LOADS_COLUMNS.items())[10:]:
+            self.con.execute(
+                f"ALTER TABLE {LOADS_TABLE} ADD COLUMN IF NOT EXISTS {name} {sql_type}"
+            )
         self.con.execute(
             f"CREATE TABLE IF NOT EXISTS {SCHEMA_CHANGES_TABLE} (run_id VARCHAR NOT NULL, "
             "stream VARCHAR NOT NULL, field_path VARCHAR NOT NULL, change VARCHAR NOT NULL, "
@@ -225,6 +269,41 @@ class DuckDBWarehouse(SchemaPlanner):
         self._record_schema_changes(stream, changes)
         self._ensured[stream] = columns
         self._stats.setdefault(stream, LoadStats())
+        if keys:
+            self._ensure_tracking(stream, keys)
+
+    def keeps_history(self, stream: str) -> bool:
+        """Whether the stream gets a `<stream>_history` table.
+
+        Args:
+            stream: Stream name.
+
+        Returns:
+            True for every stream when `history` is on, except the "reads" streams of child
+            sets (bookkeeping of the source, not data with versions).
+        """
+        return self._history and stream not in {c.reads_stream for c in self.child_sets}
+
+    def _ensure_tracking(self, stream: str, keys: list[str]) -> None:
+        """Fill change tracking of rows loaded before it existed; create / evolve the history."""
+        types = self._existing_types(stream)
+        if stream not in self._tracked:
+            self.tracker.backfill(stream, types)
+            self._tracked.add(stream)
+        if not self.keeps_history(stream):
+            return
+        name = history_table(stream)
+        existing = self._existing_types(name) if self._table_exists(name) else None
+        for statement in self.tracker.history_ddl(stream, existing):
+            self.con.execute(statement)
+        self._touched(name)
+
+    def _touched(self, table: str) -> None:
+        """Note that a table (a history table) changed in this transaction (Parquet hook).
+
+        Args:
+            table: Table name.
+        """
 
     def _record_schema_changes(self, stream: str, changes: list[SchemaChange]) -> None:
         """Log each added or widened column / field once and keep it in the change log."""
@@ -320,6 +399,7 @@ class DuckDBWarehouse(SchemaPlanner):
         stats = self._stats.setdefault(stream, LoadStats())
         stats.inserted += inserted
         stats.updated += updated
+        stats.undeleted += self._last_undeleted
         self._uncommitted_rows += inserted + updated
         self._write_load_row(stream, "running")
         return inserted, updated
@@ -332,7 +412,35 @@ class DuckDBWarehouse(SchemaPlanner):
         types: dict[str, Any],
         version: int | None,
     ) -> tuple[int, int]:
-        """Delete the staged keys' old rows, insert the staged rows; return the counts."""
+        """Merge the staged rows (change tracking); return `(inserted, updated)`."""
+        self._last_undeleted = 0
+        names = [c.name for c in columns]
+        if keys:
+            select = [f"CAST({quote(n)} AS {types[n]})" for n in names]
+            try:
+                counts = self.tracker.merge(
+                    stream,
+                    select,
+                    names,
+                    keys,
+                    _STAGED,
+                    version,
+                    utc_now(),
+                    self.keeps_history(stream),
+                )
+            except duckdb.ConstraintException as exc:
+                msg = f"Stream '{stream}': a record breaks a constraint of the table: {exc}"
+                raise WarehouseError(msg) from exc
+            except duckdb.ConversionException as exc:
+                msg = f"Stream '{stream}': a value cannot be converted to its column type: {exc}"
+                raise WarehouseError(msg) from exc
+            if self.keeps_history(stream) and (
+                counts.inserted or counts.updated or counts.undeleted
+            ):
+                self._touched(history_table(stream))
+            self._last_undeleted = counts.undeleted
+            return counts.inserted, counts.updated
+        # No key: append only (nothing to compare a row with).
         table = quote(stream)
         staged_rows = self._scalar(f"SELECT count(*) FROM {_STAGED}")
         updated = 0
@@ -373,16 +481,58 @@ class DuckDBWarehouse(SchemaPlanner):
         if not self._table_exists(stream):
             return 0
         self._begin()
-        deleted = self._scalar(
-            f"UPDATE {quote(stream)} SET _deleted_at = ? WHERE _deleted_at IS NULL "
-            "AND _sdc_table_version IS DISTINCT FROM ? RETURNING 1",
-            [utc_now(), version],
-            count=True,
+        deleted = self.tracker.soft_delete(
+            stream,
+            self._existing_keys(stream),
+            "t._sdc_table_version IS DISTINCT FROM ?::BIGINT",
+            [version],
+            history=self.keeps_history(stream),
         )
+        return self._count_deleted(stream, deleted)
+
+    def _count_deleted(self, stream: str, deleted: int) -> int:
+        if deleted and self.keeps_history(stream):
+            self._touched(history_table(stream))
         stats = self._stats.setdefault(stream, LoadStats())
         stats.deleted += deleted
         self._write_load_row(stream, "running")
         return deleted
+
+    def apply_child_sets(self, reads_stream: str) -> dict[str, int]:
+        """At end of input: soft-delete child rows a "reads" stream proves gone.
+
+        For each child set read through `reads_stream`: a parent listed in this run's reads
+        had its complete set of children read, so its children not loaded in this run are
+        gone; children of parents soft-deleted in the warehouse go with them.
+
+        Args:
+            reads_stream: The stream that finished.
+
+        Returns:
+            Child stream -> rows newly marked deleted.
+        """
+        self.wait_for_loads()
+        done: dict[str, int] = {}
+        for child_set in self.child_sets:
+            if child_set.reads_stream != reads_stream or not self._table_exists(child_set.stream):
+                continue
+            self._begin()
+            where, params = child_set.gone_condition(
+                child_keys=self._existing_keys(child_set.stream),
+                child_seen=self.tracker.seen_exists(child_set.stream),
+                reads_seen=self.tracker.seen_exists(reads_stream),
+                parent_exists=bool(child_set.parent_stream)
+                and self._table_exists(child_set.parent_stream or ""),
+            )
+            deleted = self.tracker.soft_delete(
+                child_set.stream,
+                self._existing_keys(child_set.stream),
+                where,
+                params,
+                history=self.keeps_history(child_set.stream),
+            )
+            done[child_set.stream] = self._count_deleted(child_set.stream, deleted)
+        return done
 
     def _scalar(self, sql: str, params: list[Any] | None = None, *, count: bool = False) -> int:
         rows = self.con.execute(sql, params or []).fetchall()
@@ -400,20 +550,27 @@ class DuckDBWarehouse(SchemaPlanner):
         stats: LoadStats | None = None,
     ) -> None:
         stats = stats or self._stats.setdefault(stream, LoadStats())
+        run = self.run_stats or {}
+        requests = run["requests"] if isinstance(run.get("requests"), dict) else {}
+        values = [
+            self.run_id,
+            stream,
+            stats.inserted,
+            stats.updated,
+            stats.deleted,
+            self.bookmark_before,
+            self.bookmark_after,
+            self.started_at,
+            finished_at,
+            status,
+            stats.undeleted,
+            *(requests.get(kind) for kind in ("list", "metadata", "other")),
+            json.dumps(self.run_stats) if self.run_stats else None,
+        ]
         self.con.execute(
-            f"INSERT OR REPLACE INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                self.run_id,
-                stream,
-                stats.inserted,
-                stats.updated,
-                stats.deleted,
-                self.bookmark_before,
-                self.bookmark_after,
-                self.started_at,
-                finished_at,
-                status,
-            ],
+            f"INSERT OR REPLACE INTO {LOADS_TABLE} ({', '.join(LOADS_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in LOADS_COLUMNS)})",
+            values,
         )
 
     def commit_state(self, state: dict[str, Any]) -> None:
@@ -429,6 +586,8 @@ class DuckDBWarehouse(SchemaPlanner):
             [json.dumps(state), self.run_id, utc_now()],
         )
         self.bookmark_after = bookmark_of(state)
+        if isinstance(state.get(RUN_STATS_KEY), dict):
+            self.run_stats = state[RUN_STATS_KEY]
         for stream in self._stats:
             self._write_load_row(stream, "running")
         self._commit()
@@ -483,4 +642,10 @@ class DuckDBWarehouse(SchemaPlanner):
             self.con.close()
 
 
-__all__ = ["DuckDBWarehouse", "IncompatibleSchemaError", "LoadStats", "connect_duckdb"]
+__all__ = [
+    "DuckDBWarehouse",
+    "IncompatibleSchemaError",
+    "LoadStats",
+    "connect_duckdb",
+    "seen_table",
+]

@@ -291,6 +291,10 @@ class SchemaPlanner:
                     for path, sql_type in merged.additions
                 ]
             changes += merged.changes
+        # Tables loaded before change tracking existed get its columns (filled by the writer).
+        for name, sql_type in BOOKKEEPING_COLUMNS.items():
+            if name not in existing:
+                ddl.append(f"ALTER TABLE {table} ADD COLUMN {quote(name)} {sql_type}")
         # A NOT NULL column the new schema no longer promises to fill becomes nullable.
         promised = {c.name for c in columns if c.not_null}
         for name in sorted(self._not_null_columns(stream) - promised - set(keys)):

@@ -16,6 +16,9 @@ BOOKKEEPING_COLUMNS = {
     "_loaded_at": "TIMESTAMPTZ",
     "_deleted_at": "TIMESTAMPTZ",
     "_sdc_table_version": "BIGINT",
+    "_first_seen_at": "TIMESTAMPTZ",
+    "_changed_at": "TIMESTAMPTZ",
+    "_content_hash": "VARCHAR",
 }
 """Columns every stream table has besides the record keys."""
 

@@ -106,7 +106,9 @@ class ParquetWarehouse(DuckDBWarehouse):
             published = self._file(table)
             if published.exists():
                 source = _sql_literal(str(published))
-                self.con.execute(f"INSERT INTO {table} SELECT * FROM read_parquet({source})")
+                self.con.execute(
+                    f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet({source})"
+                )
 
     def _read_stored_state(self) -> dict[str, Any] | None:
         state_file = self.directory / STATE_FILE
@@ -173,6 +175,14 @@ class ParquetWarehouse(DuckDBWarehouse):
         """
         self._dirty.add(stream)
         return super().soft_delete_absent(stream, version)
+
+    def _touched(self, table: str) -> None:
+        """Publish a table changed outside `upsert` (a history table) at the next commit.
+
+        Args:
+            table: Table name.
+        """
+        self._dirty.add(table)
 
     # -- publishing -----------------------------------------------------------------------
 

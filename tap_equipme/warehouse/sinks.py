@@ -286,6 +286,14 @@ class WarehouseSink(BatchSink):
                 self.stream_name,
                 deleted,
             )
+        for child, gone in self.warehouse.apply_child_sets(self.stream_name).items():
+            self.logger.info(
+                "'%s' lists the parents whose '%s' rows were all read in this run: %d rows "
+                "no longer there marked deleted",
+                self.stream_name,
+                child,
+                gone,
+            )
         for unclosed in versions.unclosed(self.stream_name):
             self.logger.warning(
                 "ACTIVATE_VERSION %s on '%s' was never repeated after the stream's last "

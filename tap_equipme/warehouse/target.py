@@ -14,6 +14,7 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.mapper import SameRecordTransform
 
+from tap_equipme.warehouse.change_tracking import ChildSet
 from tap_equipme.warehouse.duckdb_writer import DEFAULT_COMMIT_EVERY_ROWS, DuckDBWarehouse
 from tap_equipme.warehouse.errors import WarehouseError
 from tap_equipme.warehouse.parquet_writer import ParquetWarehouse
@@ -34,6 +35,32 @@ if t.TYPE_CHECKING:
 _RECORD_DECODER = msgspec.json.Decoder()
 _OPEN_WAREHOUSES: weakref.WeakSet[DuckDBWarehouse] = weakref.WeakSet()
 """Warehouses opened by targets in this process, so the CLI can roll back on any exit."""
+
+
+DEFAULT_CHILD_SETS: list[dict[str, str]] = [
+    {
+        "stream": "customer_metadata",
+        "key": "customer_id",
+        "reads_stream": "customer_metadata_reads",
+        "parent_stream": "customers",
+        "parent_key": "id",
+    }
+]
+"""tap-equipme's declaration: a customer's metadata is complete whenever the customer appears
+in `customer_metadata_reads`, and goes when the customer is deleted."""
+
+
+def _child_sets(config: t.Mapping[str, t.Any]) -> list[ChildSet]:
+    items = config.get("child_sets")
+    if items is None:
+        items = DEFAULT_CHILD_SETS
+    if not isinstance(items, list):
+        msg = f"Setting 'child_sets' must be a list of objects, not {items!r}."
+        raise WarehouseError(msg)
+    try:
+        return [ChildSet.from_setting(item, index) for index, item in enumerate(items)]
+    except ValueError as exc:
+        raise WarehouseError(str(exc)) from exc
 
 
 def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
@@ -58,9 +85,14 @@ def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
         msg = "Setting 'path' is required: the DuckDB file or the Parquet directory to load."
         raise WarehouseError(msg)
     commit_every_rows = int(config.get("commit_every_rows") or DEFAULT_COMMIT_EVERY_ROWS)
+    options: dict[str, t.Any] = {
+        "commit_every_rows": commit_every_rows,
+        "history": bool(config.get("history", True)),
+        "child_sets": _child_sets(config),
+    }
     if destination == "parquet":
-        return ParquetWarehouse(str(path), run_id, commit_every_rows=commit_every_rows)
-    return DuckDBWarehouse(str(path), run_id, commit_every_rows=commit_every_rows)
+        return ParquetWarehouse(str(path), run_id, **options)
+    return DuckDBWarehouse(str(path), run_id, **options)
 
 
 class TargetDuckdbLake(Target):
@@ -121,6 +153,31 @@ class TargetDuckdbLake(Target):
             default=False,
             description="Validate each record with JSON Schema (slow); the warehouse's "
             "column types check every value anyway.",
+        ),
+        th.Property(
+            "history",
+            th.BooleanType,
+            default=True,
+            description="Keep a `<stream>_history` table (SCD type 2: one row per observed "
+            "version, `_valid_from` / `_valid_to`) for every stream with key properties.",
+        ),
+        th.Property(
+            "child_sets",
+            th.ArrayType(
+                th.ObjectType(
+                    th.Property("stream", th.StringType, required=True),
+                    th.Property("key", th.StringType, required=True),
+                    th.Property("reads_stream", th.StringType, required=True),
+                    th.Property("parent_stream", th.StringType),
+                    th.Property("parent_key", th.StringType),
+                )
+            ),
+            default=DEFAULT_CHILD_SETS,
+            description="Child streams whose rows of a parent are complete whenever the "
+            "parent's `key` appears in `reads_stream` in a run: the parent's children not "
+            "loaded in that run are soft-deleted; with `parent_stream`, children of a "
+            "soft-deleted parent (matched on its `parent_key`) too. Default: tap-equipme's "
+            "customer_metadata / customer_metadata_reads.",
         ),
     ).to_dict()
 

@@ -27,6 +27,7 @@ REPORT_VIEWS = (
     "customer_counts_by_country",
     "customer_counts_by_language",
     "customer_counts_by_active",
+    "changes_by_day",
 )
 EXPORTED_TABLES = ("customers", "customer_metadata")
 _REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.MULTILINE)

@@ -38,9 +38,51 @@ SELECT
         c.referredBy.employee.fullName,
         nullif(concat_ws(' ', c.referredBy.employee.firstName, c.referredBy.employee.lastName), '')
     ) AS referred_by_employee_name,
-    c._loaded_at AS loaded_at
+    c._loaded_at AS loaded_at,
+    c._first_seen_at AS first_seen_at,
+    c._changed_at AS changed_at
 FROM customers AS c
 WHERE c._deleted_at IS NULL;
+
+-- requires: customers_history, customer_metadata_history
+-- One row per day and stream: what the syncs found. A version opened for a key never seen
+-- before is an insert, one that follows a closed version with no gap an update, one that
+-- follows a gap (the row was deleted) an undelete. A version closed with nothing after it
+-- is a delete.
+CREATE OR REPLACE VIEW changes_by_day AS
+WITH versions AS (
+    SELECT 'customers' AS stream, id::VARCHAR AS row_key, _valid_from, _valid_to
+    FROM customers_history
+    UNION ALL
+    SELECT 'customer_metadata', customer_id::VARCHAR || '/' || key, _valid_from, _valid_to
+    FROM customer_metadata_history
+),
+ordered AS (
+    SELECT *,
+        lag(_valid_to) OVER (PARTITION BY stream, row_key ORDER BY _valid_from) AS previous_to,
+        row_number() OVER (PARTITION BY stream, row_key ORDER BY _valid_from) AS n,
+        lead(_valid_from) OVER (PARTITION BY stream, row_key ORDER BY _valid_from) AS next_from
+    FROM versions
+),
+events AS (
+    SELECT stream, _valid_from AS changed_at,
+        CASE WHEN n = 1 THEN 'inserted' WHEN previous_to = _valid_from THEN 'updated'
+            ELSE 'undeleted' END AS change
+    FROM ordered
+    UNION ALL
+    SELECT stream, _valid_to, 'deleted' FROM ordered
+    WHERE _valid_to IS NOT NULL AND (next_from IS NULL OR next_from > _valid_to)
+)
+SELECT
+    CAST(changed_at AS DATE) AS day,
+    stream,
+    count(*) FILTER (WHERE change = 'inserted') AS inserted,
+    count(*) FILTER (WHERE change = 'updated') AS updated,
+    count(*) FILTER (WHERE change = 'deleted') AS deleted,
+    count(*) FILTER (WHERE change = 'undeleted') AS undeleted
+FROM events
+GROUP BY ALL
+ORDER BY day DESC, stream;
 
 -- requires: customers, customer_metadata
 CREATE OR REPLACE VIEW customer_metadata_long AS

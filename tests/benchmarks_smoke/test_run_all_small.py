@@ -18,7 +18,7 @@ GOAL_ROW = re.compile(
     r"^\| (?P<name>[^|]+) \| (?P<ratio>[0-9.]+)x \| (?:>=|<=) [0-9.]+ \| (?:yes|\*\*NO\*\*) \|$"
 )
 DATA_ROW = re.compile(
-    r"^\| (?P<bench>[1-6]b? [a-zA-Z,N+1 ]+) \| (?P<subject>[^|]+) \| (?P<records>[0-9,]+) "
+    r"^\| (?P<bench>[1-7]b? [a-zA-Z,N+1 ]+) \| (?P<subject>[^|]+) \| (?P<records>[0-9,]+) "
     r"\| (?P<seconds>[0-9.]+) \| (?P<rate>[0-9,]+) \| (?P<rss>[0-9]*) \| [^|]* \|$"
 )
 
@@ -44,8 +44,9 @@ def test_small_benchmark_run_measures_every_subject_and_judges_every_goal(
     goals = [m for line in table.splitlines() if (m := GOAL_ROW.match(line))]
     # Six goals of benchmarks 1-5 (1b included), and benchmark 6's (two per limit, window
     # and change).
-    assert len([g for g in goals if not g["name"].startswith("6 ")]) == 6, table
+    assert len([g for g in goals if not g["name"].startswith(("6 ", "7 "))]) == 6, table
     assert len([g for g in goals if g["name"].startswith("6 ")]) >= 6, table
+    assert len([g for g in goals if g["name"].startswith("7 ")]) == 2, table  # change capture
     assert all(float(goal["ratio"]) > 0 for goal in goals)
 
     rows = [m for line in table.splitlines() if (m := DATA_ROW.match(line))]
@@ -58,6 +59,7 @@ def test_small_benchmark_run_measures_every_subject_and_judges_every_goal(
         "4 memory",
         "5 end to end",
         "6 rate limit",
+        "7 change capture",
     }
     for row in rows:
         assert float(row["seconds"]) > 0, row.group(0)

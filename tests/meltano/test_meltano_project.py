@@ -49,7 +49,11 @@ def test_meltano_invoke_discover_lists_both_streams(meltano, sandbox, api_key):
     env = {"TAP_EQUIPME_API_KEY": api_key, "TAP_EQUIPME_API_URL": sandbox.base_url}
     proc = meltano.run("invoke", "tap-equipme", "--discover", env=env)
     catalog = json.loads(proc.stdout)
-    assert {s["tap_stream_id"] for s in catalog["streams"]} == {"customers", "customer_metadata"}
+    assert {s["tap_stream_id"] for s in catalog["streams"]} == {
+        "customers",
+        "customer_metadata",
+        "customer_metadata_reads",
+    }
     assert api_key not in proc.stdout + proc.stderr
 
 

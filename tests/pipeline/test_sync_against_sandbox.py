@@ -43,6 +43,7 @@ def test_second_sync_asks_created_after_and_adds_exactly_the_new_customers(
     tap_config, sandbox, tmp_path, landed
 ):
     path = tmp_path / "wh.duckdb"
+    tap_config = {**tap_config, "sync_mode": "incremental"}  # the createdAfter-only mode
     first = sync(tap_config, path)
     sandbox.control.clear_stats()
     new_ids = sandbox.control.create_customers(NEW_CUSTOMERS)

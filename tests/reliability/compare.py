@@ -19,7 +19,14 @@ from typing import Any
 
 import duckdb
 
-BOOKKEEPING = {"_loaded_at", "_deleted_at", "_sdc_table_version"}
+BOOKKEEPING = {
+    "_loaded_at",
+    "_deleted_at",
+    "_sdc_table_version",
+    "_first_seen_at",
+    "_changed_at",
+    "_content_hash",
+}
 
 
 @dataclass

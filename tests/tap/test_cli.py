@@ -72,7 +72,8 @@ def test_discovered_streams_have_the_contracted_keys(tmp_path, api_key):
     result = _tap("--discover", config={"api_key": api_key}, tmp_path=tmp_path)
     streams = {s["tap_stream_id"]: s for s in json.loads(result.stdout)["streams"]}
 
-    assert set(streams) == {"customers", "customer_metadata"}
+    assert set(streams) == {"customers", "customer_metadata", "customer_metadata_reads"}
+    assert streams["customer_metadata_reads"]["key_properties"] == ["customer_id"]
     assert streams["customers"]["key_properties"] == ["id"]
     assert streams["customer_metadata"]["key_properties"] == ["customer_id", "key"]
     customer = streams["customers"]["schema"]["properties"]

@@ -91,7 +91,9 @@ def test_parquet_file_is_replaced_atomically_leaving_no_temp_files(target, tmp_p
         "_equipme_loads.parquet",
         "_equipme_state.json",
         "customer_metadata.parquet",
+        "customer_metadata_history.parquet",
         "customers.parquet",
+        "customers_history.parquet",
     ]
     assert (
         json.loads((out / "_equipme_state.json").read_text())["bookmarks"]["customers"][

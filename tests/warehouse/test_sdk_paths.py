@@ -98,7 +98,8 @@ def _load_all_paths(target, query, tmp_path, singer, messages):
         stream = io.StringIO(body) if isinstance(body, str) else io.BytesIO(body)
         target_obj.listen(stream)
         contents[name] = query(
-            "SELECT * EXCLUDE (_loaded_at) FROM customers ORDER BY id", path=path
+            "SELECT * EXCLUDE (_loaded_at, _first_seen_at, _changed_at) FROM customers ORDER BY id",
+            path=path,
         )
     return contents
 

@@ -1,0 +1,461 @@
+"""Change tracking: content hashes, first seen / changed / deleted per row, SCD2 history.
+
+Every writer (DuckDB, Parquet, DuckLake) loads through this module's SQL, so change tracking
+is the same for every destination. Per run (one `run_time` for all of its rows):
+
+- a staged row whose key is new is inserted (`_first_seen_at` = `_changed_at` = run time);
+- a staged row whose content hash differs from the stored one replaces it (`_changed_at` set,
+  `_first_seen_at` kept); an unchanged row is not rewritten (only `_sdc_table_version` is
+  moved to the new version, when there is one, and a soft-deleted row gets `_deleted_at`
+  cleared: it came back);
+- `<stream>_history` gets one row per observed version, `_valid_from` / `_valid_to`
+  (NULL: current), closed when the row changes or is deleted, never for a non-change.
+
+The content hash is an md5 over the non-NULL data columns in name order (nested values as
+JSON with null members removed), so adding a nullable property, or a field inside a STRUCT,
+does not make every stored row look changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tap_equipme.warehouse.json_schema import BOOKKEEPING_COLUMNS, quote
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    import duckdb
+
+HISTORY_SUFFIX = "_history"
+HISTORY_COLUMNS = {
+    "_content_hash": "VARCHAR",
+    "_valid_from": "TIMESTAMPTZ",
+    "_valid_to": "TIMESTAMPTZ",
+}
+"""Bookkeeping columns of a history table (besides the stream's data columns)."""
+_INCOMING = "__equipme_incoming"
+_DELTA = "__equipme_delta"
+_NESTED = ("STRUCT", "MAP", "[]", "JSON", "UNION")
+# `"member":null` (and its comma) inside nested JSON: removed before hashing, so a new
+# nullable field in a STRUCT leaves the hash of existing values unchanged.
+_NULL_MEMBER = r'"[^"]*":null,?'
+
+
+@dataclass(frozen=True)
+class ChildSet:
+    """A child stream whose rows of one parent are complete whenever that parent was read.
+
+    Plain Singer cannot say "these are all of this parent's children": the source tap emits
+    one row per parent read into `reads_stream` (keyed by the same `key` column), and the
+    loader soft-deletes the children of those parents that this run did not load. Children
+    of a parent soft-deleted in `parent_stream` (key `parent_key`) are soft-deleted too.
+    """
+
+    stream: str
+    key: str
+    reads_stream: str
+    parent_stream: str | None = None
+    parent_key: str = "id"
+
+    @classmethod
+    def from_setting(cls, item: Any, index: int) -> ChildSet:
+        """Build one from an item of the target's `child_sets` setting.
+
+        Args:
+            item: The setting's item (an object).
+            index: Its position (for the error message).
+
+        Returns:
+            The child set.
+
+        Raises:
+            ValueError: If a required field is missing or not a string.
+        """
+        fields = ("stream", "key", "reads_stream")
+        if not isinstance(item, dict) or not all(isinstance(item.get(f), str) for f in fields):
+            msg = (
+                f"Setting 'child_sets', item {index}: needs the strings 'stream', 'key' and "
+                f"'reads_stream' (optional 'parent_stream', 'parent_key'); got {item!r}"
+            )
+            raise ValueError(msg)
+        return cls(
+            stream=item["stream"],
+            key=item["key"],
+            reads_stream=item["reads_stream"],
+            parent_stream=item.get("parent_stream") or None,
+            parent_key=str(item.get("parent_key") or "id"),
+        )
+
+    def gone_condition(
+        self, *, child_keys: list[str], child_seen: bool, reads_seen: bool, parent_exists: bool
+    ) -> tuple[str, list[Any]]:
+        """Return the SQL condition (alias `t`, the child table) of children that are gone.
+
+        Args:
+            child_keys: The child table's key columns.
+            child_seen: Whether child rows arrived in this run.
+            reads_seen: Whether reads arrived in this run.
+            parent_exists: Whether the parent table exists.
+
+        Returns:
+            `(condition, params)`.
+        """
+        key = f"t.{quote(self.key)}"
+        parts = []
+        if reads_seen:
+            reread = (
+                f"{key} IN (SELECT {quote(self.key)} FROM {quote(seen_table(self.reads_stream))})"
+            )
+            if child_seen:
+                join = " AND ".join(f"s.{quote(k)} = t.{quote(k)}" for k in child_keys)
+                reread += (
+                    f" AND NOT EXISTS (SELECT 1 FROM {quote(seen_table(self.stream))} s "
+                    f"WHERE {join})"
+                )
+            parts.append(f"({reread})")
+        if parent_exists and self.parent_stream:
+            parts.append(
+                f"{key} IN (SELECT {quote(self.parent_key)} FROM {quote(self.parent_stream)} "
+                "WHERE _deleted_at IS NOT NULL)"
+            )
+        return (" OR ".join(parts) or "FALSE"), []
+
+
+@dataclass
+class MergeCounts:
+    """What one batch did to a stream table."""
+
+    inserted: int = 0
+    updated: int = 0
+    undeleted: int = 0
+    unchanged: int = 0
+
+
+def history_table(stream: str) -> str:
+    """Return the name of a stream's history table.
+
+    Args:
+        stream: Stream name.
+
+    Returns:
+        `<stream>_history`.
+    """
+    return f"{stream}{HISTORY_SUFFIX}"
+
+
+def seen_table(stream: str) -> str:
+    """Return the name of the temp table of the keys a stream's records carried this run.
+
+    Args:
+        stream: Stream name.
+
+    Returns:
+        A temp table name.
+    """
+    return f"__equipme_seen_{stream}"
+
+
+def data_columns(types: dict[str, Any]) -> list[str]:
+    """Return a table's data columns (not bookkeeping), in table order.
+
+    Args:
+        types: Column name -> DuckDB type of the table.
+
+    Returns:
+        The column names.
+    """
+    bookkeeping = set(BOOKKEEPING_COLUMNS) | set(HISTORY_COLUMNS)
+    return [name for name in types if name not in bookkeeping]
+
+
+def content_hash_sql(types: dict[str, Any], alias: str = "") -> str:
+    """Return the SQL expression of a row's content hash.
+
+    Args:
+        types: Data column name -> DuckDB type (of the stored table).
+        alias: Table alias to qualify the columns with, if any.
+
+    Returns:
+        An md5 expression (VARCHAR) over the non-NULL columns.
+    """
+    prefix = f"{alias}." if alias else ""
+    parts = []
+    for name in sorted(types):
+        column = f"{prefix}{quote(name)}"
+        text = str(types[name]).upper()
+        if any(marker in text for marker in _NESTED):
+            value = f"regexp_replace(CAST(to_json({column}) AS VARCHAR), '{_NULL_MEMBER}', '', 'g')"
+        else:
+            value = f"CAST({column} AS VARCHAR)"
+        label = "'" + name.replace("'", "''") + "='"
+        parts.append(f"{label} || {value}")
+    if not parts:
+        return "md5('')"
+    return f"md5(concat_ws(chr(30), {', '.join(parts)}))"
+
+
+class ChangeTracker:
+    """The change-tracking SQL of one warehouse connection (shared by every writer)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, run_time: dt.datetime) -> None:
+        """Track changes on a connection.
+
+        Args:
+            con: The writer's DuckDB connection (its open transaction is used).
+            run_time: This run's time: `_first_seen_at`, `_changed_at`, `_valid_from`.
+        """
+        self.con = con
+        self.run_time = run_time
+        self._seen_ready: set[str] = set()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def backfill(self, stream: str, types: dict[str, Any]) -> None:
+        """Fill the bookkeeping of rows loaded before change tracking existed.
+
+        Args:
+            stream: Stream name.
+            types: The table's column types.
+        """
+        table = quote(stream)
+        data = {n: types[n] for n in data_columns(types)}
+        self.con.execute(
+            f"UPDATE {table} SET _content_hash = {content_hash_sql(data)}, "
+            "_first_seen_at = coalesce(_first_seen_at, _loaded_at), "
+            "_changed_at = coalesce(_changed_at, _loaded_at) WHERE _content_hash IS NULL"
+        )
+
+    def history_ddl(self, stream: str, existing: dict[str, Any] | None) -> list[str]:
+        """Return the statements that create or evolve `<stream>_history`.
+
+        Args:
+            stream: Stream name (its table exists, with its current columns).
+            existing: The history table's column types, or None if it does not exist.
+
+        Returns:
+            SQL statements; a new history table is seeded from the stream table's rows.
+        """
+        from tap_equipme.warehouse.evolution import nested_additions
+
+        history = quote(history_table(stream))
+        table = quote(stream)
+        types = self._types(stream)
+        data = data_columns(types)
+        if existing is None:
+            cols = ", ".join(quote(n) for n in data)
+            return [
+                f"CREATE TABLE {history} AS SELECT {cols}, _content_hash, "
+                "coalesce(_first_seen_at, _loaded_at) AS _valid_from, "
+                f"_deleted_at AS _valid_to FROM {table} LIMIT 0",
+                f"INSERT INTO {history} SELECT {cols}, _content_hash, "
+                "coalesce(_changed_at, _loaded_at), _deleted_at FROM "
+                f"{table}",
+            ]
+        ddl = []
+        for name in data:
+            if name not in existing:
+                ddl.append(f"ALTER TABLE {history} ADD COLUMN {quote(name)} {types[name]}")
+                continue
+            for path, sql_type in nested_additions(stream, name, existing[name], types[name]):
+                ddl.append(f"ALTER TABLE {history} ADD COLUMN {path} {sql_type}")
+        return ddl
+
+    def _types(self, table: str) -> dict[str, Any]:
+        relation = self.con.sql(f"SELECT * FROM {quote(table)} LIMIT 0")
+        return dict(zip(relation.columns, relation.types, strict=True))
+
+    # -- seen keys ------------------------------------------------------------------------
+
+    def _ensure_seen(self, stream: str, keys: list[str], types: dict[str, Any]) -> None:
+        if stream in self._seen_ready:
+            return
+        defs = ", ".join(f"{quote(k)} {types[k]}" for k in keys)
+        self.con.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {quote(seen_table(stream))} ({defs}, "
+            f"PRIMARY KEY ({', '.join(quote(k) for k in keys)}))"
+        )
+        self._seen_ready.add(stream)
+
+    def seen_exists(self, stream: str) -> bool:
+        """Whether records of the stream arrived in this run.
+
+        Args:
+            stream: Stream name.
+
+        Returns:
+            True if the stream's seen-keys table exists.
+        """
+        return stream in self._seen_ready
+
+    # -- merging --------------------------------------------------------------------------
+
+    def merge(
+        self,
+        stream: str,
+        select: list[str],
+        names: list[str],
+        keys: list[str],
+        staged: str,
+        version: int | None,
+        loaded_at: dt.datetime,
+        history: bool,
+    ) -> MergeCounts:
+        """Merge staged rows into the stream table (and its history) in the open transaction.
+
+        Args:
+            stream: Stream name.
+            select: Per data column, the SQL expression (typed) that reads it from `staged`.
+            names: The data column names, in the order of `select`.
+            keys: Key properties (at least one).
+            staged: The registered relation with this batch (one row per key).
+            version: The records' table version, if any.
+            loaded_at: Value of `_loaded_at` for written rows.
+            history: Whether the stream has a history table to maintain.
+
+        Returns:
+            The counts of this batch.
+        """
+        con = self.con
+        table = quote(stream)
+        types = self._types(stream)
+        data_types = {n: types[n] for n in names}
+        self._ensure_seen(stream, keys, types)
+        typed = ", ".join(f"{expr} AS {quote(n)}" for expr, n in zip(select, names, strict=True))
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_INCOMING} AS SELECT *, "
+            f"{content_hash_sql(data_types)} AS _content_hash FROM (SELECT {typed} FROM {staged})"
+        )
+        key_cols = ", ".join(quote(k) for k in keys)
+        join = " AND ".join(f"t.{quote(k)} = i.{quote(k)}" for k in keys)
+        con.execute(
+            f"INSERT OR IGNORE INTO {quote(seen_table(stream))} SELECT {key_cols} FROM {_INCOMING}"
+        )
+        first_key = quote(keys[0])
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_DELTA} AS SELECT "
+            + ", ".join(f"i.{quote(k)}" for k in keys)
+            + f", CASE WHEN t.{first_key} IS NULL THEN 'insert' "
+            "WHEN t._content_hash IS DISTINCT FROM i._content_hash THEN 'update' "
+            "WHEN t._deleted_at IS NOT NULL THEN 'undelete' ELSE 'same' END AS change, "
+            f"t.{first_key} IS NOT NULL AND t._deleted_at IS NOT NULL AS was_deleted, "
+            "t._first_seen_at AS first_seen, "
+            "t._sdc_table_version IS DISTINCT FROM ?::BIGINT AS version_moved "
+            f"FROM {_INCOMING} i LEFT JOIN {table} t ON {join}",
+            [version],
+        )
+        counts = self._counts()
+        dj = " AND ".join(f"t.{quote(k)} = d.{quote(k)}" for k in keys)
+        if counts.updated or counts.undeleted:
+            # Bookkeeping only, for rows whose content did not change.
+            con.execute(
+                f"UPDATE {table} t SET _deleted_at = NULL, _sdc_table_version = ? FROM {_DELTA} d "
+                f"WHERE {dj} AND d.change = 'undelete'",
+                [version],
+            )
+        if version is not None:
+            con.execute(
+                f"UPDATE {table} t SET _sdc_table_version = ? FROM {_DELTA} d "
+                f"WHERE {dj} AND d.change = 'same' AND d.version_moved",
+                [version],
+            )
+        rewrite = "d.change IN ('insert', 'update')"
+        if counts.updated or counts.undeleted:
+            con.execute(
+                f"DELETE FROM {table} t USING {_DELTA} d WHERE {dj} AND d.change = 'update'"
+            )
+        ij = " AND ".join(f"i.{quote(k)} = d.{quote(k)}" for k in keys)
+        cols = [*names, "_content_hash"]
+        out = [*names, "_content_hash", "_loaded_at", "_deleted_at", "_sdc_table_version"]
+        out += ["_first_seen_at", "_changed_at"]
+        con.execute(
+            f"INSERT INTO {table} ({', '.join(quote(n) for n in out)}) SELECT "
+            + ", ".join(f"i.{quote(n)}" for n in cols)
+            + ", ?::TIMESTAMPTZ, NULL, ?::BIGINT, coalesce(d.first_seen, ?::TIMESTAMPTZ), "
+            f"?::TIMESTAMPTZ FROM {_INCOMING} i JOIN {_DELTA} d ON {ij} WHERE {rewrite}",
+            [loaded_at, version, self.run_time, self.run_time],
+        )
+        if history:
+            self._record_history(stream, names, keys, counts)
+        return counts
+
+    def _counts(self) -> MergeCounts:
+        row = self.con.execute(
+            "SELECT count(*) FILTER (WHERE change = 'insert'), "
+            "count(*) FILTER (WHERE change = 'update' AND NOT was_deleted), "
+            "count(*) FILTER (WHERE was_deleted), "
+            f"count(*) FILTER (WHERE change = 'same') FROM {_DELTA}"
+        ).fetchone()
+        assert row is not None
+        return MergeCounts(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+    def _record_history(
+        self, stream: str, names: list[str], keys: list[str], counts: MergeCounts
+    ) -> None:
+        if not (counts.inserted or counts.updated or counts.undeleted):
+            return
+        con = self.con
+        history = quote(history_table(stream))
+        hj = " AND ".join(f"h.{quote(k)} = d.{quote(k)}" for k in keys)
+        # A second change of the same row within one run replaces that run's version.
+        con.execute(
+            f"DELETE FROM {history} h USING {_DELTA} d WHERE {hj} AND d.change <> 'same' "
+            "AND h._valid_from = ?",
+            [self.run_time],
+        )
+        con.execute(
+            f"UPDATE {history} h SET _valid_to = ? FROM {_DELTA} d WHERE {hj} "
+            "AND d.change = 'update' AND h._valid_to IS NULL",
+            [self.run_time],
+        )
+        ij = " AND ".join(f"i.{quote(k)} = d.{quote(k)}" for k in keys)
+        cols = [*names, "_content_hash"]
+        con.execute(
+            f"INSERT INTO {history} ({', '.join(quote(n) for n in [*cols, '_valid_from'])}) "
+            "SELECT " + ", ".join(f"i.{quote(n)}" for n in cols) + ", ?::TIMESTAMPTZ "
+            f"FROM {_INCOMING} i JOIN {_DELTA} d ON {ij} WHERE d.change <> 'same'",
+            [self.run_time],
+        )
+
+    # -- deletions ------------------------------------------------------------------------
+
+    def soft_delete(
+        self, stream: str, keys: list[str], where: str, params: list[Any], *, history: bool
+    ) -> int:
+        """Soft-delete the live rows matching `where` (alias `t`); close their history.
+
+        Args:
+            stream: Stream name.
+            keys: Key properties.
+            where: SQL condition on `t` selecting the rows to delete.
+            params: Its parameters.
+            history: Whether the stream has a history table to maintain.
+
+        Returns:
+            The number of rows newly marked deleted.
+        """
+        con = self.con
+        table = quote(stream)
+        key_cols = ", ".join(f"t.{quote(k)}" for k in keys)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_DELTA} AS SELECT {key_cols} FROM {table} t "
+            f"WHERE t._deleted_at IS NULL AND ({where})",
+            params,
+        )
+        row = con.execute(f"SELECT count(*) FROM {_DELTA}").fetchone()
+        deleted = int(row[0]) if row else 0
+        if not deleted:
+            return 0
+        dj = " AND ".join(f"t.{quote(k)} = d.{quote(k)}" for k in keys)
+        con.execute(
+            f"UPDATE {table} t SET _deleted_at = ? FROM {_DELTA} d WHERE {dj}", [self.run_time]
+        )
+        if history:
+            hj = " AND ".join(f"h.{quote(k)} = d.{quote(k)}" for k in keys)
+            con.execute(
+                f"UPDATE {quote(history_table(stream))} h SET _valid_to = ? FROM {_DELTA} d "
+                f"WHERE {hj} AND h._valid_to IS NULL",
+                [self.run_time],
+            )
+        return deleted
