@@ -180,6 +180,8 @@ class SchemaPlanner:
     """
 
     con: duckdb.DuckDBPyConnection
+    supports_primary_keys = True
+    """False for DuckLake (no constraints): keys are then enforced by the upsert alone."""
 
     def _table_exists(self, stream: str) -> bool:
         row = self.con.execute(
@@ -279,7 +281,7 @@ class SchemaPlanner:
                 for c in columns
             ]
             defs += [f"{quote(n)} {t}" for n, t in BOOKKEEPING_COLUMNS.items()]
-            if keys:
+            if keys and self.supports_primary_keys:
                 defs.append(f"PRIMARY KEY ({', '.join(quote(k) for k in keys)})")
             return [f"CREATE TABLE {table} ({', '.join(defs)})"], []
         existing_keys = self._existing_keys(stream)

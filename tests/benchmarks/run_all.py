@@ -55,6 +55,7 @@ BENCHMARKS = (
     "extraction",
     "metadata",
     "load",
+    "lake",
     "memory",
     "end_to_end",
     "rate_limit",
@@ -107,6 +108,16 @@ def run_benchmarks(sizes: Sizes, only: set[str], workdir: Path, report: Report) 
                 report, workdir, records_path, entry, fetched, sizes.load_competitor, sizes.repeats
             )
 
+        def lake() -> None:
+            records_path = workdir / "load-records.jsonl"
+            if records_path.exists():  # the load benchmark fetched the same records
+                fetched = sum(1 for _ in records_path.open("rb"))
+            else:
+                sandbox.reset(sizes.load)
+                fetched = fetch_records(sandbox.base_url, records_path)
+            entry = stream_entry(catalog(), "customers")
+            bench_load.run_lake(report, workdir, records_path, entry, fetched, sizes.repeats)
+
         def memory() -> None:
             bench_sync.run_memory(report, workdir, sandbox, sizes.memory_small, sizes.memory_large)
 
@@ -132,6 +143,7 @@ def run_benchmarks(sizes: Sizes, only: set[str], workdir: Path, report: Report) 
             "extraction": extraction,
             "metadata": metadata,
             "load": load,
+            "lake": lake,
             "memory": memory,
             "end_to_end": end_to_end,
             "rate_limit": rate_limit,
