@@ -237,7 +237,7 @@ class ChangeTracker:
         Returns:
             SQL statements; a new history table is seeded from the stream table's rows.
         """
-        from tap_equipme.warehouse.evolution import nested_additions
+        from tap_equipme.warehouse.evolution import column_ddl
 
         history = quote(history_table(stream))
         table = quote(stream)
@@ -258,8 +258,8 @@ class ChangeTracker:
             if name not in existing:
                 ddl.append(f"ALTER TABLE {history} ADD COLUMN {quote(name)} {types[name]}")
                 continue
-            for path, sql_type in nested_additions(stream, name, existing[name], types[name]):
-                ddl.append(f"ALTER TABLE {history} ADD COLUMN {path} {sql_type}")
+            # Widened columns (integer -> number) are widened in the history too.
+            ddl += column_ddl(stream, history, name, existing[name], types[name])
         return ddl
 
     def _types(self, table: str) -> dict[str, Any]:

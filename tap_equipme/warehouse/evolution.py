@@ -150,6 +150,29 @@ def nested_additions(
     return reconcile(stream, existing, desired, [column], [quote(column)]).additions
 
 
+def column_ddl(stream: str, table: str, column: str, existing: Any, desired: Any) -> list[str]:
+    """The statements that let an existing column hold `desired` values (additions, widening).
+
+    Args:
+        stream: Stream name (for the error message).
+        table: The quoted table name (the stream's table or one derived from it).
+        column: Column name.
+        existing: The column's current type.
+        desired: The type it must take.
+
+    Returns:
+        `ALTER TABLE` statements (none if the column already fits).
+    """
+    merged = reconcile(stream, existing, desired, [column], [quote(column)])
+    if merged.widened:
+        # One cast of the whole column: DuckDB casts STRUCTs by field name and fills fields
+        # the old values lack with NULL.
+        return [f"ALTER TABLE {table} ALTER COLUMN {quote(column)} TYPE {merged.sql}"]
+    return [
+        f"ALTER TABLE {table} ADD COLUMN {path} {sql_type}" for path, sql_type in merged.additions
+    ]
+
+
 class SchemaPlanner:
     """Reads a stream table's shape and plans the DDL a new SCHEMA needs (mixin).
 

@@ -24,6 +24,7 @@ import bench_load
 import bench_metadata
 import bench_rate_limit
 import bench_sync
+import bench_unknown_fields
 from harness import PROJECT_ROOT, machine_description, sandbox_process
 from messages import discover_catalog, fetch_records, stream_entry
 from results import Report
@@ -85,6 +86,9 @@ def run_benchmarks(sizes: Sizes, only: set[str], workdir: Path, report: Report) 
         def extraction() -> None:
             sandbox.reset(sizes.extraction)
             bench_extraction.run(
+                report, workdir, sandbox, catalog(), sizes.extraction, repeats=sizes.repeats
+            )
+            bench_unknown_fields.run(
                 report, workdir, sandbox, catalog(), sizes.extraction, repeats=sizes.repeats
             )
 
