@@ -441,6 +441,6 @@ class EquipmeListStream(EquipmeStream):
         state["replication_key_value"] = bookmark
         state.update(self.extra_state(started))
         # Read by the loader into `_equipme_loads`; the tap drops it when it loads a state.
-        cast("dict[str, Any]", self.tap_state)[RUN_STATS_KEY] = self.api.stats.as_dict()
+        cast("dict[str, Any]", self.tap_state)[RUN_STATS_KEY] = self.api.stats.as_state()
         self.state_manager.is_flushed = False
         self.logger.info("New %s bookmark: %s=%s", self.name, BOOKMARK_KEY, bookmark)

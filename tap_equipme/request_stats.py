@@ -86,3 +86,22 @@ class RequestStats:
         if self._rate_limiter is not None:
             figures["rate_limiter"] = self._rate_limiter.as_dict()
         return figures
+
+    def as_state(self) -> dict[str, Any]:
+        """The figures a STATE message may carry: integers only.
+
+        Targets on older singer-sdk versions read a STATE's floats as `Decimal` and then fail
+        to write the state back out ("Decimal is not JSON serializable"), so times go as
+        whole milliseconds and the limiter's rates stay out (they are in the run's log line).
+
+        Returns:
+            `{"requests": {kind: n}, "responses": {status: n}, "transport_errors": n,
+            "wait_ms": n}`.
+        """
+        figures = self.as_dict()
+        return {
+            "requests": figures["requests"],
+            "responses": figures["responses"],
+            "transport_errors": figures["transport_errors"],
+            "wait_ms": round(float(figures["wait_seconds"]) * 1000),
+        }

@@ -64,13 +64,6 @@ class Database:
             )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="since main's 2026-12-01 merges (change capture, schema evolution, limiter) "
-    "target-postgres 0.8.1 exits 1 with 'Object of type Decimal is not JSON serializable'; "
-    "it passed on the tap before them (issue 15 report). strict: a fix shows as XPASS",
-)
 def test_meltano_run_target_postgres_lands_every_row_then_only_the_new_customers(
     meltano, sandbox, api_key, lake_postgres, landed
 ):
