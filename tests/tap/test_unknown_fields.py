@@ -32,7 +32,11 @@ def _validate_in_order(run):
 def test_a_strict_api_gets_one_schema_per_stream_exactly_the_spec(run_tap, config):
     run = run_tap(config)
     schemas = run.of_type("SCHEMA")
-    assert [m["stream"] for m in schemas] == ["customers", "customer_metadata"]
+    assert [m["stream"] for m in schemas] == [
+        "customers",
+        "customer_metadata",
+        "customer_metadata_reads",
+    ]
     assert schemas[0]["schema"] == TapEquipme(config=config).streams["customers"].schema
 
 
@@ -93,7 +97,11 @@ def test_drop_removes_the_fields_with_one_warning(run_tap, config, sandbox, capl
     assert customers
     assert not any("segment" in r or "billingAddress" in r for r in customers)
     assert not any("latitude" in (r.get("companyAddress") or {}) for r in customers)
-    assert [m["stream"] for m in run.of_type("SCHEMA")] == ["customers", "customer_metadata"]
+    assert [m["stream"] for m in run.of_type("SCHEMA")] == [
+        "customers",
+        "customer_metadata",
+        "customer_metadata_reads",
+    ]
     warnings = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
     assert len(warnings) == 1
     assert "companyAddress.latitude" in warnings[0]
