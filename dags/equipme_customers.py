@@ -11,6 +11,10 @@ Configuration:
   `$AIRFLOW_HOME/data/equipme.duckdb`, or `.../equipme_parquet` for Parquet, resolved when the
   task runs), `destination` (`duckdb` | `parquet`) and `export_dir` (default: `export/` beside
   the DuckDB file).
+- Destination `ducklake`: `warehouse_path` is the DuckLake catalog (`postgres:host=...
+  dbname=...`, no password), params `lake_data_path`, `lake_schema`, `s3_endpoint`,
+  `s3_region`, `s3_url_style`, `s3_use_ssl`; the credentials come from the worker's
+  environment (`PGPASSWORD`, `AWS_ACCESS_KEY_ID`, ...). The loader creates the views there.
 - Pool `equipme_warehouse` with 1 slot: only one task at a time touches the warehouse file.
 - Each task retries 3 times with exponential backoff (2, 4, 8 min, at most 30);
   `EQUIPME_DAG_RETRIES` (read when the file is parsed) overrides the count.
@@ -33,22 +37,49 @@ CUSTOMERS_ASSET = Asset("equipme://customers")
 START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
-def warehouse_location(params: t.Mapping[str, t.Any]) -> tuple[str, Path]:
+def warehouse_location(params: t.Mapping[str, t.Any]) -> tuple[str, Path | str]:
     """Return `(destination, path)` from the DAG params, defaults resolved now.
 
     Args:
         params: The run's params.
 
     Returns:
-        The destination and the absolute warehouse path.
+        The destination and the absolute warehouse path (destination `ducklake`: the
+        catalog, as given).
     """
     destination = str(params.get("destination") or "duckdb")
     chosen = params.get("warehouse_path") or os.environ.get("EQUIPME_WAREHOUSE_PATH")
+    if destination == "ducklake":
+        # A catalog, not a file: `postgres:...` must not be resolved against the cwd.
+        return destination, str(chosen or "")
     if not chosen:
         home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
         name = "equipme.duckdb" if destination == "duckdb" else "equipme_parquet"
         chosen = str(home / "data" / name)
     return destination, Path(chosen).expanduser().resolve()
+
+
+LAKE_PARAMS = {
+    "lake_data_path": "string",
+    "lake_schema": "string",
+    "s3_endpoint": "string",
+    "s3_region": "string",
+    "s3_url_style": "string",
+    "s3_use_ssl": "boolean",
+}
+"""Destination `ducklake`: the non-secret lake settings (credentials: the worker's env)."""
+
+
+def lake_params(params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """Return the lake settings set in the run's params.
+
+    Args:
+        params: The run's params.
+
+    Returns:
+        The `lake_*` / `s3_*` settings that are not None.
+    """
+    return {name: params[name] for name in LAKE_PARAMS if params.get(name) is not None}
 
 
 def tap_config_from_connection(conn_id: str = CONN_ID) -> dict[str, t.Any]:
@@ -134,7 +165,8 @@ def build_dag(
                 "$EQUIPME_WAREHOUSE_PATH, else $AIRFLOW_HOME/data/equipme.duckdb "
                 "(equipme_parquet for Parquet)",
             ),
-            "destination": Param("duckdb", enum=["duckdb", "parquet"]),
+            "destination": Param("duckdb", enum=["duckdb", "parquet", "ducklake"]),
+            **{name: Param(None, type=["null", kind]) for name, kind in LAKE_PARAMS.items()},
             "export_dir": Param(
                 None,
                 type=["null", "string"],
@@ -158,6 +190,7 @@ def build_dag(
                 full_refresh=full_refresh,
                 progress_interval=30.0,
                 progress_out=sys.stderr,
+                lake=lake_params(get_current_context()["params"]),
             )
             print(summary.render())  # the task log is the place for the summary
             return summary.as_dict()
@@ -173,7 +206,12 @@ def build_dag(
             destination, path = warehouse_location(get_current_context()["params"])
             try:
                 expected = api_total(tap_config_from_connection()) if full_refresh else None
-                report = check_warehouse(destination, path, expected_customers=expected)
+                report = check_warehouse(
+                    destination,
+                    path,
+                    expected_customers=expected,
+                    lake=lake_params(get_current_context()["params"]),
+                )
             except QualityError as exc:
                 # Bad data does not get better by retrying.
                 raise AirflowFailException(str(exc)) from None
@@ -187,6 +225,7 @@ def build_dag(
             destination, path = warehouse_location(params)
             if destination != "duckdb":
                 return {"views": [], "exported": {}, "run_id": report["run_id"]}
+            path = Path(path)
             export_dir = Path(params.get("export_dir") or path.parent / "export")
             views = create_views(path)
             exported = export_parquet(path, export_dir)

@@ -6,8 +6,8 @@ run (list pages and metadata), thread-safe.
 
 How it behaves (see docs/ARCHITECTURE.md, "Request rate"):
 
-- Until the first 429 nothing is paced. Concurrency opens like TCP slow start (one more
-  request in flight per answered request, so it doubles every round trip up to
+- Until the first 429 nothing is paced. Concurrency opens like TCP slow start (half a
+  request more in flight per answered request, so x1.5 every round trip, up to
   `max_concurrency`): the first 429 then finds few requests in flight, not all of them.
 - A 429 pauses every worker until its wait is over (Retry-After, never sooner), not only the
   one that got it.
@@ -52,6 +52,9 @@ DOUBLING_S = 1.5
 MAX_DOUBLINGS = 20.0
 # The slowest pace ever set, requests per second.
 MIN_RATE = 0.1
+# Slow start: requests more in flight per answer (0.5: x1.5 a round trip; 1 would double
+# it, and a first 429 would find twice as many requests in flight, all refused too).
+SLOW_START_GROWTH = 0.5
 # How often a request held back by slow start looks again, seconds.
 SLOW_START_POLL_S = 0.002
 # Lateness a paced sender may make up at once: one interval, at most this many seconds (sleep
@@ -117,7 +120,7 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._window = 1 if adaptive else self.max_concurrency
+        self._window = 1.0 if adaptive else float(self.max_concurrency)
         self._in_flight = 0
         self._rate: float | None = max_rate
         self._next_send = 0.0
@@ -155,7 +158,7 @@ class RateLimiter:
     def _wait_locked(self, now: float) -> float:
         if now < self._pause_until:
             return self._pause_until - now
-        if self._in_flight >= self._window < self.max_concurrency:
+        if self._in_flight >= int(self._window) < self.max_concurrency:
             # Slow start (afterwards the fan-out's threads bound concurrency): look again once
             # an answer may have come.
             return SLOW_START_POLL_S
@@ -184,7 +187,7 @@ class RateLimiter:
             if not throttled:
                 self._answers.append(now)
                 if self._window < self.max_concurrency:
-                    self._window += 1
+                    self._window += SLOW_START_GROWTH
                 if self._cut_at is not None and permit.sent_at < self._cut_at < now:
                     # Answered after the cut but admitted before it: part of the estimate.
                     self._w_max += 1.0 / self._span
@@ -196,7 +199,7 @@ class RateLimiter:
             until = now + pause_s
             self.paused_s += max(0.0, until - max(self._pause_until, now))
             self._pause_until = max(self._pause_until, until)
-            self._window = self.max_concurrency
+            self._window = float(self.max_concurrency)
             if self._cut_at is not None and permit.sent_at < self._cut_at:
                 return  # sent before the last cut: the same episode
             self._cut(now, pause_s)
@@ -210,7 +213,9 @@ class RateLimiter:
         while answers and answers[0] <= since:
             answers.popleft()
         first = self._cut_at is None
-        self._span = max(now - since, MIN_ESTIMATE_SPAN_S)
+        # The first span starts with the run: at least a second, or a burst into a full
+        # bucket would read as the rate. Later spans start with a cut and include its pause.
+        self._span = max(now - since, MIN_ESTIMATE_SPAN_S if first else 1e-3)
         estimate = len(answers) / self._span
         if first:
             # Unpaced so far, the tap itself may have been the bottleneck for most of the

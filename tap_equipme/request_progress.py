@@ -62,6 +62,6 @@ class ProgressLog:
             rate,
             self._interval,
             figures["responses"].get("429", 0),
-            f"{pace:.1f} requests/s (adaptive)" if pace is not None else "unlimited",
+            f"{pace:.1f} requests/s" if pace is not None else "unlimited",
             limiter.get("paused_s", 0.0),
         )

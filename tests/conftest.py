@@ -92,3 +92,33 @@ def landed() -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def _load_by_path(name: str, relative: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / relative)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def lake_servers() -> ModuleType:
+    """The lake's real components (tests/lake/servers.py): PostgreSQL, S3, their env."""
+    return _load_by_path("equipme_lake_servers", "tests/lake/servers.py")
+
+
+@pytest.fixture(scope="session")
+def lake_postgres(lake_servers: ModuleType) -> Any:
+    """One embedded PostgreSQL 18 server per session (catalogs: a database per test)."""
+    with lake_servers.postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def lake_s3(lake_servers: ModuleType) -> Any:
+    """One moto S3 server per session on 127.0.0.1 (a key prefix per test)."""
+    with lake_servers.s3() as store:
+        yield store

@@ -13,6 +13,7 @@ from pathlib import Path
 from tap_equipme.pipeline.sync import (
     DESTINATIONS,
     ENV_PREFIX,
+    LAKE_SETTINGS,
     SyncError,
     SyncInterrupted,
     run_sync,
@@ -37,11 +38,29 @@ def _load_config_files(paths: Sequence[str]) -> dict[str, t.Any]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="equipme-sync",
-        description="Sync Equipme customers into DuckDB or Parquet (tap-equipme | "
+        description="Sync Equipme customers into DuckDB, Parquet or DuckLake (tap-equipme | "
         "target-duckdb-lake), incrementally from the bookmark stored in the warehouse.",
     )
     parser.add_argument("--destination", choices=DESTINATIONS, default="duckdb")
-    parser.add_argument("--path", required=True, help="DuckDB file or Parquet directory")
+    parser.add_argument(
+        "--path",
+        required=True,
+        help="DuckDB file, Parquet directory, or DuckLake catalog (postgres:<conninfo> without "
+        "a password, or a catalog file)",
+    )
+    lake = parser.add_argument_group(
+        "destination ducklake",
+        "credentials only from the environment: PGPASSWORD (or PGPASSFILE / PGSERVICE), "
+        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN",
+    )
+    lake.add_argument("--lake-data-path", help="directory or s3://bucket/prefix/ of the files")
+    lake.add_argument("--lake-schema", help="lake schema of this warehouse (default main)")
+    lake.add_argument("--s3-endpoint", help="S3-compatible endpoint host:port (default AWS)")
+    lake.add_argument("--s3-region", help="S3 region (default AWS_REGION)")
+    lake.add_argument("--s3-url-style", choices=("vhost", "path"))
+    lake.add_argument(
+        "--s3-use-ssl", action=argparse.BooleanOptionalAction, default=None, help="default on"
+    )
     parser.add_argument(
         "--config",
         action="append",
@@ -83,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress_interval=args.progress_interval,
             echo_logs=args.verbose,
             env_settings=True,
+            lake={name: getattr(args, name) for name in LAKE_SETTINGS},
         )
     except SyncInterrupted as exc:
         sys.stderr.write(f"{exc}\n")

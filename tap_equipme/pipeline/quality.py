@@ -61,18 +61,32 @@ def _relations(destination: str, path: Path) -> dict[str, str]:
     return {"customers": "customers", "customer_metadata": "customer_metadata"}
 
 
+def _open_lake(path: str | os.PathLike[str], lake: Mapping[str, t.Any] | None) -> t.Any:
+    """Attach a DuckLake read-only (its schema the default), or fail naming the setting."""
+    from tap_equipme.warehouse.errors import WarehouseError
+    from tap_equipme.warehouse.lake import connect_lake, lake_settings
+
+    try:
+        return connect_lake(lake_settings(path, lake), read_only=True)
+    except WarehouseError as exc:
+        raise QualityError(str(exc)) from None
+
+
 def check_warehouse(
     destination: str,
     path: str | os.PathLike[str],
     expected_customers: int | None = None,
+    *,
+    lake: Mapping[str, t.Any] | None = None,
 ) -> QualityReport:
     """Run the checks on a warehouse.
 
     Args:
-        destination: `duckdb` or `parquet`.
-        path: The DuckDB file or the Parquet directory.
+        destination: `duckdb`, `parquet` or `ducklake`.
+        path: The DuckDB file, the Parquet directory or the DuckLake catalog.
         expected_customers: The API's `total` (checked against the live customers when given:
             only meaningful right after a full refresh).
+        lake: Destination `ducklake`: the `lake_*` / `s3_*` settings.
 
     Returns:
         The measured counts.
@@ -83,16 +97,19 @@ def check_warehouse(
     import duckdb  # imported here so the DAG files stay light at parse time
 
     location = Path(path)
-    exists = (location / "customers.parquet") if destination == "parquet" else location
-    if not exists.is_file():
-        msg = f"Setting 'path': no customers were loaded into {str(location)!r} yet."
-        raise QualityError(msg)
+    if destination == "ducklake":
+        con = _open_lake(path, lake)
+    else:
+        exists = (location / "customers.parquet") if destination == "parquet" else location
+        if not exists.is_file():
+            msg = f"Setting 'path': no customers were loaded into {str(location)!r} yet."
+            raise QualityError(msg)
+        con = (
+            duckdb.connect()
+            if destination == "parquet"
+            else duckdb.connect(str(location), read_only=True)
+        )
     rel = _relations(destination, location)
-    con = (
-        duckdb.connect()
-        if destination == "parquet"
-        else duckdb.connect(str(location), read_only=True)
-    )
     try:
 
         def count(sql: str) -> int:
@@ -100,15 +117,21 @@ def check_warehouse(
             rows = con.execute(sql).fetchall()
             return int(rows[0][0]) if rows else 0
 
-        if destination == "parquet":
-            has_metadata = (location / "customer_metadata.parquet").is_file()
-        else:
-            has_metadata = bool(
+        def has_table(name: str) -> bool:
+            if destination == "parquet":
+                return (location / f"{name}.parquet").is_file()
+            return bool(
                 count(
-                    "SELECT count(*) FROM information_schema.tables "
-                    "WHERE table_name = 'customer_metadata'"
+                    "SELECT count(*) FROM information_schema.tables WHERE table_catalog = "
+                    f"current_database() AND table_schema = current_schema() AND "
+                    f"table_name = '{name}'"
                 )
             )
+
+        if destination == "ducklake" and not has_table("customers"):
+            msg = f"Setting 'path': no customers were loaded into the lake {str(path)!r} yet."
+            raise QualityError(msg)
+        has_metadata = has_table("customer_metadata")
         report = QualityReport(
             live_customers=count(
                 f"SELECT count(*) FROM {rel['customers']} WHERE _deleted_at IS NULL"

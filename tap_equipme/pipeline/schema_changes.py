@@ -11,7 +11,10 @@ COLUMNS = ("stream", "field_path", "change", "old_type", "new_type")
 
 
 def read_schema_changes(
-    destination: str, path: str | os.PathLike[str], run_id: str
+    destination: str,
+    path: str | os.PathLike[str],
+    run_id: str,
+    lake: t.Mapping[str, t.Any] | None = None,
 ) -> list[dict[str, t.Any]]:
     """Return the schema changes the loader recorded for one run, in the order they happened.
 
@@ -19,6 +22,7 @@ def read_schema_changes(
         destination: `duckdb` or `parquet`.
         path: The DuckDB file or the Parquet directory.
         run_id: The run.
+        lake: Destination `ducklake`: the `lake_*` / `s3_*` settings.
 
     Returns:
         One `{stream, field_path, change, old_type, new_type}` per added or widened column
@@ -27,13 +31,22 @@ def read_schema_changes(
     import duckdb  # imported here: the CLI's --help and the DAG files stay light
 
     location = Path(path)
-    if destination == "parquet":
+    if destination == "ducklake":
+        from tap_equipme.warehouse.lake import LakeMissingError, connect_lake, lake_settings
+
+        try:
+            con = connect_lake(lake_settings(path, lake), read_only=True)
+        except LakeMissingError:
+            return []
+        relation = SCHEMA_CHANGES
+        params: list[t.Any] = [run_id]
+    elif destination == "parquet":
         source = location / f"{SCHEMA_CHANGES}.parquet"
         if not source.is_file():
             return []
         con = duckdb.connect()
         relation = "read_parquet(?)"
-        params: list[t.Any] = [str(source), run_id]
+        params = [str(source), run_id]
     else:
         if not location.is_file():
             return []

@@ -108,14 +108,18 @@ def requests_line(figures: t.Mapping[str, t.Any]) -> str:
 
 
 def read_loads(
-    destination: str, path: str | os.PathLike[str], run_id: str
+    destination: str,
+    path: str | os.PathLike[str],
+    run_id: str,
+    lake: t.Mapping[str, t.Any] | None = None,
 ) -> dict[str, dict[str, t.Any]]:
     """Return the `_equipme_loads` rows of one run, per stream.
 
     Args:
-        destination: `duckdb` or `parquet`.
-        path: The DuckDB file or the Parquet directory.
+        destination: `duckdb`, `parquet` or `ducklake`.
+        path: The DuckDB file, the Parquet directory or the DuckLake catalog.
         run_id: The run.
+        lake: Destination `ducklake`: the `lake_*` / `s3_*` settings.
 
     Returns:
         Stream -> `{rows_inserted, rows_updated, rows_deleted, status}`; empty if the run
@@ -127,13 +131,22 @@ def read_loads(
     request_columns = tuple(f"requests_{kind}" for kind in REQUEST_KINDS)
     names = (*LOAD_COUNTS, "status", *request_columns)
     columns = ", ".join(("stream", *names))
-    if destination == "parquet":
+    if destination == "ducklake":
+        from tap_equipme.warehouse.lake import LakeMissingError, connect_lake, lake_settings
+
+        try:
+            con = connect_lake(lake_settings(path, lake), read_only=True)
+        except LakeMissingError:
+            return {}
+        relation = "_equipme_loads"
+        params: list[t.Any] = [run_id]
+    elif destination == "parquet":
         source = location / "_equipme_loads.parquet"
         if not source.is_file():
             return {}
         con = duckdb.connect()
         relation = "read_parquet(?)"
-        params: list[t.Any] = [str(source), run_id]
+        params = [str(source), run_id]
     else:
         if not location.is_file():
             return {}
@@ -143,7 +156,8 @@ def read_loads(
     try:
         if destination != "parquet":
             found = con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND "
+                "table_catalog = current_database() AND table_schema = current_schema()",
                 ["_equipme_loads"],
             ).fetchall()[0]
             if not found or not found[0]:

@@ -31,7 +31,23 @@ from tap_equipme.pipeline.summary import SyncSummary, read_loads
 
 ENV_PREFIX = "TAP_EQUIPME_"
 SECRET_SETTINGS = ("api_key",)
-DESTINATIONS = ("duckdb", "parquet")
+DESTINATIONS = ("duckdb", "parquet", "ducklake")
+LAKE_SETTINGS = (
+    "lake_data_path",
+    "lake_schema",
+    "s3_endpoint",
+    "s3_region",
+    "s3_url_style",
+    "s3_use_ssl",
+)
+"""The loader settings of destination `ducklake` that `run_sync(lake=...)` passes on."""
+LAKE_CREDENTIAL_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "PGPASSWORD",
+)
+"""Lake credentials: only the loader gets them (from this environment); logs are redacted."""
 STOP_GRACE_SECONDS = 20.0
 # A sync is paced by the API (one metadata request per customer), not by the target, so
 # small batches, each committed, cost it nothing and keep its memory flat as the data grows
@@ -63,12 +79,14 @@ def _write_private_json(directory: Path, name: str, payload: t.Any) -> Path:
     return path
 
 
-def _read_state(destination: str, path: Path) -> dict[str, t.Any] | None:
+def _read_state(
+    destination: str, path: Path | str, lake: Mapping[str, t.Any] | None = None
+) -> dict[str, t.Any] | None:
     from tap_equipme.warehouse.errors import WarehouseError
     from tap_equipme.warehouse.state import read_state
 
     try:
-        state = read_state(destination, path)
+        state = read_state(destination, path, lake)
     except WarehouseError as exc:
         raise SyncError(f"equipme-sync: {exc}") from exc
     bookmark = _bookmark(state)
@@ -83,6 +101,27 @@ def _read_state(destination: str, path: Path) -> dict[str, t.Any] | None:
             )
             raise SyncError(msg) from None
     return state
+
+
+def _location(destination: str, path: str | os.PathLike[str], lake: Mapping[str, t.Any]) -> str:
+    """Resolve `path` (a DuckLake catalog is checked, not resolved) and create its directory."""
+    if destination == "ducklake":
+        from tap_equipme.warehouse.errors import WarehouseError
+        from tap_equipme.warehouse.lake import lake_settings
+
+        try:
+            return lake_settings(path, lake).catalog
+        except WarehouseError as exc:
+            raise SyncError(f"equipme-sync: {exc}") from None
+    location = Path(path).expanduser().resolve()
+    try:
+        (location.parent if destination == "duckdb" else location).mkdir(
+            parents=True, exist_ok=True
+        )
+    except OSError as exc:
+        msg = f"equipme-sync: setting 'path' {str(path)!r}: cannot create its directory: {exc}"
+        raise SyncError(msg) from exc
+    return str(location)
 
 
 def _bookmark(state: Mapping[str, t.Any] | None) -> str | None:
@@ -221,14 +260,15 @@ def run_sync(
     tap_command: Sequence[str] | None = None,
     target_command: Sequence[str] | None = None,
     target_settings: Mapping[str, t.Any] | None = None,
+    lake: Mapping[str, t.Any] | None = None,
 ) -> SyncSummary:
     """Run one sync: tap -> target, with the state read from and written to the warehouse.
 
     Args:
         tap_config: Tap settings (`api_key`, `api_url`, ...). The key goes to the tap through
             its environment; everything else through a private temp file.
-        destination: `duckdb` or `parquet`.
-        path: The DuckDB file or the Parquet directory.
+        destination: `duckdb`, `parquet` or `ducklake`.
+        path: The DuckDB file, the Parquet directory or the DuckLake catalog.
         full_refresh: Ignore the stored bookmark, read everything, mark absent rows deleted.
         run_id: Identifier of this run in `_equipme_loads` (default: a new UUID).
         progress_interval: Seconds between progress lines (0: none).
@@ -240,6 +280,8 @@ def run_sync(
             on PATH; tests substitute fakes).
         target_command: The target's command line (default `target-duckdb-lake`, found alike).
         target_settings: Extra target settings (e.g. `batch_size_rows`).
+        lake: Destination `ducklake`: the `lake_*` / `s3_*` settings (see `LAKE_SETTINGS`);
+            credentials come from this process's environment (`LAKE_CREDENTIAL_ENV`).
 
     Returns:
         The summary of the run.
@@ -256,8 +298,10 @@ def run_sync(
         )
         raise SyncError(msg)
     _check_tap_settings(tap_config, env_settings)
-    location = Path(path).expanduser().resolve()
+    lake = {k: v for k, v in (lake or {}).items() if k in LAKE_SETTINGS and v is not None}
+    location = _location(destination, path, lake)
     secrets = [str(tap_config[k]) for k in SECRET_SETTINGS if tap_config.get(k)]
+    secrets += [os.environ[n] for n in LAKE_CREDENTIAL_ENV if os.environ.get(n)]
     if env_settings:
         secrets += [
             os.environ[f"{ENV_PREFIX}{k.upper()}"]
@@ -267,20 +311,13 @@ def run_sync(
     summary = SyncSummary(
         run_id=run_id or str(uuid.uuid4()),
         destination=destination,
-        path=str(location),
+        path=location,
         full_refresh=full_refresh,
         sync_mode="full_refresh"
         if full_refresh or tap_config.get("full_refresh")
         else str(tap_config.get("sync_mode") or "change_capture"),
     )
-    try:
-        (location.parent if destination == "duckdb" else location).mkdir(
-            parents=True, exist_ok=True
-        )
-    except OSError as exc:
-        msg = f"equipme-sync: setting 'path' {str(path)!r}: cannot create its directory: {exc}"
-        raise SyncError(msg) from exc
-    state_before = _read_state(destination, location)
+    state_before = _read_state(destination, location, lake)
     summary.bookmark_before = _bookmark(state_before)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="equipme-sync-"))
@@ -290,12 +327,15 @@ def run_sync(
         if not env_settings:
             env = {k: v for k, v in env.items() if not k.startswith(ENV_PREFIX)}
         tap_env = {**env, **tap_secret_env} if not env_settings else {**tap_secret_env, **env}
+        for name in LAKE_CREDENTIAL_ENV:  # the tap never needs the lake's credentials
+            tap_env.pop(name, None)
         target_config = {
             "batch_size_rows": SYNC_BATCH_SIZE_ROWS,
             "commit_every_rows": SYNC_BATCH_SIZE_ROWS,
             **(target_settings or {}),
+            **lake,
             "destination": destination,
-            "path": str(location),
+            "path": location,
             "run_id": summary.run_id,
         }
         target_file = _write_private_json(workdir, "target.json", target_config)
@@ -318,9 +358,11 @@ def run_sync(
         shutil.rmtree(workdir, ignore_errors=True)
         summary.duration_seconds = round(time.monotonic() - started, 3)
         try:
-            summary.bookmark_after = _bookmark(_read_state(destination, location))
-            summary.loads = read_loads(destination, location, summary.run_id)
-            summary.schema_changes = read_schema_changes(destination, location, summary.run_id)
+            summary.bookmark_after = _bookmark(_read_state(destination, location, lake))
+            summary.loads = read_loads(destination, location, summary.run_id, lake)
+            summary.schema_changes = read_schema_changes(
+                destination, location, summary.run_id, lake
+            )
         except Exception:  # noqa: S110 - a summary must not hide the real failure
             pass
     summary.status = "succeeded"

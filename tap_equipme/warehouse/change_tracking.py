@@ -237,7 +237,7 @@ class ChangeTracker:
         Returns:
             SQL statements; a new history table is seeded from the stream table's rows.
         """
-        from tap_equipme.warehouse.evolution import reconcile
+        from tap_equipme.warehouse.evolution import column_ddl
 
         history = quote(history_table(stream))
         table = quote(stream)
@@ -258,17 +258,8 @@ class ChangeTracker:
             if name not in existing:
                 ddl.append(f"ALTER TABLE {history} ADD COLUMN {quote(name)} {types[name]}")
                 continue
-            if str(existing[name]) == str(types[name]):
-                continue
-            # The history follows the stream table's evolution (added fields, widenings).
-            merged = reconcile(stream, existing[name], types[name], [name], [quote(name)])
-            if merged.widened:
-                ddl.append(f"ALTER TABLE {history} ALTER COLUMN {quote(name)} TYPE {merged.sql}")
-            else:
-                ddl += [
-                    f"ALTER TABLE {history} ADD COLUMN {path} {sql_type}"
-                    for path, sql_type in merged.additions
-                ]
+            # Widened columns (integer -> number) are widened in the history too.
+            ddl += column_ddl(stream, history, name, existing[name], types[name])
         return ddl
 
     def _types(self, table: str) -> dict[str, Any]:

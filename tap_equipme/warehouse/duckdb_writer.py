@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -136,6 +136,23 @@ class DuckDBWarehouse(SchemaPlanner):
         self.bookmark_before = bookmark_of(self.stored_state)
         self.bookmark_after = self.bookmark_before
 
+    @classmethod
+    def from_settings(
+        cls, path: str, run_id: str, settings: Mapping[str, Any], **options: Any
+    ) -> DuckDBWarehouse:
+        """Open this destination from the loader's settings (see `target.open_warehouse`).
+
+        Args:
+            path: The `path` setting.
+            run_id: Identifier of this load.
+            settings: All the loader's settings (a destination reads its own).
+            **options: As for `__init__` (`commit_every_rows`).
+
+        Returns:
+            The opened warehouse.
+        """
+        return cls(path, run_id, **options)
+
     # -- connection and transactions ----------------------------------------------------
 
     def _open(self) -> duckdb.DuckDBPyConnection:
@@ -235,6 +252,11 @@ class DuckDBWarehouse(SchemaPlanner):
             "stream VARCHAR NOT NULL, field_path VARCHAR NOT NULL, change VARCHAR NOT NULL, "
             "old_type VARCHAR, new_type VARCHAR NOT NULL, changed_at TIMESTAMPTZ NOT NULL)"
         )
+
+    def _put_row(self, table: str, key: dict[str, Any], values: list[Any]) -> None:
+        """Insert a bookkeeping row, replacing the one with the same `key` (its primary key)."""
+        placeholders = ", ".join("?" for _ in values)
+        self.con.execute(f"INSERT OR REPLACE INTO {table} VALUES ({placeholders})", values)
 
     def _fail_stale_loads(self) -> None:
         # One process writes at a time (the file lock), so a load of another run still
@@ -567,11 +589,7 @@ class DuckDBWarehouse(SchemaPlanner):
             *(requests.get(kind) for kind in ("list", "metadata", "other")),
             json.dumps(self.run_stats) if self.run_stats else None,
         ]
-        self.con.execute(
-            f"INSERT OR REPLACE INTO {LOADS_TABLE} ({', '.join(LOADS_COLUMNS)}) "
-            f"VALUES ({', '.join('?' for _ in LOADS_COLUMNS)})",
-            values,
-        )
+        self._put_row(LOADS_TABLE, {"run_id": self.run_id, "stream": stream}, values)
 
     def commit_state(self, state: dict[str, Any]) -> None:
         """Store the state in the open transaction (with the last batch) and commit.
@@ -581,10 +599,7 @@ class DuckDBWarehouse(SchemaPlanner):
         """
         self.wait_for_loads()
         self._begin()
-        self.con.execute(
-            f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (1, ?, ?, ?)",
-            [json.dumps(state), self.run_id, utc_now()],
-        )
+        self._put_row(STATE_TABLE, {"id": 1}, [1, json.dumps(state), self.run_id, utc_now()])
         self.bookmark_after = bookmark_of(state)
         if isinstance(state.get(RUN_STATS_KEY), dict):
             self.run_stats = state[RUN_STATS_KEY]

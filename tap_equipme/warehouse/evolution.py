@@ -150,6 +150,29 @@ def nested_additions(
     return reconcile(stream, existing, desired, [column], [quote(column)]).additions
 
 
+def column_ddl(stream: str, table: str, column: str, existing: Any, desired: Any) -> list[str]:
+    """The statements that let an existing column hold `desired` values (additions, widening).
+
+    Args:
+        stream: Stream name (for the error message).
+        table: The quoted table name (the stream's table or one derived from it).
+        column: Column name.
+        existing: The column's current type.
+        desired: The type it must take.
+
+    Returns:
+        `ALTER TABLE` statements (none if the column already fits).
+    """
+    merged = reconcile(stream, existing, desired, [column], [quote(column)])
+    if merged.widened:
+        # One cast of the whole column: DuckDB casts STRUCTs by field name and fills fields
+        # the old values lack with NULL.
+        return [f"ALTER TABLE {table} ALTER COLUMN {quote(column)} TYPE {merged.sql}"]
+    return [
+        f"ALTER TABLE {table} ADD COLUMN {path} {sql_type}" for path, sql_type in merged.additions
+    ]
+
+
 class SchemaPlanner:
     """Reads a stream table's shape and plans the DDL a new SCHEMA needs (mixin).
 
@@ -157,6 +180,8 @@ class SchemaPlanner:
     """
 
     con: duckdb.DuckDBPyConnection
+    supports_primary_keys = True
+    """False for DuckLake (no constraints): keys are then enforced by the upsert alone."""
 
     def _table_exists(self, stream: str) -> bool:
         row = self.con.execute(
@@ -256,7 +281,7 @@ class SchemaPlanner:
                 for c in columns
             ]
             defs += [f"{quote(n)} {t}" for n, t in BOOKKEEPING_COLUMNS.items()]
-            if keys:
+            if keys and self.supports_primary_keys:
                 defs.append(f"PRIMARY KEY ({', '.join(quote(k) for k in keys)})")
             return [f"CREATE TABLE {table} ({', '.join(defs)})"], []
         existing_keys = self._existing_keys(stream)

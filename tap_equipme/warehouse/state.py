@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from tap_equipme.warehouse.errors import WarehouseError
 
 STATE_TABLE = "_equipme_state"
 STATE_FILE = "_equipme_state.json"
-DESTINATIONS = ("duckdb", "parquet")
+DESTINATIONS = ("duckdb", "parquet", "ducklake")
 
 
 def bookmark_of(state: dict[str, Any] | None) -> str | None:
@@ -33,12 +34,17 @@ def bookmark_of(state: dict[str, Any] | None) -> str | None:
     return None if value is None else str(value)
 
 
-def read_state(destination: str, path: str | os.PathLike[str]) -> dict[str, Any] | None:
+def read_state(
+    destination: str,
+    path: str | os.PathLike[str],
+    lake: Mapping[str, Any] | None = None,
+) -> dict[str, Any] | None:
     """Return the last state committed to a warehouse, or None if there is none yet.
 
     Args:
-        destination: `duckdb` or `parquet`.
-        path: The DuckDB file or the Parquet directory.
+        destination: `duckdb`, `parquet` or `ducklake`.
+        path: The DuckDB file, the Parquet directory or the DuckLake catalog.
+        lake: Destination `ducklake`: the `lake_*` / `s3_*` settings.
 
     Returns:
         The stored state, exactly as the tap emitted it.
@@ -49,6 +55,8 @@ def read_state(destination: str, path: str | os.PathLike[str]) -> dict[str, Any]
     if destination not in DESTINATIONS:
         msg = f"Setting 'destination': {destination!r} is not one of {list(DESTINATIONS)}."
         raise WarehouseError(msg)
+    if destination == "ducklake":
+        return _read_lake_state(path, lake)
     location = Path(path)
     if destination == "parquet":
         state_file = location / STATE_FILE
@@ -72,6 +80,31 @@ def read_state(destination: str, path: str | os.PathLike[str]) -> dict[str, Any]
     finally:
         con.close()
     return parse_state(row[0], f"{path}, table {STATE_TABLE}") if row else None
+
+
+def _read_lake_state(
+    path: str | os.PathLike[str], lake: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    from tap_equipme.warehouse.lake import LakeMissingError, connect_lake, lake_settings
+
+    settings = lake_settings(path, lake)
+    try:
+        con = connect_lake(settings, read_only=True)
+    except LakeMissingError:
+        return None
+    try:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = "
+            "current_database() AND table_schema = current_schema() AND table_name = ?",
+            [STATE_TABLE],
+        ).fetchone()
+        if not exists or not exists[0]:
+            return None
+        row = con.execute(f"SELECT state FROM {STATE_TABLE} WHERE id = 1").fetchone()
+    finally:
+        con.close()
+    where = f"{settings.describe()}, schema {settings.schema!r}, table {STATE_TABLE}"
+    return parse_state(row[0], where) if row else None
 
 
 def parse_state(text: str, where: str) -> dict[str, Any]:

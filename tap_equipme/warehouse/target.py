@@ -16,7 +16,9 @@ from singer_sdk.mapper import SameRecordTransform
 
 from tap_equipme.warehouse.change_tracking import ChildSet
 from tap_equipme.warehouse.duckdb_writer import DEFAULT_COMMIT_EVERY_ROWS, DuckDBWarehouse
+from tap_equipme.warehouse.ducklake_writer import DuckLakeWarehouse
 from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.lake_config import lake_properties
 from tap_equipme.warehouse.parquet_writer import ParquetWarehouse
 from tap_equipme.warehouse.reader import LazyRecordReader
 from tap_equipme.warehouse.sinks import DEFAULT_BATCH_SIZE_ROWS, WarehouseSink
@@ -32,6 +34,12 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.sinks import Sink
 
+WRITERS: dict[str, type[DuckDBWarehouse]] = {
+    "duckdb": DuckDBWarehouse,
+    "parquet": ParquetWarehouse,
+    "ducklake": DuckLakeWarehouse,
+}
+"""One writer class per destination (see `state.DESTINATIONS`), all behind one interface."""
 _RECORD_DECODER = msgspec.json.Decoder()
 _OPEN_WAREHOUSES: weakref.WeakSet[DuckDBWarehouse] = weakref.WeakSet()
 """Warehouses opened by targets in this process, so the CLI can roll back on any exit."""
@@ -78,11 +86,14 @@ def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
     destination = config.get("destination") or "duckdb"
     path = config.get("path")
     run_id = config.get("run_id") or str(uuid.uuid4())
-    if destination not in DESTINATIONS:
-        msg = f"Setting 'destination': {destination!r} is not one of {list(DESTINATIONS)}."
+    if destination not in WRITERS:
+        msg = f"Setting 'destination': {destination!r} is not one of {list(WRITERS)}."
         raise WarehouseError(msg)
     if not path:
-        msg = "Setting 'path' is required: the DuckDB file or the Parquet directory to load."
+        msg = (
+            "Setting 'path' is required: the DuckDB file, the Parquet directory or the "
+            "DuckLake catalog to load."
+        )
         raise WarehouseError(msg)
     commit_every_rows = int(config.get("commit_every_rows") or DEFAULT_COMMIT_EVERY_ROWS)
     options: dict[str, t.Any] = {
@@ -90,9 +101,7 @@ def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
         "history": bool(config.get("history", True)),
         "child_sets": _child_sets(config),
     }
-    if destination == "parquet":
-        return ParquetWarehouse(str(path), run_id, **options)
-    return DuckDBWarehouse(str(path), run_id, **options)
+    return WRITERS[destination].from_settings(str(path), run_id, config, **options)
 
 
 class TargetDuckdbLake(Target):
@@ -112,14 +121,18 @@ class TargetDuckdbLake(Target):
             "destination",
             th.StringType(allowed_values=list(DESTINATIONS)),
             default="duckdb",
-            description="Where to load: a DuckDB file (`duckdb`) or a Parquet directory.",
+            description="Where to load: a DuckDB file (`duckdb`), a Parquet directory "
+            "(`parquet`) or a DuckLake lakehouse (`ducklake`).",
         ),
         th.Property(
             "path",
             th.StringType,
             required=True,
-            description="The DuckDB file, or the directory of the Parquet files.",
+            description="The DuckDB file, the directory of the Parquet files, or the "
+            "DuckLake catalog: `postgres:<libpq conninfo>` (password from PGPASSWORD, a "
+            "passfile or a service file, never here) or a local catalog file.",
         ),
+        *lake_properties(),
         th.Property(
             "run_id",
             th.StringType,

@@ -49,8 +49,8 @@ def _static_views() -> list[tuple[str, set[str], str]]:
 
 def _existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     rows = con.execute(
-        "SELECT table_name FROM information_schema.tables "
-        "WHERE table_schema = 'main' AND table_type = 'BASE TABLE'"
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = "
+        "current_database() AND table_schema = current_schema() AND table_type = 'BASE TABLE'"
     ).fetchall()
     return {r[0] for r in rows}
 
@@ -106,27 +106,43 @@ def create_views(path: str | os.PathLike[str]) -> list[str]:
         msg = f"Setting 'path': the DuckDB file {str(path)!r} does not exist (load data first)."
         raise WarehouseError(msg)
     con = connect_duckdb(str(path))
-    created = []
     try:
-        tables = _existing_tables(con)
         con.execute("BEGIN TRANSACTION")
-        for name, required, statement in _static_views():
-            if required <= tables:
-                con.execute(statement)
-                created.append(name)
-        if {"customers", "customer_metadata"} <= tables:
-            keys = [
-                r[0]
-                for r in con.execute(
-                    "SELECT DISTINCT key FROM customer_metadata "
-                    "WHERE _deleted_at IS NULL AND key IS NOT NULL ORDER BY key"
-                ).fetchall()
-            ]
-            con.execute(metadata_wide_sql(keys))
-            created.append("customer_metadata_wide")
+        created = create_views_in(con)
         con.execute("COMMIT")
     finally:
         con.close()
+    return created
+
+
+def create_views_in(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create (or replace) the reporting views in the connection's current schema.
+
+    The DuckLake writer calls this inside its last transaction, so the views land in the
+    lake with the data.
+
+    Args:
+        con: A connection whose default schema holds the loaded tables.
+
+    Returns:
+        The names of the views created.
+    """
+    created = []
+    tables = _existing_tables(con)
+    for name, required, statement in _static_views():
+        if required <= tables:
+            con.execute(statement)
+            created.append(name)
+    if {"customers", "customer_metadata"} <= tables:
+        keys = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT key FROM customer_metadata "
+                "WHERE _deleted_at IS NULL AND key IS NOT NULL ORDER BY key"
+            ).fetchall()
+        ]
+        con.execute(metadata_wide_sql(keys))
+        created.append("customer_metadata_wide")
     return sorted(created, key=REPORT_VIEWS.index)
 
 

@@ -237,3 +237,105 @@ def run(
             ),
         )
     )
+
+
+def _lake_servers() -> Any:
+    """tests/lake/servers.py (the test suite's PostgreSQL starter), loaded by path."""
+    import importlib.util
+
+    path = PROJECT_ROOT / "tests" / "lake" / "servers.py"
+    spec = importlib.util.spec_from_file_location("equipme_lake_servers", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def count_lake_rows(catalog: str, data_path: Path) -> int:
+    from tap_equipme.warehouse.lake import connect_lake, lake_settings
+
+    con = connect_lake(lake_settings(catalog, {"lake_data_path": str(data_path)}), read_only=True)
+    try:
+        row = con.execute("SELECT count(*) FROM customers").fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    return int(row[0])
+
+
+def run_lake(
+    report: Report,
+    workdir: Path,
+    records_path: Path,
+    schema_entry: dict[str, Any],
+    records: int,
+    repeats: int = 1,
+) -> None:
+    """target-duckdb-lake into DuckLake (PostgreSQL catalog, local data path) vs into DuckDB.
+
+    The same message file, alternating, best of ``repeats``; each lake run gets a fresh
+    catalog database and data directory, so both sides do a first load.
+    """
+    bench = "3b lake load"
+    messages = workdir / "lake-messages.jsonl"
+    write_message_file(records_path, schema_entry, messages)
+    target = bin_path("target-duckdb-lake")
+    best: dict[str, tuple[float, float]] = {}
+    with _lake_servers().postgres() as postgres:
+        for attempt in range(repeats):
+            duckdb_file = workdir / "lake-bench-duckdb.duckdb"
+            duckdb_file.unlink(missing_ok=True)
+            catalog = postgres.create_database(f"bench_{attempt}")
+            data_path = workdir / f"lake-bench-data-{attempt}"
+            configs = {
+                "duckdb": {"destination": "duckdb", "path": str(duckdb_file)},
+                "ducklake": {
+                    "destination": "ducklake",
+                    "path": catalog,
+                    "lake_data_path": str(data_path),
+                },
+            }
+            for label, config in configs.items():
+                config_file = write_json(workdir / f"lake-bench-{label}.json", config)
+                with messages.open("rb") as stdin:
+                    measured = run_measured([target, "--config", str(config_file)], stdin=stdin)
+                loaded = (
+                    count_rows(duckdb_file, "customers")
+                    if label == "duckdb"
+                    else count_lake_rows(catalog, data_path)
+                )
+                if loaded != records:
+                    raise RuntimeError(f"{label} loaded {loaded} rows, expected {records}")
+                seconds, rss = measured.seconds, measured.peak_rss / 2**20
+                if label not in best or seconds < best[label][0]:
+                    best[label] = (seconds, rss)
+    best_of = f"best of {repeats}" if repeats > 1 else ""
+    duck_s, duck_rss = best["duckdb"]
+    lake_s, lake_rss = best["ducklake"]
+    report.rows += [
+        Row(bench, "target-duckdb-lake, destination duckdb", records, duck_s, duck_rss, best_of),
+        Row(
+            bench,
+            "target-duckdb-lake, destination ducklake",
+            records,
+            lake_s,
+            lake_rss,
+            "; ".join(filter(None, [best_of, "PostgreSQL 18 catalog, local data path"])),
+        ),
+    ]
+    report.goals.append(
+        Goal(
+            bench,
+            "DuckLake load time / DuckDB load time",
+            lake_s / duck_s,
+            2,
+            False,
+            if_unmet=(
+                f"DuckLake {lake_s:.2f} s against DuckDB {duck_s:.2f} s: attaching the catalog "
+                "(loading the ducklake and postgres_scanner extensions) and writing Parquet "
+                "files plus catalog rows per commit"
+            ),
+        )
+    )

@@ -24,6 +24,7 @@ import bench_load
 import bench_metadata
 import bench_rate_limit
 import bench_sync
+import bench_unknown_fields
 from harness import PROJECT_ROOT, machine_description, sandbox_process
 from messages import discover_catalog, fetch_records, stream_entry
 from results import Report
@@ -54,6 +55,7 @@ BENCHMARKS = (
     "extraction",
     "metadata",
     "load",
+    "lake",
     "memory",
     "end_to_end",
     "rate_limit",
@@ -86,6 +88,9 @@ def run_benchmarks(sizes: Sizes, only: set[str], workdir: Path, report: Report) 
             bench_extraction.run(
                 report, workdir, sandbox, catalog(), sizes.extraction, repeats=sizes.repeats
             )
+            bench_unknown_fields.run(
+                report, workdir, sandbox, catalog(), sizes.extraction, repeats=sizes.repeats
+            )
 
         def metadata() -> None:
             sandbox.reset(sizes.metadata)
@@ -102,6 +107,16 @@ def run_benchmarks(sizes: Sizes, only: set[str], workdir: Path, report: Report) 
             bench_load.run(
                 report, workdir, records_path, entry, fetched, sizes.load_competitor, sizes.repeats
             )
+
+        def lake() -> None:
+            records_path = workdir / "load-records.jsonl"
+            if records_path.exists():  # the load benchmark fetched the same records
+                fetched = sum(1 for _ in records_path.open("rb"))
+            else:
+                sandbox.reset(sizes.load)
+                fetched = fetch_records(sandbox.base_url, records_path)
+            entry = stream_entry(catalog(), "customers")
+            bench_load.run_lake(report, workdir, records_path, entry, fetched, sizes.repeats)
 
         def memory() -> None:
             bench_sync.run_memory(report, workdir, sandbox, sizes.memory_small, sizes.memory_large)
@@ -128,6 +143,7 @@ def run_benchmarks(sizes: Sizes, only: set[str], workdir: Path, report: Report) 
             "extraction": extraction,
             "metadata": metadata,
             "load": load,
+            "lake": lake,
             "memory": memory,
             "end_to_end": end_to_end,
             "rate_limit": rate_limit,

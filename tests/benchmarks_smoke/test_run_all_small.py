@@ -18,7 +18,7 @@ GOAL_ROW = re.compile(
     r"^\| (?P<name>[^|]+) \| (?P<ratio>[0-9.]+)x \| (?:>=|<=) [0-9.]+ \| (?:yes|\*\*NO\*\*) \|$"
 )
 DATA_ROW = re.compile(
-    r"^\| (?P<bench>[1-7] [a-zN+1 ]+) \| (?P<subject>[^|]+) \| (?P<records>[0-9,]+) "
+    r"^\| (?P<bench>[1-7]b? [a-zA-Z,N+1 ]+) \| (?P<subject>[^|]+) \| (?P<records>[0-9,]+) "
     r"\| (?P<seconds>[0-9.]+) \| (?P<rate>[0-9,]+) \| (?P<rss>[0-9]*) \| [^|]* \|$"
 )
 
@@ -42,8 +42,9 @@ def test_small_benchmark_run_measures_every_subject_and_judges_every_goal(
     assert table.split("\n", 1)[1] in completed.stdout or "| goal |" in completed.stdout
 
     goals = [m for line in table.splitlines() if (m := GOAL_ROW.match(line))]
-    # Five goals of benchmarks 1-5, and benchmark 6's (two per limit, window and change).
-    assert len([g for g in goals if not g["name"].startswith(("6 ", "7 "))]) == 5, table
+    # Seven goals of benchmarks 1-5, 1b (the API grew) and 3b (the lake), and benchmark 6's
+    # (two per limit, window and change).
+    assert len([g for g in goals if not g["name"].startswith(("6 ", "7 "))]) == 7, table
     assert len([g for g in goals if g["name"].startswith("6 ")]) >= 6, table
     assert len([g for g in goals if g["name"].startswith("7 ")]) == 2, table  # change capture
     assert all(float(goal["ratio"]) > 0 for goal in goals)
@@ -52,8 +53,10 @@ def test_small_benchmark_run_measures_every_subject_and_judges_every_goal(
     benchmarks = {row["bench"] for row in rows}
     assert benchmarks == {
         "1 extraction",
+        "1b extraction, API grew",
         "2 metadata N+1",
         "3 load",
+        "3b lake load",
         "4 memory",
         "5 end to end",
         "6 rate limit",

@@ -74,7 +74,17 @@ def test_dag_is_scheduled_safely(dagbag, dag_id, schedule, timeout):
     assert dag["schedule"] == schedule
     assert dag["max_active_runs"] == 1
     assert dag["catchup"] is False
-    assert dag["params"] == ["destination", "export_dir", "warehouse_path"]
+    assert dag["params"] == [
+        "destination",
+        "export_dir",
+        "lake_data_path",
+        "lake_schema",
+        "s3_endpoint",
+        "s3_region",
+        "s3_url_style",
+        "s3_use_ssl",
+        "warehouse_path",
+    ]
     assert dag["param_defaults"]["destination"] == "duckdb"
     assert dag["param_defaults"]["warehouse_path"] is None, "resolved at run time"
     assert dag["edges"] == [["extract_load", "quality_checks"], ["quality_checks", "publish"]]

@@ -49,7 +49,9 @@ class Warehouse:
 
 def _table_rows(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:
     exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND "
+        "table_catalog = current_database() AND table_schema = current_schema()",
+        [table],
     ).fetchall()
     if not exists[0][0]:
         return []
@@ -72,6 +74,28 @@ def read_warehouse(path: Path) -> Warehouse:
             customers=_table_rows(con, "customers"),
             metadata=_table_rows(con, "customer_metadata"),
             state=state,
+            loads=_table_rows(con, "_equipme_loads"),
+        )
+    finally:
+        con.close()
+
+
+def read_lake_warehouse(catalog: str, lake: dict[str, Any]) -> Warehouse | None:
+    """Read a DuckLake warehouse the same way (None if no lake was created yet)."""
+    import json
+
+    from tap_equipme.warehouse.lake import LakeMissingError, connect_lake, lake_settings
+
+    try:
+        con = connect_lake(lake_settings(catalog, lake), read_only=True)
+    except LakeMissingError:
+        return None
+    try:
+        state_rows = _table_rows(con, "_equipme_state")
+        return Warehouse(
+            customers=_table_rows(con, "customers"),
+            metadata=_table_rows(con, "customer_metadata"),
+            state=json.loads(state_rows[0]["state"]) if state_rows else None,
             loads=_table_rows(con, "_equipme_loads"),
         )
     finally:

@@ -45,11 +45,26 @@ class Pipeline:
     warehouse: Path
     settings: dict[str, Any] = field(default_factory=dict)
     destination: str = "duckdb"
+    lake: dict[str, Any] = field(default_factory=dict)
+    """Destination `ducklake`: the loader's `lake_*` settings (see `use_lake`)."""
+    catalog: str | None = None
+    """Destination `ducklake`: the catalog (`--path`)."""
 
     def use_parquet(self, lake: Path) -> None:
         """Load into the Parquet directory `lake` instead of the DuckDB file."""
         self.destination = "parquet"
         self.warehouse = lake
+
+    def use_lake(self, catalog: str, data_path: Path) -> None:
+        """Load into a DuckLake (catalog `catalog`, data files in `data_path`) instead."""
+        self.destination = "ducklake"
+        self.catalog = catalog
+        self.lake = {"lake_data_path": str(data_path)}
+
+    @property
+    def location(self) -> str:
+        """The `--path` argument: the warehouse file or directory, or the lake's catalog."""
+        return self.catalog or str(self.warehouse)
 
     def config_file(self, **overrides: Any) -> Path:
         """Tap settings without the key (the key goes through the environment)."""
@@ -73,7 +88,8 @@ class Pipeline:
             "--destination",
             self.destination,
             "--path",
-            str(self.warehouse),
+            self.location,
+            *(f"--{name.replace('_', '-')}={value}" for name, value in self.lake.items()),
             "--config",
             str(config),
             *extra_args,

@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 
 from .compare import (
+    Warehouse,
     bookmark_problems,
     compare_with_snapshot,
+    read_lake_warehouse,
     read_parquet_warehouse,
     read_warehouse,
 )
@@ -54,14 +56,22 @@ def _crash_env(pipeline: Pipeline, point: str, marker: Path) -> dict[str, str]:
     )
 
 
+def _read(pipeline: Pipeline) -> Warehouse | None:
+    """The pipeline's warehouse (DuckDB file or DuckLake), None if nothing was created yet."""
+    if pipeline.destination == "ducklake":
+        assert pipeline.catalog is not None
+        return read_lake_warehouse(pipeline.catalog, pipeline.lake)
+    return read_warehouse(pipeline.warehouse) if pipeline.warehouse.exists() else None
+
+
 def _after_crash_problems(pipeline: Pipeline, snapshot: dict[str, Any]) -> list[str]:
     """The crashed warehouse must be readable and its bookmark not ahead of its data."""
-    if not pipeline.warehouse.exists():
-        return []
     try:
-        warehouse = read_warehouse(pipeline.warehouse)
+        warehouse = _read(pipeline)
     except Exception as exc:
         return [f"the warehouse is unreadable after the crash: {exc}"]
+    if warehouse is None:
+        return []
     problems = [f"after the crash: {p}" for p in bookmark_problems(warehouse, snapshot)]
     ids = [row["id"] for row in warehouse.customers]
     if len(ids) != len(set(ids)):
@@ -98,7 +108,8 @@ def _rerun_and_compare(
         problems.append(f"the run after the crash failed: {rerun.describe()}")
         return None
     snapshot = sandbox.control.snapshot()
-    warehouse = read_warehouse(pipeline.warehouse)
+    warehouse = _read(pipeline)
+    assert warehouse is not None
     comparison = compare_with_snapshot(warehouse, snapshot)
     if not comparison.ok:
         problems.append(f"after the rerun the warehouse differs: {comparison.summary()}")
@@ -132,6 +143,40 @@ def test_sigkill_at_a_target_crash_point_then_rerun_loses_and_duplicates_nothing
     pipeline: Pipeline,
     record_result: Callable[[ScenarioResult], None],
 ) -> None:
+    _crash_at_point_then_rerun(point, incremental, sandbox, pipeline, record_result)
+
+
+# The lake: the same crash points through the DuckLake writer (PostgreSQL catalog, local
+# data path): mid-load, between data and state, after the state; first and incremental run.
+LAKE_CASES = [("upsert", False), ("before-state", True), ("after-state", False)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("point", "incremental"),
+    LAKE_CASES,
+    ids=[f"DuckLake: {POINTS[p]} ({'incremental' if i else 'first'} run)" for p, i in LAKE_CASES],
+)
+def test_sigkill_while_loading_a_lake_then_rerun_loses_and_duplicates_nothing(
+    point: str,
+    incremental: bool,
+    sandbox: Any,
+    pipeline: Pipeline,
+    lake_postgres: Any,
+    record_result: Callable[[ScenarioResult], None],
+) -> None:
+    pipeline.use_lake(lake_postgres.create_database(), pipeline.tmp_path / "lake-data")
+    _crash_at_point_then_rerun(point, incremental, sandbox, pipeline, record_result, "DuckLake: ")
+
+
+def _crash_at_point_then_rerun(
+    point: str,
+    incremental: bool,
+    sandbox: Any,
+    pipeline: Pipeline,
+    record_result: Callable[[ScenarioResult], None],
+    label: str = "",
+) -> None:
     sandbox.control.reset(customers=CUSTOMERS, seed=21)
     runs: list[SyncRun] = []
     if incremental:
@@ -149,7 +194,8 @@ def test_sigkill_at_a_target_crash_point_then_rerun_loses_and_duplicates_nothing
     problems += _after_crash_problems(pipeline, sandbox.control.snapshot())
     rows = _rerun_and_compare(pipeline, sandbox, runs, problems)
     kind = "incremental" if incremental else "first"
-    _record(record_result, f"{POINTS[point]} ({kind} run)", runs, rows, problems, "rerun equal")
+    scenario = f"{label}{POINTS[point]} ({kind} run)"
+    _record(record_result, scenario, runs, rows, problems, "rerun equal")
     assert not problems, "\n".join(problems)
 
 

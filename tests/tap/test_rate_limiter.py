@@ -90,19 +90,21 @@ def test_nothing_is_paced_until_the_first_429():
     assert rl.as_dict()["waited_s"] == 0.0
 
 
-def test_slow_start_opens_concurrency_one_request_per_answer():
+def test_slow_start_opens_concurrency_half_a_request_per_answer():
     clock = FakeClock()
     rl = limiter(clock)
     first = rl.acquire()
     assert rl._wait_locked(clock.now) > 0, "a second request must wait for the first answer"
     rl.on_answer(first, throttled=False)
+    second = rl.acquire()
+    assert rl._wait_locked(clock.now) > 0, "1.5 in flight allowed: still one"
+    rl.on_answer(second, throttled=False)
     permits = [rl.acquire(), rl.acquire()]
     assert rl._wait_locked(clock.now) > 0
     for permit in permits:
         rl.on_answer(permit, throttled=False)
-    held = [rl.acquire() for _ in range(4)]
-    for permit in held:
-        rl.on_answer(permit, throttled=False)
+    while rl._window < rl.max_concurrency:
+        rl.on_answer(rl.acquire(), throttled=False)
     # Once open (8 = max_concurrency) the limiter no longer counts: the fan-out bounds it.
     assert [rl.acquire() for _ in range(20)]
 

@@ -1,0 +1,278 @@
+"""DuckLake warehouse: the DuckDB writer's SQL, run on a lake attached as the default schema.
+
+`connect_lake` attaches the lake and makes its schema the default, so every statement of
+`DuckDBWarehouse` (staging, upsert by DELETE + INSERT of the staged keys, schema evolution,
+state and loads bookkeeping, one transaction per STATE) runs here unchanged. What differs is
+only what DuckLake lacks or adds:
+
+- no PRIMARY KEY / UNIQUE constraints: upserts already delete the staged keys first and the
+  batch is de-duplicated by key before it is staged; each stream's key properties are kept
+  in `_equipme_streams`, and the bookkeeping rows are replaced by DELETE + INSERT;
+- no RETURNING on UPDATE: soft deletes (change tracking's) count their rows first;
+- other writers: DuckLake retries a commit whose changes do not overlap (two tenants in two
+  schemas) by itself; a real conflict (another writer changed the same table) rolls the
+  transaction back, and this writer replays its statements on the new snapshot, at most
+  `COMMIT_ATTEMPTS` times, then fails with a clear error;
+- the reporting views are (re)created in the lake at the end of each run (right after the
+  last commit), so an analyst who attaches the lake sees them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, cast
+
+import duckdb
+
+from tap_equipme.warehouse.arrow import Column, quote
+from tap_equipme.warehouse.duckdb_writer import LOADS_COLUMNS, LOADS_TABLE, DuckDBWarehouse
+from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.evolution import SCHEMA_CHANGES_TABLE
+from tap_equipme.warehouse.journal import JournaledConnection
+from tap_equipme.warehouse.lake import LakeSettings, connect_lake, lake_settings
+from tap_equipme.warehouse.state import STATE_TABLE
+from tap_equipme.warehouse.views import create_views_in
+
+STREAMS_TABLE = "_equipme_streams"
+COMMIT_ATTEMPTS = 4
+"""Tries of one transaction against a concurrent writer (the first and three replays)."""
+RETRY_WAIT_SECONDS = 0.2
+
+logger = logging.getLogger(__name__)
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Return whether a DuckDB error is a DuckLake commit conflict (worth a replay).
+
+    Args:
+        exc: The error.
+
+    Returns:
+        True for a transaction conflict.
+    """
+    return isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower()
+
+
+class DuckLakeWarehouse(DuckDBWarehouse):
+    """Loads Arrow batches into one DuckLake schema; state and loads tables live beside them."""
+
+    destination = "ducklake"
+    supports_primary_keys = False
+
+    def __init__(self, path: str, run_id: str, lake: LakeSettings, **options: Any) -> None:
+        """Attach the lake (created if new) and prepare its schema.
+
+        Args:
+            path: The catalog (`lake.catalog`).
+            run_id: Identifier of this load.
+            lake: The lake's settings.
+            **options: As for `DuckDBWarehouse` (`commit_every_rows`).
+        """
+        self.lake = lake
+        self._committed_ensured: dict[str, list[Column]] = {}
+        super().__init__(path, run_id, **options)
+
+    @classmethod
+    def from_settings(
+        cls, path: str, run_id: str, settings: Mapping[str, Any], **options: Any
+    ) -> DuckDBWarehouse:
+        """Open the lake named by `path` (the catalog) and the `lake_*` / `s3_*` settings.
+
+        Args:
+            path: The catalog.
+            run_id: Identifier of this load.
+            settings: The loader's settings.
+            **options: As for `DuckDBWarehouse` (`commit_every_rows`).
+
+        Returns:
+            The opened lake writer.
+        """
+        return cls(path, run_id, lake_settings(path, settings), **options)
+
+    # -- connection and transactions ----------------------------------------------------
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        return cast("duckdb.DuckDBPyConnection", JournaledConnection(connect_lake(self.lake)))
+
+    @property
+    def _journal(self) -> JournaledConnection:
+        return cast("JournaledConnection", self.con)
+
+    def _begin(self) -> None:
+        if not self._in_transaction:
+            super()._begin()
+            self._journal.clear()
+            self._journal.recording = True
+
+    def _commit(self) -> None:
+        if not self._in_transaction:
+            return
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                super()._commit()
+            except duckdb.Error as exc:
+                self._in_transaction = False
+                if not is_conflict(exc) or attempt == COMMIT_ATTEMPTS:
+                    self._journal.recording = False
+                    self._journal.clear()
+                    raise self._commit_error(exc, attempt) from exc
+                logger.warning(
+                    "Commit conflict with another writer of schema %r (try %d of %d): "
+                    "replaying the transaction on the new snapshot",
+                    self.lake.schema,
+                    attempt,
+                    COMMIT_ATTEMPTS,
+                )
+                time.sleep(RETRY_WAIT_SECONDS * attempt)
+                self._replay()
+            else:
+                self._journal.recording = False
+                self._journal.clear()
+                self._committed_ensured = dict(self._ensured)
+                return
+
+    def _replay(self) -> None:
+        """Run the rolled-back transaction's statements again on the newest snapshot."""
+        with contextlib.suppress(duckdb.Error):
+            self.con.execute("ROLLBACK")  # a failed COMMIT may leave the transaction open
+        self._journal.recording = False
+        self.con.execute("BEGIN TRANSACTION")
+        self._in_transaction = True
+        try:
+            self._journal.replay()
+        except duckdb.Error as exc:
+            self._in_transaction = False
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
+            raise self._commit_error(exc, 0) from exc
+
+    def _commit_error(self, exc: duckdb.Error, attempts: int) -> WarehouseError:
+        if is_conflict(exc):
+            msg = (
+                f"Another writer kept changing the same tables of {self.lake.describe()}, "
+                f"schema {self.lake.schema!r} ({attempts} tries): this transaction was rolled "
+                "back; earlier commits and their state stay. Give each sync its own "
+                f"'lake_schema' or run them one after the other. DuckDB said: {exc}"
+            )
+        else:
+            msg = f"Cannot commit to the {self.lake.describe()}: {exc}"
+        return WarehouseError(msg)
+
+    def fail(self, reason: str) -> None:
+        """Roll back (see `DuckDBWarehouse.fail`), dropping the replay record.
+
+        Args:
+            reason: Why the load failed.
+        """
+        if not self._closed:
+            self._journal.recording = False
+            self._journal.clear()
+        super().fail(reason)
+
+    # -- bookkeeping without primary keys -------------------------------------------------
+
+    def _create_bookkeeping(self) -> None:
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (id INTEGER NOT NULL, state JSON "
+            "NOT NULL, run_id VARCHAR, updated_at TIMESTAMPTZ NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {LOADS_TABLE} ("
+            + ", ".join(f"{name} {sql_type}" for name, sql_type in LOADS_COLUMNS.items())
+            + ")",
+            f"CREATE TABLE IF NOT EXISTS {STREAMS_TABLE} (stream VARCHAR NOT NULL, "
+            "key_properties JSON NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA_CHANGES_TABLE} (run_id VARCHAR NOT NULL, "
+            "stream VARCHAR NOT NULL, field_path VARCHAR NOT NULL, change VARCHAR NOT NULL, "
+            "old_type VARCHAR, new_type VARCHAR NOT NULL, changed_at TIMESTAMPTZ NOT NULL)",
+        ]
+        for statement in statements:
+            for attempt in range(1, COMMIT_ATTEMPTS + 1):
+                try:
+                    self.con.execute(statement)
+                    break
+                except duckdb.Error as exc:
+                    # Two first runs at once: the other one created it; IF NOT EXISTS holds now.
+                    if not is_conflict(exc) or attempt == COMMIT_ATTEMPTS:
+                        raise self._commit_error(exc, attempt) from exc
+                    time.sleep(RETRY_WAIT_SECONDS * attempt)
+
+    def _put_row(self, table: str, key: dict[str, Any], values: list[Any]) -> None:
+        where = " AND ".join(f"{quote(k)} = ?" for k in key)
+        self.con.execute(f"DELETE FROM {table} WHERE {where}", list(key.values()))
+        placeholders = ", ".join("?" for _ in values)
+        self.con.execute(f"INSERT INTO {table} VALUES ({placeholders})", values)
+
+    def _existing_keys(self, stream: str) -> list[str]:
+        row = self.con.execute(
+            f"SELECT key_properties FROM {STREAMS_TABLE} WHERE stream = ?", [stream]
+        ).fetchone()
+        return list(json.loads(row[0])) if row else []
+
+    def _table_exists(self, stream: str) -> bool:
+        row = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = "
+            "current_database() AND table_schema = current_schema() AND table_name = ?",
+            [stream],
+        ).fetchone()
+        return bool(row and row[0])
+
+    def _not_null_columns(self, stream: str) -> set[str]:
+        # DuckLake's information_schema calls every column nullable; duckdb_columns knows.
+        rows = self.con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = current_schema() AND table_name = ? AND NOT is_nullable",
+            [stream],
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def ensure_stream(self, stream: str, columns: list[Column], keys: list[str]) -> None:
+        """Create or evolve the stream's table; record a new table's keys.
+
+        Args:
+            stream: Stream name.
+            columns: The stream's columns.
+            keys: Key properties.
+        """
+        self.wait_for_loads()
+        if self._ensured.get(stream) == columns:
+            return
+        created = not self._table_exists(stream)
+        super().ensure_stream(stream, columns, keys)
+        if created:
+            self._put_row(STREAMS_TABLE, {"stream": stream}, [stream, json.dumps(keys)])
+
+    def after_commit(self, state: dict[str, Any] | None) -> None:
+        """At the end of the run, (re)create the reporting views in the lake.
+
+        In a transaction of their own, after the data's: a view that cannot be created
+        (e.g. a stream selected without a column it reads) fails the run clearly but
+        leaves the committed data and state in place.
+
+        Args:
+            state: The state just committed, or None at the end of the run.
+
+        Raises:
+            WarehouseError: If a view cannot be created.
+        """
+        super().after_commit(state)
+        if state is not None:
+            return
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            created = create_views_in(self.con)
+            self.con.execute("COMMIT")
+        except duckdb.Error as exc:
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
+            msg = (
+                f"The data and state were committed to schema {self.lake.schema!r}, but the "
+                f"reporting views could not be created there: {exc}"
+            )
+            raise WarehouseError(msg) from exc
+        logger.info("Reporting views in schema %r: %s", self.lake.schema, ", ".join(created))
+
+
+__all__ = ["DuckLakeWarehouse", "is_conflict"]
