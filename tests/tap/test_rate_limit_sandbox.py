@@ -39,7 +39,8 @@ def test_goodput_rides_just_under_the_limit_with_few_429s(sandbox, config):
     sandbox.control.reset(customers=200, seed=1)
     sandbox.control.set_faults(latency_ms=10, rate_limit_per_s=40)
     started = time.monotonic()
-    tap, log = _sync({**config, "metadata_concurrency": 8, "backoff_factor": 1.0})
+    settings = {"metadata_concurrency": 8, "backoff_factor": 1.0, "sync_mode": "incremental"}
+    tap, log = _sync({**config, **settings})
     seconds = time.monotonic() - started
     ok = sum(1 for *_, status in log if status == 200)
     limited = sum(1 for *_, status in log if status == 429)
@@ -78,7 +79,8 @@ def test_no_limit_means_no_pacing_and_no_pause(sandbox, config):
 def test_max_requests_per_second_caps_the_rate_from_the_first_request(sandbox, config):
     sandbox.control.reset(customers=30, seed=1)
     started = time.monotonic()
-    _, log = _sync({**config, "max_requests_per_second": 20})
+    # One list page (incremental; change capture certifies with a second): 31 requests.
+    _, log = _sync({**config, "max_requests_per_second": 20, "sync_mode": "incremental"})
     seconds = time.monotonic() - started
     assert len(log) >= 31
     sends = sorted(sent for sent, _, _ in log)
