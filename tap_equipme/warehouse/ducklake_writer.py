@@ -14,7 +14,13 @@ only what DuckLake lacks or adds:
   transaction back, and this writer replays its statements on the new snapshot, at most
   `COMMIT_ATTEMPTS` times, then fails with a clear error;
 - the reporting views are (re)created in the lake at the end of each run (right after the
-  last commit), so an analyst who attaches the lake sees them.
+  last commit), so an analyst who attaches the lake sees them;
+- data inlining is switched off for a new table with a STRUCT nested in a STRUCT (customers'
+  `referredBy`, `accountManager`, ...): DuckLake 1.5.5 with a PostgreSQL catalog fails to read
+  such values back from inlined rows ("INTERNAL Error: Attempted to access index 0 within
+  vector of size 0"), so every later small change (change capture rewrites a few rows per run)
+  goes to a Parquet file instead. DuckLake refuses the option on a table created in the open
+  transaction, so it is set right after the commit that created the table.
 """
 
 from __future__ import annotations
@@ -29,11 +35,12 @@ from typing import Any, cast
 import duckdb
 
 from tap_equipme.warehouse.arrow import Column, quote
+from tap_equipme.warehouse.change_tracking import history_table
 from tap_equipme.warehouse.duckdb_writer import LOADS_COLUMNS, LOADS_TABLE, DuckDBWarehouse
 from tap_equipme.warehouse.errors import WarehouseError
 from tap_equipme.warehouse.evolution import SCHEMA_CHANGES_TABLE
 from tap_equipme.warehouse.journal import JournaledConnection
-from tap_equipme.warehouse.lake import LakeSettings, connect_lake, lake_settings
+from tap_equipme.warehouse.lake import LAKE_ALIAS, LakeSettings, connect_lake, lake_settings
 from tap_equipme.warehouse.state import STATE_TABLE
 from tap_equipme.warehouse.views import create_views_in
 
@@ -74,6 +81,7 @@ class DuckLakeWarehouse(DuckDBWarehouse):
         """
         self.lake = lake
         self._committed_ensured: dict[str, list[Column]] = {}
+        self._not_inlined: list[str] = []
         super().__init__(path, run_id, **options)
 
     @classmethod
@@ -133,7 +141,18 @@ class DuckLakeWarehouse(DuckDBWarehouse):
                 self._journal.recording = False
                 self._journal.clear()
                 self._committed_ensured = dict(self._ensured)
+                self._stop_inlining()
                 return
+
+    def _stop_inlining(self) -> None:
+        """Switch data inlining off for the tables the committed transaction created."""
+        while self._not_inlined:
+            table = self._not_inlined.pop()
+            self.con.execute(
+                f"CALL {LAKE_ALIAS}.set_option('data_inlining_row_limit', 0, "
+                "schema => ?, table_name => ?)",
+                [self.lake.schema, table],
+            )
 
     def _replay(self) -> None:
         """Run the rolled-back transaction's statements again on the newest snapshot."""
@@ -240,9 +259,15 @@ class DuckLakeWarehouse(DuckDBWarehouse):
         if self._ensured.get(stream) == columns:
             return
         created = not self._table_exists(stream)
+        history = history_table(stream)
+        new_history = bool(keys) and self.keeps_history(stream) and not self._table_exists(history)
         super().ensure_stream(stream, columns, keys)
         if created:
             self._put_row(STREAMS_TABLE, {"stream": stream}, [stream, json.dumps(keys)])
+        types = self._existing_types(stream).values()
+        if any(str(t).upper().count("STRUCT(") > 1 for t in types):
+            self._not_inlined += [stream] if created else []
+            self._not_inlined += [history] if new_history else []
 
     def after_commit(self, state: dict[str, Any] | None) -> None:
         """At the end of the run, (re)create the reporting views in the lake.
