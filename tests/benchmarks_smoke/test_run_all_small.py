@@ -47,7 +47,9 @@ def test_small_benchmark_run_measures_every_subject_and_judges_every_goal(
     assert len([g for g in goals if not g["name"].startswith(("6 ", "7 "))]) == 7, table
     assert len([g for g in goals if g["name"].startswith("6 ")]) >= 6, table
     assert len([g for g in goals if g["name"].startswith("7 ")]) == 2, table  # change capture
-    assert all(float(goal["ratio"]) > 0 for goal in goals)
+    # Speed and memory ratios are never zero; a 429 share or a time to settle may well be.
+    assert all(float(goal["ratio"]) > 0 for goal in goals if not goal["name"].startswith("6 "))
+    assert all(float(goal["ratio"]) >= 0 for goal in goals)
 
     rows = [m for line in table.splitlines() if (m := DATA_ROW.match(line))]
     benchmarks = {row["bench"] for row in rows}
