@@ -124,6 +124,16 @@ class S3:
         listed = self.client().list_objects_v2(Bucket=self.bucket, Prefix=prefix)
         return [item["Key"] for item in listed.get("Contents", [])]
 
+    def download(self, prefix: str, folder: Path) -> int:
+        """Copy every object under `prefix` into `folder` (for byte and Parquet scans)."""
+        client = self.client()
+        keys = self.keys(prefix)
+        for key in keys:
+            target = folder / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        return len(keys)
+
     def settings(self, prefix: str) -> dict[str, Any]:
         """Loader settings of a lake whose data path is `s3://bucket/<prefix>/` here."""
         return {

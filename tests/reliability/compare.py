@@ -308,11 +308,36 @@ def bookmark_problems(warehouse: Warehouse, snapshot: dict[str, Any]) -> list[st
     return problems
 
 
-def read(destination: str, path: Path | str) -> Warehouse:
-    """Read a warehouse of either destination (`duckdb` file or `parquet` folder)."""
+def read_if_any(
+    destination: str, path: Path | str, lake: dict[str, Any] | None = None
+) -> Warehouse | None:
+    """Read a warehouse of any destination; None if nothing was written there yet.
+
+    Args:
+        destination: `duckdb` (a file), `parquet` (a folder) or `ducklake`.
+        path: The file, the folder or the lake's catalog (the loader's `path`).
+        lake: Destination `ducklake`: the loader's `lake_*` / `s3_*` settings (the S3
+            credentials come from the environment, as for the loader).
+
+    Returns:
+        What the warehouse holds, or None.
+    """
+    if destination == "ducklake":
+        return read_lake_warehouse(str(path), lake or {})
+    if not Path(path).exists():
+        return None
     if destination == "parquet":
         return read_parquet_warehouse(Path(path))
     return read_warehouse(Path(path))
+
+
+def read(destination: str, path: Path | str, lake: dict[str, Any] | None = None) -> Warehouse:
+    """Read a warehouse of any destination (see `read_if_any`) that must exist."""
+    warehouse = read_if_any(destination, path, lake)
+    if warehouse is None:
+        msg = f"no {destination} warehouse at {path} yet"
+        raise FileNotFoundError(msg)
+    return warehouse
 
 
 def differences(destination: str, path: Path | str, snapshot: dict[str, Any]) -> list[str]:

@@ -68,6 +68,24 @@ def parquet_columns_containing(secret: str, roots: Iterable[Path]) -> list[str]:
     return hits
 
 
+def lake_containing(secret: str, catalog_dump: str, data_files: Path) -> list[str]:
+    """Where a DuckLake holds the secret: its catalog or its data files.
+
+    Args:
+        secret: The secret.
+        catalog_dump: Every row of every catalog table as text (small tables' rows are
+            inlined there, not written to Parquet).
+        data_files: A local copy of the data path (raw bytes and Parquet columns are searched).
+
+    Returns:
+        `catalog`, `file <path>` or `parquet <path>:<column>` for each hit.
+    """
+    found = text_hits(secret, {"catalog": catalog_dump})
+    found += [f"file {f}" for f in files_containing(secret, [data_files])]
+    found += [f"parquet {c}" for c in parquet_columns_containing(secret, [data_files])]
+    return found
+
+
 def text_hits(secret: str, channels: dict[str, str]) -> list[str]:
     """Names of the text channels (stdout, stderr, logs) that contain the secret."""
     return [name for name, text in channels.items() if secret in text]

@@ -9,9 +9,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .compare import Warehouse, read_if_any
 
 BIN = Path(sys.executable).parent
 SYNC = str(BIN / "equipme-sync")
@@ -49,17 +52,41 @@ class Pipeline:
     """Destination `ducklake`: the loader's `lake_*` settings (see `use_lake`)."""
     catalog: str | None = None
     """Destination `ducklake`: the catalog (`--path`)."""
+    lake_env: dict[str, str] = field(default_factory=dict)
+    """Destination `ducklake`: credentials the loader (and `read`) take from the environment."""
 
     def use_parquet(self, lake: Path) -> None:
         """Load into the Parquet directory `lake` instead of the DuckDB file."""
         self.destination = "parquet"
         self.warehouse = lake
 
-    def use_lake(self, catalog: str, data_path: Path) -> None:
-        """Load into a DuckLake (catalog `catalog`, data files in `data_path`) instead."""
+    def use_lake(
+        self,
+        catalog: str,
+        data_path: Path | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        **settings: Any,
+    ) -> None:
+        """Load into a DuckLake (catalog `catalog`, data files in `data_path`) instead.
+
+        Args:
+            catalog: The lake's catalog (`postgres:...` or a file).
+            data_path: A local data directory (or give `lake_data_path` in `settings`).
+            env: Credentials for the loader's environment (the S3 keys).
+            **settings: More `lake_*` / `s3_*` settings (e.g. `S3.settings(prefix)`).
+        """
         self.destination = "ducklake"
         self.catalog = catalog
-        self.lake = {"lake_data_path": str(data_path)}
+        self.lake = {**settings}
+        if data_path is not None:
+            self.lake["lake_data_path"] = str(data_path)
+        self.lake_env = dict(env or {})
+
+    def read(self) -> Warehouse | None:
+        """What the pipeline's warehouse holds (any destination); None if nothing yet."""
+        with _environment(self.lake_env):
+            return read_if_any(self.destination, self.location, self.lake)
 
     @property
     def location(self) -> str:
@@ -78,6 +105,7 @@ class Pipeline:
         key = self.api_key if api_key is None else api_key
         if key is not None:
             env["TAP_EQUIPME_API_KEY"] = key
+        env.update(self.lake_env)
         env.update(extra)
         return env
 
@@ -89,7 +117,7 @@ class Pipeline:
             self.destination,
             "--path",
             self.location,
-            *(f"--{name.replace('_', '-')}={value}" for name, value in self.lake.items()),
+            *(_option(name, value) for name, value in self.lake.items()),
             "--config",
             str(config),
             *extra_args,
@@ -133,6 +161,28 @@ class Pipeline:
             cwd=self.tmp_path,
             start_new_session=True,
         )
+
+
+def _option(name: str, value: Any) -> str:
+    flag = name.replace("_", "-")
+    if isinstance(value, bool):  # argparse's BooleanOptionalAction: --x / --no-x
+        return f"--{flag}" if value else f"--no-{flag}"
+    return f"--{flag}={value}"
+
+
+@contextlib.contextmanager
+def _environment(extra: Mapping[str, str]) -> Iterator[None]:
+    """This process's environment plus `extra` (a reader takes S3 keys from it, as the loader)."""
+    saved = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def kill_group(process: subprocess.Popen[str]) -> tuple[str, str]:

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .compare import Comparison, bookmark_problems, compare, read_warehouse
+from .compare import Comparison, Warehouse, bookmark_problems, compare
 from .results import ScenarioResult
 from .runner import Pipeline, SyncRun
 
@@ -24,6 +24,8 @@ class Outcome:
     comparison: Comparison | None = None
     bookmark_problems: list[str] = field(default_factory=list)
     load_statuses: list[str] = field(default_factory=list)
+    warehouse: Warehouse | None = None
+    """What the warehouse held when it was compared (further checks need not read it again)."""
     started: float = field(default_factory=time.monotonic)
     wall_s: float = 0.0
 
@@ -76,8 +78,12 @@ def check_warehouse(
     expected_customers: list[dict[str, Any]] | None = None,
     optional_metadata: set[int] | None = None,
 ) -> None:
-    """Compare the warehouse with the source and fill in the outcome."""
-    warehouse = read_warehouse(pipeline.warehouse)
+    """Compare the pipeline's warehouse (any destination) with the source; fill in the outcome.
+
+    Live rows are compared, so a row soft-deleted by mistake reads as missing and a deleted
+    customer not marked (`_deleted_at`) as unexpected.
+    """
+    warehouse = pipeline.read() or Warehouse([], [], None, [])
     outcome.comparison = compare(
         warehouse,
         snapshot["customers"] if expected_customers is None else expected_customers,
@@ -87,3 +93,4 @@ def check_warehouse(
     outcome.bookmark_problems = bookmark_problems(warehouse, snapshot)
     outcome.load_statuses = [str(row["status"]) for row in warehouse.loads]
     outcome.wall_s = time.monotonic() - outcome.started
+    outcome.warehouse = warehouse

@@ -19,10 +19,8 @@ from typing import Any
 import pytest
 
 from .compare import (
-    Warehouse,
     bookmark_problems,
     compare_with_snapshot,
-    read_lake_warehouse,
     read_parquet_warehouse,
     read_warehouse,
 )
@@ -56,18 +54,10 @@ def _crash_env(pipeline: Pipeline, point: str, marker: Path) -> dict[str, str]:
     )
 
 
-def _read(pipeline: Pipeline) -> Warehouse | None:
-    """The pipeline's warehouse (DuckDB file or DuckLake), None if nothing was created yet."""
-    if pipeline.destination == "ducklake":
-        assert pipeline.catalog is not None
-        return read_lake_warehouse(pipeline.catalog, pipeline.lake)
-    return read_warehouse(pipeline.warehouse) if pipeline.warehouse.exists() else None
-
-
 def _after_crash_problems(pipeline: Pipeline, snapshot: dict[str, Any]) -> list[str]:
     """The crashed warehouse must be readable and its bookmark not ahead of its data."""
     try:
-        warehouse = _read(pipeline)
+        warehouse = pipeline.read()
     except Exception as exc:
         return [f"the warehouse is unreadable after the crash: {exc}"]
     if warehouse is None:
@@ -108,7 +98,7 @@ def _rerun_and_compare(
         problems.append(f"the run after the crash failed: {rerun.describe()}")
         return None
     snapshot = sandbox.control.snapshot()
-    warehouse = _read(pipeline)
+    warehouse = pipeline.read()
     assert warehouse is not None
     comparison = compare_with_snapshot(warehouse, snapshot)
     if not comparison.ok:
