@@ -15,12 +15,18 @@ only what DuckLake lacks or adds:
   `COMMIT_ATTEMPTS` times, then fails with a clear error;
 - the reporting views are (re)created in the lake at the end of each run (right after the
   last commit), so an analyst who attaches the lake sees them;
-- data inlining is switched off for a new table with a STRUCT nested in a STRUCT (customers'
-  `referredBy`, `accountManager`, ...): DuckLake 1.5.5 with a PostgreSQL catalog fails to read
-  such values back from inlined rows ("INTERNAL Error: Attempted to access index 0 within
-  vector of size 0"), so every later small change (change capture rewrites a few rows per run)
-  goes to a Parquet file instead. DuckLake refuses the option on a table created in the open
-  transaction, so it is set right after the commit that created the table.
+- data inlining: DuckLake 1.5.5 with a PostgreSQL catalog fails to read values of a STRUCT
+  nested in a STRUCT (customers' `referredBy`, `accountManager`, ...) back from inlined rows
+  ("INTERNAL Error: Attempted to access index 0 within vector of size 0"), and refuses a
+  table option on a table created in the open transaction, so a per-table switch comes too
+  late for a new table's first small load. The writer therefore attaches with
+  `DATA_INLINING_ROW_LIMIT 0` (`connect_lake`): every stream and history table row goes to a
+  Parquet file, whatever its size or later schema changes. Only the bookkeeping tables
+  (`_equipme_state`, `_equipme_loads`, ...: flat, fixed columns, a few rows per commit) opt
+  back in (`BOOKKEEPING_INLINING_ROW_LIMIT`), so a commit's state stays in the catalog and
+  costs no data file. A table with nested STRUCTs also gets `data_inlining_row_limit = 0`
+  stored in the catalog right after the commit that created it, for other writers (the
+  ATTACH option is this connection's only).
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ from tap_equipme.warehouse.state import STATE_TABLE
 from tap_equipme.warehouse.views import create_views_in
 
 STREAMS_TABLE = "_equipme_streams"
+BOOKKEEPING_INLINING_ROW_LIMIT = 10
+"""Rows per insert the bookkeeping tables keep in the catalog (DuckLake's own default)."""
 COMMIT_ATTEMPTS = 4
 """Tries of one transaction against a concurrent writer (the first and three replays)."""
 RETRY_WAIT_SECONDS = 0.2
@@ -208,15 +216,34 @@ class DuckLakeWarehouse(DuckDBWarehouse):
             "old_type VARCHAR, new_type VARCHAR NOT NULL, changed_at TIMESTAMPTZ NOT NULL)",
         ]
         for statement in statements:
-            for attempt in range(1, COMMIT_ATTEMPTS + 1):
-                try:
-                    self.con.execute(statement)
-                    break
-                except duckdb.Error as exc:
-                    # Two first runs at once: the other one created it; IF NOT EXISTS holds now.
-                    if not is_conflict(exc) or attempt == COMMIT_ATTEMPTS:
-                        raise self._commit_error(exc, attempt) from exc
-                    time.sleep(RETRY_WAIT_SECONDS * attempt)
+            self._execute_retrying(statement, [])
+        tables = (STATE_TABLE, LOADS_TABLE, STREAMS_TABLE, SCHEMA_CHANGES_TABLE)
+        inlined = {
+            row[0]
+            for row in self.con.execute(
+                f"SELECT scope_entry FROM {LAKE_ALIAS}.options() WHERE option_name = "
+                "'data_inlining_row_limit' AND scope = 'TABLE'"
+            ).fetchall()
+        }
+        for table in tables:
+            if f"{self.lake.schema}.{table}" not in inlined:
+                self._execute_retrying(
+                    f"CALL {LAKE_ALIAS}.set_option('data_inlining_row_limit', "
+                    f"{BOOKKEEPING_INLINING_ROW_LIMIT}, schema => ?, table_name => ?)",
+                    [self.lake.schema, table],
+                )
+
+    def _execute_retrying(self, statement: str, params: list[Any]) -> None:
+        """Run one auto-committed statement, retried after a conflict with another writer."""
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                self.con.execute(statement, params)
+                return
+            except duckdb.Error as exc:
+                # Two first runs at once: the other one created it; IF NOT EXISTS holds now.
+                if not is_conflict(exc) or attempt == COMMIT_ATTEMPTS:
+                    raise self._commit_error(exc, attempt) from exc
+                time.sleep(RETRY_WAIT_SECONDS * attempt)
 
     def _put_row(self, table: str, key: dict[str, Any], values: list[Any]) -> None:
         where = " AND ".join(f"{quote(k)} = ?" for k in key)

@@ -269,6 +269,13 @@ def connect_lake(lake: LakeSettings, *, read_only: bool = False) -> duckdb.DuckD
             options.append(f"DATA_PATH {_literal(lake.data_path)}")
         if read_only:
             options.append("READ_ONLY")
+        else:
+            # No data inlining by this writer unless a table opts in (`set_option`, which
+            # wins over this): DuckLake 1.5.5 with a PostgreSQL catalog cannot read inlined
+            # rows holding a STRUCT nested in a STRUCT back, and a table's own option can be
+            # set only after the commit that created it, too late for its first small load.
+            # A connection option only: nothing is stored in the catalog.
+            options.append("DATA_INLINING_ROW_LIMIT 0")
         suffix = f" ({', '.join(options)})" if options else ""
         try:
             _attach(con, f"ATTACH {_literal('ducklake:' + lake.catalog)} AS {LAKE_ALIAS}{suffix}")
