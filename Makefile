@@ -27,12 +27,15 @@ lint: install
 	$(VENV)/bin/mypy
 
 # The README's test command: lint, types, then the whole suite (slow end-to-end tests included).
+# Two workers: most tests wait on subprocesses and HTTP (Airflow, meltano, the sandbox), so two
+# share CI's 2 cores well (about 22 min in one process, see docs/ARCHITECTURE.md "Tests");
+# worksteal keeps both busy when the long end-to-end tests land on one of them.
 test: install meltano lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist worksteal
 
 # Local convenience: skip the slow end-to-end tests.
 test-fast: install lint
-	$(VENV)/bin/pytest --skip-slow
+	$(VENV)/bin/pytest -n 2 --dist worksteal --skip-slow
 
 # The README's main command: sandbox -> tap -> Airflow DAG -> DuckDB, twice, then what landed.
 demo: install

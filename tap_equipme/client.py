@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
@@ -19,6 +19,8 @@ from singer_sdk.singerlib import RecordMessage
 from tap_equipme.api_client import ApiClient, list_page_problem
 from tap_equipme.config_checks import parse_start_date
 from tap_equipme.errors import EquipmeError
+from tap_equipme.listing_check import STATE_KEY as LISTING_CHECK_KEY
+from tap_equipme.listing_check import ListingCheck
 from tap_equipme.pagination import DriftProofPaginator, PageRequest
 from tap_equipme.schema_evolution import SchemaEvolver
 
@@ -212,6 +214,9 @@ class EquipmeListStream(EquipmeStream):
         self.new_ids: set[int] | None = None
         """Change capture: listed ids created since the bookmark (None: every id is new)."""
         self.drift_report: dict[str, int] = {}
+        self._created_since_bookmark: set[int] | None = None
+        self._listing_check: ListingCheck | None = None
+        """What this run leaves for the next to certify its listing in one pass."""
 
     @property
     def full_refresh(self) -> bool:
@@ -300,7 +305,12 @@ class EquipmeListStream(EquipmeStream):
         # A listing that may delete (change capture, full refresh) must be certified complete.
         certify = self.emit_activate_version_messages
         self.bookmark_created_after()  # a corrupt bookmark fails here, before any request
-        paginator = DriftProofPaginator(int(self.config.get("page_size", 1000)), certify=certify)
+        check = self._usable_listing_check()
+        paginator = DriftProofPaginator(
+            self.page_size,
+            certify=certify,
+            first_pass_check=self._first_pass_check(check) if check else None,
+        )
         params = self.base_params()
         self.logger.info(
             "Reading %s %s (%s)",
@@ -324,6 +334,7 @@ class EquipmeListStream(EquipmeStream):
                 paginator.step_backs,
                 paginator.rescans,
             )
+        self._listing_check = None
         if certify and not paginator.certified:
             self.logger.warning(
                 "The %s listing kept changing over %d passes and could not be certified "
@@ -333,25 +344,80 @@ class EquipmeListStream(EquipmeStream):
             )
         else:
             self.close_version()
+            if certify:
+                self._listing_check = self._record_listing_check(paginator.emitted_ids)
         self.new_ids = self._new_ids()
         self.sync_children_once()
         self.advance_bookmark()
 
+    @property
+    def page_size(self) -> int:
+        """The `page_size` setting (items per list request)."""
+        return int(self.config.get("page_size", 1000))
+
+    def _filtered(self) -> bool:
+        return any(self.config.get(s) not in (None, []) for s in self.filter_params)
+
+    def _usable_listing_check(self) -> ListingCheck | None:
+        """The previous run's `ListingCheck`, if it can certify this run's listing."""
+        if self.sync_mode != "change_capture" or self._filtered():
+            return None
+        check = ListingCheck.from_state(self.stream_state.get(LISTING_CHECK_KEY))
+        scope = self.starting_created_after() or ""
+        if check is None or check.cutoff != self.bookmark_created_after() or check.scope != scope:
+            return None
+        return check
+
+    def _first_pass_check(self, check: ListingCheck) -> Callable[[set[int]], bool]:
+        def certify_first_pass(first_pass: set[int]) -> bool:
+            created, one_page = self._list_created_after(check.cutoff)
+            self._created_since_bookmark = created
+            certified = one_page and check.proves_complete(first_pass, created)
+            self.logger.info(
+                "The %s listing is %s (%d customers created since %s)",
+                self.name,
+                "complete after one pass: the previous run's digest matches"
+                if certified
+                else "read a second time: customers were deleted since the previous run, "
+                "or the listing changed while it was read",
+                len(created),
+                check.cutoff,
+            )
+            return certified
+
+        return certify_first_pass
+
+    def _record_listing_check(self, listed: Iterable[int]) -> ListingCheck | None:
+        """After a certified listing: what lets the next run certify its own in one pass."""
+        if self._filtered():
+            return None
+        cutoff = self.next_bookmark()
+        created, _ = self._list_created_after(cutoff)
+        return ListingCheck.record(listed, created, cutoff, self.starting_created_after() or "")
+
+    def _list_created_after(self, created_after: str) -> tuple[set[int], bool]:
+        """The ids listed as created after `created_after`, and whether one page held them."""
+        paginator = DriftProofPaginator(self.page_size)
+        params = {**self.base_params(), BOOKMARK_KEY: created_after}
+        ids = {item["id"] for item in self._read_listing(paginator, params)}
+        return ids, paginator.requests == 1 and not paginator.drift_detected
+
     def _new_ids(self) -> set[int] | None:
         """In change capture, the listed ids created since the bookmark (None: all are new).
 
-        One cheap extra listing (`createdAfter` = bookmark, ids only): the customers whose
-        metadata is read at once, as an incremental run would.
+        One cheap extra listing (`createdAfter` = bookmark, ids only; already read when the
+        listing was certified in one pass): the customers whose metadata is read at once, as
+        an incremental run would.
         """
         if self.sync_mode != "change_capture":
             return None
         created_after = self.bookmark_created_after()
         if created_after is None or created_after == self.starting_created_after():
             return None
-        params = {**self.base_params(), BOOKMARK_KEY: created_after}
-        paginator = DriftProofPaginator(int(self.config.get("page_size", 1000)))
         listed = set(self.emitted_ids)
-        return {item["id"] for item in self._read_listing(paginator, params)} & listed
+        if self._created_since_bookmark is not None:
+            return self._created_since_bookmark & listed
+        return self._list_created_after(created_after)[0] & listed
 
     def _read_listing(
         self, paginator: DriftProofPaginator, params: dict[str, Any]
@@ -431,15 +497,28 @@ class EquipmeListStream(EquipmeStream):
         del started
         return {}
 
-    def advance_bookmark(self) -> None:
-        """Write the new bookmark: sync start (server time) minus `lookback`."""
+    def next_bookmark(self) -> str:
+        """The bookmark this run writes: sync start (server time) minus `lookback`.
+
+        Returns:
+            An ISO-8601 timestamp (`BOOKMARK_FORMAT`).
+        """
         started = self.api.first_response_date or datetime.now(timezone.utc)
         lookback = timedelta(minutes=float(self.config.get("lookback", 5)))
-        bookmark = (started - lookback).astimezone(timezone.utc).strftime(BOOKMARK_FORMAT)
+        return (started - lookback).astimezone(timezone.utc).strftime(BOOKMARK_FORMAT)
+
+    def advance_bookmark(self) -> None:
+        """Write the new bookmark (`next_bookmark`) and what the next run needs with it."""
+        started = self.api.first_response_date or datetime.now(timezone.utc)
+        bookmark = self.next_bookmark()
         state = self.stream_state
         state["replication_key"] = BOOKMARK_KEY
         state["replication_key_value"] = bookmark
         state.update(self.extra_state(started))
+        if self._listing_check is not None:
+            state[LISTING_CHECK_KEY] = self._listing_check.to_state()
+        else:
+            state.pop(LISTING_CHECK_KEY, None)
         # Read by the loader into `_equipme_loads`; the tap drops it when it loads a state.
         cast("dict[str, Any]", self.tap_state)[RUN_STATS_KEY] = self.api.stats.as_state()
         self.state_manager.is_flushed = False

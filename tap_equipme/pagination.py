@@ -23,13 +23,14 @@ distinct ids as the `total` of its last page, and every one of them was seen aga
 pass (ids never come back once deleted, so each was still alive when P ended: P saw exactly
 the customers alive at its end, which include every customer alive for the whole run). That
 costs a second pass (at most `MAX_PASSES` in all); a listing that cannot be certified is
-reported (`certified` False), and the caller deletes nothing.
+reported (`certified` False), and the caller deletes nothing. The caller may certify the first
+pass itself (`first_pass_check`, see `listing_check`): then one pass is enough.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tap_equipme.errors import EquipmeError
@@ -61,13 +62,21 @@ class DriftProofPaginator:
     emit `items[i]` for `i in emit`; repeat while `p.next_request()` is not None.
     """
 
-    def __init__(self, page_size: int, *, certify: bool = False) -> None:
+    def __init__(
+        self,
+        page_size: int,
+        *,
+        certify: bool = False,
+        first_pass_check: Callable[[set[int]], bool] | None = None,
+    ) -> None:
         """Initialize the paginator.
 
         Args:
             page_size: Items per request, 1..1000 (pages after the first request at least 2,
                 so that the one-item overlap still makes progress).
             certify: Read until a pass is certified complete (see the module docstring).
+            first_pass_check: With `certify`: called with the first pass's ids when it ends;
+                True certifies that pass (no second pass).
 
         Raises:
             ValueError: If page_size is outside 1..1000.
@@ -90,6 +99,8 @@ class DriftProofPaginator:
         self.certified = False
         """True once a pass is known to have seen every customer alive at its end."""
         self.passes = 1
+        self.requests = 0
+        self._first_pass_check = first_pass_check
         self._pass_ids: set[int] = set()
         self._previous_pass: tuple[set[int], bool] | None = None
 
@@ -120,6 +131,7 @@ class DriftProofPaginator:
         Raises:
             PaginationError: If the listing kept shifting beyond MAX_STEP_BACKS step backs.
         """
+        self.requests += 1
         if self._last_total is not None and total != self._last_total:
             self.drift_detected = True
         self._last_total = total
@@ -170,6 +182,10 @@ class DriftProofPaginator:
 
     def _finish_certifying_pass(self, total: int) -> None:
         seen, counted = self._pass_ids, len(self._pass_ids) == total
+        if self.passes == 1 and self._first_pass_check and self._first_pass_check(set(seen)):
+            self.certified = True
+            self._next = None
+            return
         if self._previous_pass is not None:
             previous, previous_counted = self._previous_pass
             if previous_counted and previous <= seen:

@@ -13,8 +13,10 @@ How it behaves (see docs/ARCHITECTURE.md, "Request rate"):
   one that got it.
 - The first 429 of a congestion episode (a 429 to a request sent after the last cut) sets the
   send rate to `BETA` x the measured goodput: answered requests since the last cut (at most
-  `ESTIMATE_WINDOW_S` back) over that time, pauses included. For a token bucket or a fixed
-  window that is the server's sustainable rate. 429s to requests sent before the cut belong
+  `ESTIMATE_WINDOW_S` back) over that time, pauses included (the very first, when it asks
+  for a pause longer than the run so far: over that time plus the pause, as a fixed window
+  admits its allowance in a burst). For a token bucket or a fixed window that is the server's
+  sustainable rate. 429s to requests sent before the cut belong
   to the same episode and only extend the pause.
 - Then the rate probes upward along CUBIC's curve (as botocore's adaptive mode and TCP CUBIC),
   normalised to the estimate: back at the estimate after `K` seconds, flat around it, then
@@ -39,6 +41,9 @@ BETA = 0.9
 # first 429 a few milliseconds into a run would otherwise estimate from a burst).
 ESTIMATE_WINDOW_S = 10.0
 MIN_ESTIMATE_SPAN_S = 1.0
+# Answers a first burst needs before its pause counts in the estimate (with fewer, one answer
+# more or less swings it by tens of percent).
+MIN_BURST_ANSWERS = 10
 # Seconds from a cut back to the estimate: PROBE_REQUESTS requests' worth at the estimated
 # rate, bounded; long enough that probing costs few 429s, short enough that a raised limit is
 # found within seconds.
@@ -223,6 +228,11 @@ class RateLimiter:
             recent = sum(1 for t in answers if t > now - MIN_ESTIMATE_SPAN_S)
             if recent / MIN_ESTIMATE_SPAN_S > estimate:
                 estimate, self._span = recent / MIN_ESTIMATE_SPAN_S, MIN_ESTIMATE_SPAN_S
+            if pause_s > now - since and len(answers) >= MIN_BURST_ANSWERS:
+                # Refused sooner than the wait it asks for: a window-like limit, whose
+                # allowance came in a burst (50 per 10 s: 50 answers in 0.5 s, then "wait
+                # 9.5 s"). Its rate is the answers over the span and the pause.
+                estimate = min(estimate, len(answers) / (now - since + pause_s))
         if self._rate is not None:
             estimate = min(estimate, self._current_rate(now) or estimate)
         if not answers:

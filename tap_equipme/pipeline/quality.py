@@ -1,8 +1,8 @@
 """Data quality checks on a loaded warehouse (run by the DAGs after each sync).
 
 Each check is one SQL count that must be zero (or equal to the API's total after a full
-refresh); a failed check names the table and what is wrong. DuckDB reads both destinations:
-the DuckDB file itself, or the Parquet files of a Parquet warehouse.
+refresh); a failed check names the table and what is wrong. DuckDB reads every destination
+through the warehouse's read API (`warehouse.tables`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import dataclasses
 import os
 import typing as t
 from collections.abc import Mapping
-from pathlib import Path
 
 CUSTOMERS_PATH = "/v1/sales/customers"
 # Tap settings that filter the customer list, as the API's query parameters name them.
@@ -52,26 +51,6 @@ class QualityReport:
         return found
 
 
-def _relations(destination: str, path: Path) -> dict[str, str]:
-    if destination == "parquet":
-        return {
-            name: "read_parquet('" + str(path / f"{name}.parquet").replace("'", "''") + "')"
-            for name in ("customers", "customer_metadata")
-        }
-    return {"customers": "customers", "customer_metadata": "customer_metadata"}
-
-
-def _open_lake(path: str | os.PathLike[str], lake: Mapping[str, t.Any] | None) -> t.Any:
-    """Attach a DuckLake read-only (its schema the default), or fail naming the setting."""
-    from tap_equipme.warehouse.errors import WarehouseError
-    from tap_equipme.warehouse.lake import connect_lake, lake_settings
-
-    try:
-        return connect_lake(lake_settings(path, lake), read_only=True)
-    except WarehouseError as exc:
-        raise QualityError(str(exc)) from None
-
-
 def check_warehouse(
     destination: str,
     path: str | os.PathLike[str],
@@ -94,22 +73,21 @@ def check_warehouse(
     Raises:
         QualityError: If a check fails or the warehouse holds no customers table.
     """
-    import duckdb  # imported here so the DAG files stay light at parse time
+    # Imported here so the DAG files stay light at parse time.
+    from tap_equipme.warehouse.errors import WarehouseError
+    from tap_equipme.warehouse.tables import connect_read_only, has_table, relation
 
-    location = Path(path)
-    if destination == "ducklake":
-        con = _open_lake(path, lake)
-    else:
-        exists = (location / "customers.parquet") if destination == "parquet" else location
-        if not exists.is_file():
-            msg = f"Setting 'path': no customers were loaded into {str(location)!r} yet."
-            raise QualityError(msg)
-        con = (
-            duckdb.connect()
-            if destination == "parquet"
-            else duckdb.connect(str(location), read_only=True)
-        )
-    rel = _relations(destination, location)
+    try:
+        con = connect_read_only(destination, path, lake)
+    except WarehouseError as exc:
+        raise QualityError(str(exc)) from None
+    if con is None or not has_table(con, destination, path, "customers"):
+        if con is not None:
+            con.close()
+        where = "the lake " if destination == "ducklake" else ""
+        msg = f"Setting 'path': no customers were loaded into {where}{str(path)!r} yet."
+        raise QualityError(msg)
+    rel = {name: relation(destination, path, name) for name in ("customers", "customer_metadata")}
     try:
 
         def count(sql: str) -> int:
@@ -117,21 +95,7 @@ def check_warehouse(
             rows = con.execute(sql).fetchall()
             return int(rows[0][0]) if rows else 0
 
-        def has_table(name: str) -> bool:
-            if destination == "parquet":
-                return (location / f"{name}.parquet").is_file()
-            return bool(
-                count(
-                    "SELECT count(*) FROM information_schema.tables WHERE table_catalog = "
-                    f"current_database() AND table_schema = current_schema() AND "
-                    f"table_name = '{name}'"
-                )
-            )
-
-        if destination == "ducklake" and not has_table("customers"):
-            msg = f"Setting 'path': no customers were loaded into the lake {str(path)!r} yet."
-            raise QualityError(msg)
-        has_metadata = has_table("customer_metadata")
+        has_metadata = has_table(con, destination, path, "customer_metadata")
         report = QualityReport(
             live_customers=count(
                 f"SELECT count(*) FROM {rel['customers']} WHERE _deleted_at IS NULL"

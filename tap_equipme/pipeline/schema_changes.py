@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import typing as t
-from pathlib import Path
 
 SCHEMA_CHANGES = "_equipme_schema_changes"
 COLUMNS = ("stream", "field_path", "change", "old_type", "new_type")
@@ -28,46 +27,17 @@ def read_schema_changes(
         One `{stream, field_path, change, old_type, new_type}` per added or widened column
         or field; empty if there were none or the warehouse does not exist.
     """
-    import duckdb  # imported here: the CLI's --help and the DAG files stay light
+    from tap_equipme.warehouse.tables import open_table  # the CLI's --help stays light
 
-    location = Path(path)
-    if destination == "ducklake":
-        from tap_equipme.warehouse.lake import LakeMissingError, connect_lake, lake_settings
-
-        try:
-            con = connect_lake(lake_settings(path, lake), read_only=True)
-        except LakeMissingError:
+    with open_table(destination, path, SCHEMA_CHANGES, lake) as table:
+        if table is None:
             return []
-        relation = SCHEMA_CHANGES
-        params: list[t.Any] = [run_id]
-    elif destination == "parquet":
-        source = location / f"{SCHEMA_CHANGES}.parquet"
-        if not source.is_file():
-            return []
-        con = duckdb.connect()
-        relation = "read_parquet(?)"
-        params = [str(source), run_id]
-    else:
-        if not location.is_file():
-            return []
-        con = duckdb.connect(str(location), read_only=True)
-        found = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-            [SCHEMA_CHANGES],
-        ).fetchall()
-        if not found or not found[0][0]:
-            con.close()
-            return []
-        relation = SCHEMA_CHANGES
-        params = [run_id]
-    try:
+        con, relation = table
         rows = con.execute(
             f"SELECT {', '.join(COLUMNS)} FROM {relation} WHERE run_id = ? "
             "ORDER BY changed_at, stream, field_path",
-            params,
+            [run_id],
         ).fetchall()
-    finally:
-        con.close()
     return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import typing as t
-from pathlib import Path
 
 from tap_equipme.pipeline.schema_changes import describe
 
@@ -125,46 +124,16 @@ def read_loads(
         Stream -> `{rows_inserted, rows_updated, rows_deleted, status}`; empty if the run
         loaded nothing or the warehouse does not exist.
     """
-    import duckdb  # imported here: the CLI's --help and the DAG files stay light
+    from tap_equipme.warehouse.tables import open_table  # the CLI's --help stays light
 
-    location = Path(path)
     request_columns = tuple(f"requests_{kind}" for kind in REQUEST_KINDS)
     names = (*LOAD_COUNTS, "status", *request_columns)
     columns = ", ".join(("stream", *names))
-    if destination == "ducklake":
-        from tap_equipme.warehouse.lake import LakeMissingError, connect_lake, lake_settings
-
-        try:
-            con = connect_lake(lake_settings(path, lake), read_only=True)
-        except LakeMissingError:
+    with open_table(destination, path, "_equipme_loads", lake) as table:
+        if table is None:
             return {}
-        relation = "_equipme_loads"
-        params: list[t.Any] = [run_id]
-    elif destination == "parquet":
-        source = location / "_equipme_loads.parquet"
-        if not source.is_file():
-            return {}
-        con = duckdb.connect()
-        relation = "read_parquet(?)"
-        params = [str(source), run_id]
-    else:
-        if not location.is_file():
-            return {}
-        con = duckdb.connect(str(location), read_only=True)
-        relation = "_equipme_loads"
-        params = [run_id]
-    try:
-        if destination != "parquet":
-            found = con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND "
-                "table_catalog = current_database() AND table_schema = current_schema()",
-                ["_equipme_loads"],
-            ).fetchall()[0]
-            if not found or not found[0]:
-                return {}
+        con, relation = table
         rows = con.execute(
-            f"SELECT {columns} FROM {relation} WHERE run_id = ? ORDER BY stream", params
+            f"SELECT {columns} FROM {relation} WHERE run_id = ? ORDER BY stream", [run_id]
         ).fetchall()
-    finally:
-        con.close()
     return {row[0]: dict(zip(names, row[1:], strict=True)) for row in rows}

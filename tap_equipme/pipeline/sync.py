@@ -381,8 +381,36 @@ def _run_processes(
     echo_logs: bool,
 ) -> None:
     """Start the target, then the tap; relay; stop the other side if one fails."""
-    echo = progress[1] if echo_logs else None
     children: list[subprocess.Popen[bytes]] = []
+    # Signals are forwarded from before the first child starts: a signal that came between
+    # a spawn and the relay would leave a child running and this process waiting on it.
+    with _forwarded_signals(children):
+        _spawn_and_relay(
+            children,
+            summary,
+            tap_argv,
+            tap_env,
+            target_argv,
+            target_env,
+            secrets,
+            progress=progress,
+            echo_logs=echo_logs,
+        )
+
+
+def _spawn_and_relay(
+    children: list[subprocess.Popen[bytes]],
+    summary: SyncSummary,
+    tap_argv: list[str],
+    tap_env: dict[str, str],
+    target_argv: list[str],
+    target_env: dict[str, str],
+    secrets: list[str],
+    *,
+    progress: tuple[float, t.TextIO | None],
+    echo_logs: bool,
+) -> None:
+    echo = progress[1] if echo_logs else None
     try:
         target = _spawn(target_argv, target_env, "target", stdin=subprocess.PIPE)
         children.append(target)
@@ -408,21 +436,20 @@ def _run_processes(
     ticker = _Progress(relay, *progress)
     target_failed_first = False
     try:
-        with _forwarded_signals(children):
-            relay.start()
-            while relay.is_alive():
-                relay.join(0.2)
-                ticker.tick()
-                if target.poll() is not None and tap.poll() is None:
-                    target_failed_first = True
-                    _stop(tap)
-            tap_code = tap.wait()
-            if tap_code != 0 and target.poll() is None:
-                # Abort the load: the target rolls back its open batch and marks the run
-                # failed; batches committed earlier (with their states) stay.
-                target.send_signal(signal.SIGTERM)
-            relay.close_sink()
-            target_code = target.wait()
+        relay.start()
+        while relay.is_alive():
+            relay.join(0.2)
+            ticker.tick()
+            if target.poll() is not None and tap.poll() is None:
+                target_failed_first = True
+                _stop(tap)
+        tap_code = tap.wait()
+        if tap_code != 0 and target.poll() is None:
+            # Abort the load: the target rolls back its open batch and marks the run
+            # failed; batches committed earlier (with their states) stay.
+            target.send_signal(signal.SIGTERM)
+        relay.close_sink()
+        target_code = target.wait()
     finally:
         summary.records = dict(relay.records)
         for child in children:

@@ -9,9 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.tables import open_table
 
 STATE_TABLE = "_equipme_state"
 STATE_FILE = "_equipme_state.json"
@@ -55,56 +54,33 @@ def read_state(
     if destination not in DESTINATIONS:
         msg = f"Setting 'destination': {destination!r} is not one of {list(DESTINATIONS)}."
         raise WarehouseError(msg)
-    if destination == "ducklake":
-        return _read_lake_state(path, lake)
     location = Path(path)
     if destination == "parquet":
         state_file = location / STATE_FILE
         if not state_file.exists():
             return None
         return parse_state(state_file.read_text(encoding="utf-8"), str(state_file))
-    if not location.exists():
-        return None
-    try:
-        con = duckdb.connect(str(location), read_only=True)
-    except duckdb.Error as exc:
-        msg = f"Setting 'path': cannot read the state from the DuckDB file {str(path)!r}: {exc}"
-        raise WarehouseError(msg) from exc
-    try:
-        exists = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [STATE_TABLE]
-        ).fetchone()
-        if not exists or not exists[0]:
+    with open_table(destination, path, STATE_TABLE, lake) as table:
+        if table is None:
             return None
-        row = con.execute(f"SELECT state FROM {STATE_TABLE} WHERE id = 1").fetchone()
-    finally:
-        con.close()
-    return parse_state(row[0], f"{path}, table {STATE_TABLE}") if row else None
+        con, relation = table
+        row = con.execute(f"SELECT state FROM {relation} WHERE id = 1").fetchone()
+    return (
+        parse_state(row[0], f"{_describe(destination, path, lake)}, table {STATE_TABLE}")
+        if row
+        else None
+    )
 
 
-def _read_lake_state(
-    path: str | os.PathLike[str], lake: Mapping[str, Any] | None
-) -> dict[str, Any] | None:
-    from tap_equipme.warehouse.lake import LakeMissingError, connect_lake, lake_settings
+def _describe(
+    destination: str, path: str | os.PathLike[str], lake: Mapping[str, Any] | None
+) -> str:
+    if destination != "ducklake":
+        return str(path)
+    from tap_equipme.warehouse.lake import lake_settings
 
     settings = lake_settings(path, lake)
-    try:
-        con = connect_lake(settings, read_only=True)
-    except LakeMissingError:
-        return None
-    try:
-        exists = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = "
-            "current_database() AND table_schema = current_schema() AND table_name = ?",
-            [STATE_TABLE],
-        ).fetchone()
-        if not exists or not exists[0]:
-            return None
-        row = con.execute(f"SELECT state FROM {STATE_TABLE} WHERE id = 1").fetchone()
-    finally:
-        con.close()
-    where = f"{settings.describe()}, schema {settings.schema!r}, table {STATE_TABLE}"
-    return parse_state(row[0], where) if row else None
+    return f"{settings.describe()}, schema {settings.schema!r}"
 
 
 def parse_state(text: str, where: str) -> dict[str, Any]:

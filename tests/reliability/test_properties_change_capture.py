@@ -27,9 +27,9 @@ EXAMPLES = settings(
 )
 
 
-def _run_tap(config: dict[str, Any]) -> list[dict[str, Any]]:
+def _run_tap(config: dict[str, Any], state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     out = io.StringIO()
-    tap = TapEquipme(config=config, parse_env_config=False)
+    tap = TapEquipme(config=config, state=state, parse_env_config=False)
     try:
         with contextlib.redirect_stdout(out):
             tap.sync_all()
@@ -77,6 +77,58 @@ def test_a_closed_version_holds_every_customer_alive_for_the_whole_run(
         assert alive_throughout <= emitted, sorted(alive_throughout - emitted)
     if not (insert or delete or rename):
         assert closed, "a run without drift must close its version"
+
+
+def _final_state(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return [m["value"] for m in messages if m["type"] == "STATE"][-1]
+
+
+@EXAMPLES
+@given(
+    page_size=st.integers(3, 12),
+    after=st.integers(1, 4),
+    insert=st.integers(0, 2),
+    delete=st.integers(0, 2),
+    rename=st.integers(0, 3),
+    deleted_between_runs=st.booleans(),
+)
+def test_a_listing_certified_in_one_pass_holds_every_customer_alive_for_the_whole_run(
+    sandbox_server, api_key, page_size, after, insert, delete, rename, deleted_between_runs
+):
+    """The second run may certify its listing from the first run's digest (`listing_check`)."""
+    control = sandbox_server.control
+    control.reset(customers=40, seed=8)
+    config = {
+        "api_key": api_key,
+        "api_url": sandbox_server.base_url,
+        "page_size": page_size,
+        "backoff_factor": 0.001,
+        "metadata_concurrency": 4,
+    }
+    state = _final_state(_run_tap(config))
+    assert "listing_check" in state["bookmarks"]["customers"]
+    control.create_customers([{"name": "Zwischendurch GmbH", "active": True}])
+    if deleted_between_runs:
+        control.delete_customers([control.snapshot()["customers"][5]["id"]])
+    before = {c["id"] for c in control.snapshot()["customers"]}
+    if insert or delete or rename:
+        control.schedule_drift(after, insert=insert, delete=delete, rename=rename)
+    control.clear_stats()
+    messages = _run_tap(config, state)
+    control.schedule_drift(1)
+    list_requests = control.stats()["by_route"]["GET /v1/sales/customers"]
+    after_run = {c["id"] for c in control.snapshot()["customers"]}
+    emitted = {
+        m["record"]["id"] for m in messages if m["type"] == "RECORD" and m["stream"] == "customers"
+    }
+    closed = [m for m in messages if m["type"] == "ACTIVATE_VERSION" and m["stream"] == "customers"]
+    if len(closed) == 2:
+        missed = (before & after_run) - emitted
+        assert not missed, sorted(missed)
+    if not (insert or delete or rename or deleted_between_runs):
+        pages = 1 + max(0, -(-(len(before) - page_size) // (page_size - 1)))
+        assert len(closed) == 2
+        assert list_requests == pages + 2, "a quiet run reads its listing once"
 
 
 OPS = st.lists(

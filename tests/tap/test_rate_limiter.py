@@ -135,6 +135,16 @@ def test_the_first_429_sets_the_rate_just_under_the_measured_goodput():
     assert state["cuts"] == 1
 
 
+def test_the_first_429_of_a_fixed_window_estimates_the_window_not_the_burst():
+    clock = FakeClock()
+    rl = limiter(clock)
+    for _ in range(50):  # a window's allowance in 0.5 s, then "come back in 9.5 s"
+        rl.on_answer(rl.acquire(), throttled=False)
+        clock.now += 0.01
+    rl.on_answer(rl.acquire(), throttled=True, pause_s=9.5)
+    assert rl.as_dict()["settled_per_s"] == pytest.approx(5.0, rel=0.05)
+
+
 def test_429s_to_requests_sent_before_the_cut_extend_the_pause_but_cut_once():
     clock = FakeClock()
     rl = limiter(clock)
