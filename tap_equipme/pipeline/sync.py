@@ -385,88 +385,63 @@ def _run_processes(
     # Signals are forwarded from before the first child starts: a signal that came between
     # a spawn and the relay would leave a child running and this process waiting on it.
     with _forwarded_signals(children):
-        _spawn_and_relay(
-            children,
-            summary,
-            tap_argv,
-            tap_env,
-            target_argv,
-            target_env,
-            secrets,
-            progress=progress,
-            echo_logs=echo_logs,
-        )
-
-
-def _spawn_and_relay(
-    children: list[subprocess.Popen[bytes]],
-    summary: SyncSummary,
-    tap_argv: list[str],
-    tap_env: dict[str, str],
-    target_argv: list[str],
-    target_env: dict[str, str],
-    secrets: list[str],
-    *,
-    progress: tuple[float, t.TextIO | None],
-    echo_logs: bool,
-) -> None:
-    echo = progress[1] if echo_logs else None
-    try:
-        target = _spawn(target_argv, target_env, "target", stdin=subprocess.PIPE)
-        children.append(target)
-        tap = _spawn(tap_argv, tap_env, "tap", stdin=subprocess.DEVNULL)
-        children.append(tap)
-    except SyncError:
-        for child in children:
-            _stop(child)
-        summary.status = "failed"
-        raise
-    assert tap.stdout
-    assert tap.stderr
-    assert target.stdin
-    assert target.stdout
-    assert target.stderr
-    tails = {
-        "tap": StderrTail("tap", tap.stderr, secrets, echo=echo),
-        "target": StderrTail("target", target.stderr, secrets, echo=echo),
-    }
-    # The target's stdout carries the committed STATE lines; drain it so it never blocks.
-    StderrTail("target-stdout", target.stdout, secrets)
-    relay = RecordRelay(tap.stdout, target.stdin)
-    ticker = _Progress(relay, *progress)
-    target_failed_first = False
-    try:
-        relay.start()
-        while relay.is_alive():
-            relay.join(0.2)
-            ticker.tick()
-            if target.poll() is not None and tap.poll() is None:
-                target_failed_first = True
-                _stop(tap)
-        tap_code = tap.wait()
-        if tap_code != 0 and target.poll() is None:
-            # Abort the load: the target rolls back its open batch and marks the run
-            # failed; batches committed earlier (with their states) stay.
-            target.send_signal(signal.SIGTERM)
-        relay.close_sink()
-        target_code = target.wait()
-    finally:
-        summary.records = dict(relay.records)
-        for child in children:
-            _stop(child)
-        relay.close_sink()
-        for tail in tails.values():
-            tail.join(5)
-            if echo is None and progress[1] is not None:
-                # Warnings (e.g. an unknown setting) must reach the user even on success.
-                for line in tail.warnings:
-                    progress[1].write(f"equipme-sync: {tail.name}: {line}\n")
-        summary.requests = tails["tap"].request_stats
-    failure = _failure(tap_code, target_code, target_failed_first, relay, tails)
-    if failure:
-        summary.status = "failed"
-        summary.failure = redact(failure, secrets)
-        raise SyncError(summary.failure, summary)
+        echo = progress[1] if echo_logs else None
+        try:
+            target = _spawn(target_argv, target_env, "target", stdin=subprocess.PIPE)
+            children.append(target)
+            tap = _spawn(tap_argv, tap_env, "tap", stdin=subprocess.DEVNULL)
+            children.append(tap)
+        except SyncError:
+            for child in children:
+                _stop(child)
+            summary.status = "failed"
+            raise
+        assert tap.stdout
+        assert tap.stderr
+        assert target.stdin
+        assert target.stdout
+        assert target.stderr
+        tails = {
+            "tap": StderrTail("tap", tap.stderr, secrets, echo=echo),
+            "target": StderrTail("target", target.stderr, secrets, echo=echo),
+        }
+        # The target's stdout carries the committed STATE lines; drain it so it never blocks.
+        StderrTail("target-stdout", target.stdout, secrets)
+        relay = RecordRelay(tap.stdout, target.stdin)
+        ticker = _Progress(relay, *progress)
+        target_failed_first = False
+        try:
+            relay.start()
+            while relay.is_alive():
+                relay.join(0.2)
+                ticker.tick()
+                if target.poll() is not None and tap.poll() is None:
+                    target_failed_first = True
+                    _stop(tap)
+            tap_code = tap.wait()
+            if tap_code != 0 and target.poll() is None:
+                # Abort the load: the target rolls back its open batch and marks the run
+                # failed; batches committed earlier (with their states) stay.
+                target.send_signal(signal.SIGTERM)
+            relay.close_sink()
+            target_code = target.wait()
+        finally:
+            summary.records = dict(relay.records)
+            for child in children:
+                _stop(child)
+            relay.close_sink()
+            for tail in tails.values():
+                tail.join(5)
+                if echo is None and progress[1] is not None:
+                    # Warnings (e.g. an unknown setting) must reach the user even on success.
+                    for line in tail.warnings:
+                        progress[1].write(f"equipme-sync: {tail.name}: {line}\n")
+            summary.requests = tails["tap"].request_stats
+        failure = _failure(tap_code, target_code, target_failed_first, relay, tails)
+        if failure:
+            summary.status = "failed"
+            summary.failure = redact(failure, secrets)
+            raise SyncError(summary.failure, summary)
 
 
 def _spawn(

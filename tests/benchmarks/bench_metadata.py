@@ -3,17 +3,22 @@
 The sandbox adds ``latency_ms`` to every API request. The metadata stream's wall time is the
 ``sync_duration`` metric singer-sdk logs for ``customer_metadata`` (the child stream's own
 sync: its N requests, one per customer). The bound is N x latency / concurrency: what
-perfectly overlapped requests would take.
+perfectly overlapped requests would take. Beside it, the floor: the same N requests from a
+plain ``requests`` thread pool of the same concurrency (``metadata_loop.py``), measured in the
+same run against the same server, which is what the tap's own overhead is judged by.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from bench_extraction import count_records
-from harness import Measured, Sandbox, bin_path, run_measured, write_json
+from harness import BENCH_API_KEY, Measured, Sandbox, bin_path, run_measured, write_json
 from messages import select_streams, tap_config
 from results import Goal, Report, Row
 
@@ -31,6 +36,22 @@ def stream_sync_seconds(measured: Measured, stream: str) -> float:
         if metric.get("metric") == "sync_duration" and metric["tags"].get("stream") == stream:
             return float(metric["value"])
     raise RuntimeError(f"tap-equipme logged no sync_duration metric for {stream!r}")
+
+
+METADATA_LOOP = Path(__file__).with_name("metadata_loop.py")
+
+
+def floor_seconds(base_url: str, customers: int, concurrency: int) -> float:
+    """Seconds a plain `requests` pool takes for the same metadata requests."""
+    done = subprocess.run(
+        [sys.executable, str(METADATA_LOOP), base_url, str(concurrency)],
+        input=" ".join(str(i) for i in range(1, customers + 1)),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "EQUIPME_API_KEY": BENCH_API_KEY},
+    )
+    return float(done.stdout.strip())
 
 
 def run(
@@ -66,6 +87,7 @@ def run(
         if count_records(out, STREAM) == 0:
             raise RuntimeError(f"metadata run at concurrency {concurrency} emitted no metadata")
         metadata_seconds = stream_sync_seconds(measured, STREAM)
+        floor = floor_seconds(sandbox.base_url, customers, concurrency)
         bound = customers * latency / concurrency
         label = "default" if concurrency == DEFAULT_CONCURRENCY else "setting"
         report.rows.append(
@@ -78,6 +100,25 @@ def run(
                 f"{latency_ms:g} ms/request; {metadata_seconds / bound:.2f}x the bound "
                 f"{bound:.2f} s; whole tap {measured.seconds:.2f} s; {stats['requests']} "
                 f"requests, max {stats['max_concurrent']} concurrent",
+            )
+        )
+        report.rows.append(
+            Row(
+                bench,
+                f"plain requests pool, {concurrency} thread(s) (the floor)",
+                customers,
+                floor,
+                None,
+                f"{floor / bound:.2f}x the bound: what the server and HTTP cost any client",
+            )
+        )
+        report.goals.append(
+            Goal(
+                bench,
+                f"metadata wall time / plain requests floor, concurrency {concurrency}",
+                metadata_seconds / floor,
+                1.1,
+                False,
             )
         )
         if concurrency == DEFAULT_CONCURRENCY:

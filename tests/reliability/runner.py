@@ -9,10 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tap_equipme.pipeline.lake_connection import lake_environment
 
 from .compare import Warehouse, read_if_any
 
@@ -85,7 +87,7 @@ class Pipeline:
 
     def read(self) -> Warehouse | None:
         """What the pipeline's warehouse holds (any destination); None if nothing yet."""
-        with _environment(self.lake_env):
+        with lake_environment(self.lake_env):
             return read_if_any(self.destination, self.location, self.lake)
 
     @property
@@ -168,21 +170,6 @@ def _option(name: str, value: Any) -> str:
     if isinstance(value, bool):  # argparse's BooleanOptionalAction: --x / --no-x
         return f"--{flag}" if value else f"--no-{flag}"
     return f"--{flag}={value}"
-
-
-@contextlib.contextmanager
-def _environment(extra: Mapping[str, str]) -> Iterator[None]:
-    """This process's environment plus `extra` (a reader takes S3 keys from it, as the loader)."""
-    saved = {name: os.environ.get(name) for name in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def kill_group(process: subprocess.Popen[str]) -> tuple[str, str]:
