@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import requests
 
 if TYPE_CHECKING:
     from tap_equipme.sandbox import SandboxServer
@@ -83,15 +84,7 @@ def landed() -> ModuleType:
 
     `differences(destination, path, snapshot)` and `deleted_ids(destination, path)`.
     """
-    path = PROJECT_ROOT / "tests" / "reliability" / "compare.py"
-    spec = importlib.util.spec_from_file_location("equipme_landed_compare", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # Registered before it runs: its dataclasses look their module up in sys.modules.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return _load_by_path("equipme_landed_compare", "tests/reliability/compare.py")
 
 
 def _load_by_path(name: str, relative: str) -> ModuleType:
@@ -99,9 +92,50 @@ def _load_by_path(name: str, relative: str) -> ModuleType:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # Registered before it runs: dataclasses look their module up in sys.modules.
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+class SandboxWrites:
+    """The sandbox's own write routes, as an Equipme user would call them."""
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        self.base = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["X-API-KEY"] = api_key
+
+    def patch(self, customer_id: int, operations: list[dict[str, Any]]) -> None:
+        response = self.session.patch(
+            f"{self.base}/v1/sales/customers/{customer_id}",
+            json=operations,
+            headers={"Content-Type": "application/json-patch+json"},
+            timeout=10,
+        )
+        assert response.status_code in (200, 204), response.text
+
+    def put_metadata(self, customer_id: int, key: str, value: str) -> None:
+        response = self.session.post(
+            f"{self.base}/v1/sales/customers/{customer_id}/metadata",
+            json={"key": key, "value": value},
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+
+    def delete_metadata(self, customer_id: int, key: str) -> None:
+        response = self.session.delete(
+            f"{self.base}/v1/sales/customers/{customer_id}/metadata/{key}", timeout=10
+        )
+        assert response.status_code == 204, response.text
+
+
+@pytest.fixture
+def sandbox_writes(sandbox_server: SandboxServer, api_key: str) -> Iterator[SandboxWrites]:
+    """Edits through the sandbox's API (PATCH, metadata writes), with the test key."""
+    client = SandboxWrites(sandbox_server.base_url, api_key)
+    yield client
+    client.session.close()
 
 
 @pytest.fixture(scope="session")

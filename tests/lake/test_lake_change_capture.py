@@ -8,47 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
-
 from tap_equipme.pipeline.sync import run_sync
 
 RENAMED = "Umbenannt am See GmbH"
 
 
-class Api:
-    """The sandbox's own write routes, as an Equipme user would call them."""
-
-    def __init__(self, base_url: str, api_key: str) -> None:
-        self.base = base_url.rstrip("/")
-        self.session = requests.Session()
-        self.session.headers["X-API-KEY"] = api_key
-
-    def patch(self, customer_id: int, operations: list[dict[str, Any]]) -> None:
-        response = self.session.patch(
-            f"{self.base}/v1/sales/customers/{customer_id}",
-            json=operations,
-            headers={"Content-Type": "application/json-patch+json"},
-            timeout=10,
-        )
-        assert response.status_code in (200, 204), response.text
-
-    def put_metadata(self, customer_id: int, key: str, value: str) -> None:
-        response = self.session.post(
-            f"{self.base}/v1/sales/customers/{customer_id}/metadata",
-            json={"key": key, "value": value},
-            timeout=10,
-        )
-        assert response.status_code == 201, response.text
-
-    def delete_metadata(self, customer_id: int, key: str) -> None:
-        response = self.session.delete(
-            f"{self.base}/v1/sales/customers/{customer_id}/metadata/{key}", timeout=10
-        )
-        assert response.status_code == 204, response.text
-
-
 def test_a_second_change_capture_sync_tracks_edits_deletions_and_metadata_on_the_lake(
-    sandbox: Any, tap_config: dict[str, Any], api_key: str, lake: Any, landed: Any
+    sandbox: Any, tap_config: dict[str, Any], sandbox_writes: Any, lake: Any, landed: Any
 ) -> None:
     sandbox.control.reset(customers=30, seed=7)
     # A window shorter than the time between the runs: the second run re-reads all metadata.
@@ -73,7 +39,7 @@ def test_a_second_change_capture_sync_tracks_edits_deletions_and_metadata_on_the
         for r in lake.query("SELECT id, _loaded_at, _first_seen_at, _changed_at FROM customers")
     }
 
-    api = Api(sandbox.base_url, api_key)
+    api = sandbox_writes
     api.patch(renamed, [{"op": "replace", "path": "/name", "value": RENAMED}])
     api.patch(deactivated, [{"op": "replace", "path": "/active", "value": False}])
     assert sandbox.control.delete_customers([deleted]) == [deleted]

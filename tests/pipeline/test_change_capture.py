@@ -8,45 +8,12 @@ from typing import Any
 
 import duckdb
 import pytest
-import requests
 
 from tap_equipme.pipeline.sync import run_sync
 
 
 def sync(tap_config: dict[str, Any], path: Path, destination: str = "duckdb", **kwargs: Any):
     return run_sync(tap_config, destination, path, progress_out=None, **kwargs)
-
-
-class Api:
-    """The sandbox's own write routes, as an Equipme user would call them."""
-
-    def __init__(self, base_url: str, api_key: str) -> None:
-        self.base = base_url.rstrip("/")
-        self.session = requests.Session()
-        self.session.headers["X-API-KEY"] = api_key
-
-    def patch(self, customer_id: int, operations: list[dict[str, Any]]) -> None:
-        response = self.session.patch(
-            f"{self.base}/v1/sales/customers/{customer_id}",
-            json=operations,
-            headers={"Content-Type": "application/json-patch+json"},
-            timeout=10,
-        )
-        assert response.status_code in (200, 204), response.text
-
-    def put_metadata(self, customer_id: int, key: str, value: str) -> None:
-        response = self.session.post(
-            f"{self.base}/v1/sales/customers/{customer_id}/metadata",
-            json={"key": key, "value": value},
-            timeout=10,
-        )
-        assert response.status_code == 201, response.text
-
-    def delete_metadata(self, customer_id: int, key: str) -> None:
-        response = self.session.delete(
-            f"{self.base}/v1/sales/customers/{customer_id}/metadata/{key}", timeout=10
-        )
-        assert response.status_code == 204, response.text
 
 
 def _sql(path: Path, text: str) -> list[tuple[Any, ...]]:
@@ -62,7 +29,7 @@ def small_sandbox(sandbox):
 
 @pytest.mark.parametrize("destination", ["duckdb", "parquet"])
 def test_one_change_capture_run_brings_edits_deletions_and_metadata_changes(
-    tap_config, small_sandbox, tmp_path, landed, api_key, destination
+    tap_config, small_sandbox, tmp_path, landed, sandbox_writes, destination
 ):
     sandbox = small_sandbox
     path = tmp_path / ("wh.duckdb" if destination == "duckdb" else "wh")
@@ -74,7 +41,7 @@ def test_one_change_capture_run_brings_edits_deletions_and_metadata_changes(
     snapshot = sandbox.control.snapshot()
     ids = sorted(c["id"] for c in snapshot["customers"])
     with_metadata = [int(c) for c, items in snapshot["metadata"].items() if items]
-    api = Api(sandbox.base_url, api_key)
+    api = sandbox_writes
     api.patch(ids[0], [{"op": "replace", "path": "/name", "value": "Umbenannt & Co. KG"}])
     api.patch(ids[1], [{"op": "replace", "path": "/active", "value": False}])
     api.patch(ids[2], [{"op": "replace", "path": "/contactEmail", "value": "neu@example.com"}])
