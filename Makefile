@@ -42,7 +42,7 @@ demo: install
 	$(PY) scripts/demo.py
 
 bench: install
-	$(PY) tests/benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py
 
 # The hourly DAG on CeleryExecutor, two workers, PostgreSQL + Redis from wheels (README
 # "Scaling out"); a few minutes on 2 cores, so not in CI. Its report: docs/celery-run.md.

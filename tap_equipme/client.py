@@ -16,13 +16,13 @@ from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedE
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
 
-from tap_equipme.api_client import ApiClient, list_page_problem
 from tap_equipme.config_checks import parse_start_date
 from tap_equipme.errors import EquipmeError
-from tap_equipme.listing_check import STATE_KEY as LISTING_CHECK_KEY
-from tap_equipme.listing_check import ListingCheck
-from tap_equipme.pagination import DriftProofPaginator, PageRequest
-from tap_equipme.schema_evolution import SchemaEvolver
+from tap_equipme.http.api_client import ApiClient, list_page_problem
+from tap_equipme.listing.listing_check import STATE_KEY as LISTING_CHECK_KEY
+from tap_equipme.listing.listing_check import ListingCheck
+from tap_equipme.listing.pagination import DriftProofPaginator, PageRequest
+from tap_equipme.schema_widening import SchemaEvolver
 
 if sys.version_info >= (3, 12):
     from typing import override

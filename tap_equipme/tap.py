@@ -17,7 +17,6 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._classproperty import classproperty
 
 from tap_equipme import __version__
-from tap_equipme.api_client import ApiClient
 from tap_equipme.client import RUN_STATS_KEY, SYNC_MODES
 from tap_equipme.config_checks import (
     UNKNOWN_FIELDS_POLICIES,
@@ -26,14 +25,15 @@ from tap_equipme.config_checks import (
     unknown_settings,
 )
 from tap_equipme.errors import EquipmeConfigError, EquipmeError
-from tap_equipme.rate_limiter import RateLimiter
-from tap_equipme.retry import RetryPolicy
+from tap_equipme.http.api_client import ApiClient
+from tap_equipme.http.rate_limiter import RateLimiter
+from tap_equipme.http.retry import RetryPolicy
+from tap_equipme.singer_output import FastSingerWriter
 from tap_equipme.streams import (
     CustomerMetadataReadsStream,
     CustomerMetadataStream,
     CustomersStream,
 )
-from tap_equipme.writer import FastSingerWriter
 
 if sys.version_info >= (3, 12):
     from typing import override

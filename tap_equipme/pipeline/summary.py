@@ -6,7 +6,7 @@ import dataclasses
 import os
 import typing as t
 
-from tap_equipme.pipeline.schema_changes import describe
+from tap_equipme.pipeline.schema_report import describe
 
 LOAD_COUNTS = ("rows_inserted", "rows_updated", "rows_deleted", "rows_undeleted")
 REQUEST_KINDS = ("list", "metadata", "other")

@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tap_equipme.pipeline.pipes import RecordRelay, StderrTail, redact
-from tap_equipme.pipeline.schema_changes import read_schema_changes
+from tap_equipme.pipeline.schema_report import read_schema_changes
 from tap_equipme.pipeline.summary import SyncSummary, read_loads
 
 ENV_PREFIX = "TAP_EQUIPME_"

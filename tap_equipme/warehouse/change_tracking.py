@@ -237,7 +237,7 @@ class ChangeTracker:
         Returns:
             SQL statements; a new history table is seeded from the stream table's rows.
         """
-        from tap_equipme.warehouse.evolution import column_ddl
+        from tap_equipme.warehouse.column_evolution import column_ddl
 
         history = quote(history_table(stream))
         table = quote(stream)

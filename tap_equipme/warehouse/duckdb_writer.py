@@ -28,9 +28,9 @@ import pyarrow as pa
 
 from tap_equipme.warehouse.arrow import Column, last_per_key, quote
 from tap_equipme.warehouse.change_tracking import ChangeTracker, ChildSet, history_table, seen_table
+from tap_equipme.warehouse.column_evolution import SCHEMA_CHANGES_TABLE, SchemaChange, SchemaPlanner
 from tap_equipme.warehouse.connection import connect_duckdb, utc_now
 from tap_equipme.warehouse.errors import IncompatibleSchemaError, WarehouseError
-from tap_equipme.warehouse.evolution import SCHEMA_CHANGES_TABLE, SchemaChange, SchemaPlanner
 from tap_equipme.warehouse.state import STATE_TABLE, bookmark_of, parse_state
 from tap_equipme.warehouse.versions import VersionTracker
 

@@ -42,9 +42,9 @@ import duckdb
 
 from tap_equipme.warehouse.arrow import Column, quote
 from tap_equipme.warehouse.change_tracking import history_table
+from tap_equipme.warehouse.column_evolution import SCHEMA_CHANGES_TABLE
 from tap_equipme.warehouse.duckdb_writer import LOADS_COLUMNS, LOADS_TABLE, DuckDBWarehouse
 from tap_equipme.warehouse.errors import WarehouseError
-from tap_equipme.warehouse.evolution import SCHEMA_CHANGES_TABLE
 from tap_equipme.warehouse.journal import JournaledConnection
 from tap_equipme.warehouse.lake import LAKE_ALIAS, LakeSettings, connect_lake, lake_settings
 from tap_equipme.warehouse.state import STATE_TABLE

@@ -21,10 +21,10 @@ from typing import IO, Any
 import duckdb
 
 from tap_equipme.warehouse.arrow import Column, quote
+from tap_equipme.warehouse.column_evolution import SCHEMA_CHANGES_TABLE
 from tap_equipme.warehouse.connection import connect_duckdb
 from tap_equipme.warehouse.duckdb_writer import LOADS_TABLE, DuckDBWarehouse
 from tap_equipme.warehouse.errors import WarehouseError
-from tap_equipme.warehouse.evolution import SCHEMA_CHANGES_TABLE
 from tap_equipme.warehouse.state import STATE_FILE, parse_state, write_json_atomically
 
 KEYS_METADATA = "equipme_key_properties"

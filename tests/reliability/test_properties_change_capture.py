@@ -146,7 +146,7 @@ def test_a_certified_listing_holds_every_id_alive_throughout_whatever_moves(
     size: int, page_size: int, ops: list[list[tuple[str, int, int]]]
 ) -> None:
     """The paginator alone, any inserts / deletes / moves (renames) between requests."""
-    from tap_equipme.pagination import DriftProofPaginator
+    from tap_equipme.listing.pagination import DriftProofPaginator
 
     listing, next_id, deleted = list(range(1, size + 1)), size + 1, set()
     paginator = DriftProofPaginator(page_size, certify=True)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tap_equipme.pagination import DriftProofPaginator, PaginationError
+from tap_equipme.listing.pagination import DriftProofPaginator, PaginationError
 from tap_equipme.warehouse.arrow import column_type, columns_for
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -111,8 +111,8 @@ BASES = st.builds(
 
 
 def _client(base: str) -> Any:
-    from tap_equipme.api_client import ApiClient
-    from tap_equipme.retry import RetryPolicy
+    from tap_equipme.http.api_client import ApiClient
+    from tap_equipme.http.retry import RetryPolicy
 
     return ApiClient(base, "k", timeout=1, policy=RetryPolicy(), user_agent="t", pool_size=1)
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_equipme.listing_check import ListingCheck, id_set_digest
-from tap_equipme.pagination import DriftProofPaginator
+from tap_equipme.listing.listing_check import ListingCheck, id_set_digest
+from tap_equipme.listing.pagination import DriftProofPaginator
 
 
 def test_the_digest_ignores_order_and_tells_sets_apart() -> None:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tap_equipme.fanout import map_bounded
+from tap_equipme.http.fanout import map_bounded
 
 
 def _timed_run(run_tap, config, concurrency: int):

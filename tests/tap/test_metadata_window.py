@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tap_equipme.metadata_window import plan_slice, slice_size
+from tap_equipme.listing.metadata_window import plan_slice, slice_size
 
 WEEK = timedelta(days=7)
 T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_equipme.pagination import MAX_STEP_BACKS, DriftProofPaginator, PageRequest
+from tap_equipme.listing.pagination import MAX_STEP_BACKS, DriftProofPaginator, PageRequest
 
 
 class FakeListing:
@@ -136,8 +136,8 @@ def test_drift_never_loses_a_lasting_row_nor_emits_one_twice(
 
 
 def test_a_listing_shifting_on_every_request_ends_in_a_clear_error(monkeypatch):
-    from tap_equipme import pagination
     from tap_equipme.errors import EquipmeError
+    from tap_equipme.listing import pagination
 
     monkeypatch.setattr(pagination, "MAX_STEP_BACKS", 3)
     listing = FakeListing(200)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from tap_equipme.rate_limiter import BETA, RateLimiter, probe_factor
+from tap_equipme.http.rate_limiter import BETA, RateLimiter, probe_factor
 
 
 class FakeClock:

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from tap_equipme.rate_limiter import RateLimiter
-from tap_equipme.request_progress import ProgressLog
-from tap_equipme.request_stats import RequestStats
+from tap_equipme.http.rate_limiter import RateLimiter
+from tap_equipme.http.request_progress import ProgressLog
+from tap_equipme.http.request_stats import RequestStats
 
 
 class Clock:

@@ -1,7 +1,7 @@
 import json
 import threading
 
-from tap_equipme.request_stats import RequestStats
+from tap_equipme.http.request_stats import RequestStats
 
 
 def test_requests_are_counted_by_kind_and_answers_by_status():

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 
 from tap_equipme import schemas
-from tap_equipme.schema_evolution import FREEFORM, FieldChange, SchemaEvolver, infer, merge
+from tap_equipme.schema_widening import FREEFORM, FieldChange, SchemaEvolver, infer, merge
 
 
 @pytest.fixture

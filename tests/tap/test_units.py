@@ -14,15 +14,15 @@ import pytest
 from singer_sdk.singerlib import RecordMessage, StateMessage
 
 from tap_equipme import schemas
-from tap_equipme.api_client import ApiClient
-from tap_equipme.retry import (
+from tap_equipme.http.api_client import ApiClient
+from tap_equipme.http.retry import (
     MAX_RETRY_AFTER_SECONDS,
     MIN_RETRY_AFTER_SECONDS,
     RetryPolicy,
     parse_retry_after,
 )
+from tap_equipme.singer_output import FastSingerWriter
 from tap_equipme.tap import TapEquipme
-from tap_equipme.writer import FastSingerWriter
 
 
 def test_nullable_becomes_a_type_union_and_required_fields_stay_strict():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-RUN_ALL = Path(__file__).resolve().parents[1] / "benchmarks" / "run_all.py"
+RUN_ALL = Path(__file__).resolve().parents[2] / "benchmarks" / "run_all.py"
 GOAL_ROW = re.compile(
     r"^\| (?P<name>[^|]+) \| (?P<ratio>[0-9.]+)x \| (?:>=|<=) [0-9.]+ \| (?:yes|\*\*NO\*\*) \|$"
 )

@@ -23,7 +23,7 @@ from typing import IO, Any
 import psutil
 import requests
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # A benchmark-only key; passed through the environment, never on a command line.
 BENCH_API_KEY = "bench-key-not-a-secret"

@@ -11,8 +11,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from tap_equipme.rate_limiter import RateLimiter
-from tap_equipme.request_stats import RequestStats
+from tap_equipme.http.rate_limiter import RateLimiter
+from tap_equipme.http.request_stats import RequestStats
 
 logger = logging.getLogger("tap-equipme")
 

@@ -21,10 +21,10 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from tap_equipme.errors import EquipmeRequestError, EquipmeRetriesExhausted, client_error
-from tap_equipme.rate_limiter import RateLimiter
-from tap_equipme.request_progress import ProgressLog
-from tap_equipme.request_stats import RequestStats
-from tap_equipme.retry import RetryPolicy
+from tap_equipme.http.rate_limiter import RateLimiter
+from tap_equipme.http.request_progress import ProgressLog
+from tap_equipme.http.request_stats import RequestStats
+from tap_equipme.http.retry import RetryPolicy
 
 logger = logging.getLogger("tap-equipme")
 

@@ -1,6 +1,6 @@
 """Benchmark: how fast the sandbox serves ``limit=1000`` pages to one keep-alive client.
 
-Usage: ``.venv/bin/python tests/benchmarks/bench_sandbox.py [--customers N] [--small]``.
+Usage: ``.venv/bin/python benchmarks/bench_sandbox.py [--customers N] [--small]``.
 Prints the data-generation time, then customers/s for a cold pass (first render of every
 customer) and for warm passes (pre-rendered JSON), unsorted and sorted by name.
 """
