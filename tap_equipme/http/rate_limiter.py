@@ -18,6 +18,13 @@ How it behaves (see docs/ARCHITECTURE.md, "Request rate"):
   admits its allowance in a burst). For a token bucket or a fixed window that is the server's
   sustainable rate. 429s to requests sent before the cut belong
   to the same episode and only extend the pause.
+- Every cut is a trial. While the pace is still under the estimate it cut from (the first `K`
+  seconds after it), a rate limit refuses nothing more; if 429s go on there at a share no
+  lower than before the cut, the cut is undone (the pace goes back to what it was before it)
+  and their share is learnt as the background share of 429s not tied to rate
+  (`throttle_evidence.py`). From then on a 429 cuts and pauses every worker only when the
+  recent 429 share is clearly above that background; any other 429 is waited out by the
+  request that got it alone.
 - Then the rate probes upward along CUBIC's curve (as botocore's adaptive mode and TCP CUBIC),
   normalised to the estimate: back at the estimate after `K` seconds, flat around it, then
   growing faster and faster, so a raised limit is found again and a lowered one costs one
@@ -34,6 +41,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tap_equipme.http.throttle_evidence import MIN_SHARE_SAMPLE, ThrottleEvidence
+
 # Share of the measured goodput the rate drops to after a 429 (botocore: 0.7, against a
 # rougher estimate: its measured send rate, 429s included).
 BETA = 0.9
@@ -44,6 +53,8 @@ MIN_ESTIMATE_SPAN_S = 1.0
 # Answers a first burst needs before its pause counts in the estimate (with fewer, one answer
 # more or less swings it by tens of percent).
 MIN_BURST_ANSWERS = 10
+# Answers a first cut needs to set a pace (with fewer the 429 came too soon to tell a rate).
+MIN_FIRST_ANSWERS = 2
 # Seconds from a cut back to the estimate: PROBE_REQUESTS requests' worth at the estimated
 # rate, bounded; long enough that probing costs few 429s, short enough that a raised limit is
 # found within seconds.
@@ -55,6 +66,17 @@ MAX_PROBE_S = 15.0
 DOUBLING_S = 1.5
 # Doublings at most (beyond them the pace is far above any rate a tap reaches: unpaced).
 MAX_DOUBLINGS = 20.0
+# 429s to requests sent while a cut is under test before the test is judged (one may be chance).
+MIN_TRIAL_429S = 2
+# A cut is undone when the 429 share since it is at least this share of the one before it
+# (lenient: a cut under a rate limit leaves no 429 at all until the pace is back at the
+# estimate, and with one or two 429s either share is only roughly known).
+UNDO_SHARE = 0.5
+# A 429 share this high is never taken for background: the server refuses as much as it
+# serves (the SRE book's client-side throttling starts shedding there too, with K = 2).
+MAX_BACKGROUND_SHARE = 0.5
+# Seconds between cuts that test whether background 429s are tied to rate after all.
+RETEST_S = 10.0
 # The slowest pace ever set, requests per second.
 MIN_RATE = 0.1
 # Slow start: requests more in flight per answer (0.5: x1.5 a round trip; 1 would double
@@ -88,6 +110,18 @@ def probe_factor(elapsed: float, k: float) -> float:
     if elapsed <= 2 * k:
         return 1.0 + (1.0 - BETA) * ((elapsed - k) / k) ** 3
     return (2.0 - BETA) * 2.0 ** min((elapsed - 2 * k) / DOUBLING_S, MAX_DOUBLINGS)
+
+
+@dataclass
+class _Trial:
+    """A cut under test: the 429 share before it, the answers since, the pace to go back to."""
+
+    cut_at: float
+    until: float  # the pace is back at the estimate then: 429s after it are probing's
+    share_before: float
+    pace_before: tuple[float | None, float, float, float, float | None]
+    answers: int = 0
+    refused: int = 0
 
 
 @dataclass(frozen=True)
@@ -132,11 +166,16 @@ class RateLimiter:
         self._pause_until = 0.0
         self._started: float | None = None
         self._cut_at: float | None = None
+        self._episode_at: float | None = None
         self._w_max = 0.0
         self._k = MIN_PROBE_S
         self._span = MIN_ESTIMATE_SPAN_S
         self._answers: deque[float] = deque()
+        self._recent_answers: deque[float] = deque()
+        self._evidence = ThrottleEvidence()
+        self._trial: _Trial | None = None
         self.throttled = 0
+        self.undone = 0
         self.cuts = 0
         self.waited_s = 0.0
         self.paused_s = 0.0
@@ -149,16 +188,28 @@ class RateLimiter:
             The permit to pass to `on_answer` once the request is answered or failed.
         """
         while True:
+            granted = self.try_acquire()
+            if isinstance(granted, Permit):
+                return granted
             with self._lock:
-                now = self._clock()
-                wait = self._wait_locked(now)
-                if wait <= 0:
-                    self._in_flight += 1
-                    if self._started is None:
-                        self._started = now
-                    return Permit(now)
-                self.waited_s += wait
-            self._sleep(wait)
+                self.waited_s += granted
+            self._sleep(granted)
+
+    def try_acquire(self) -> Permit | float:
+        """Grant a request now if it may be sent, else say how long to wait before asking again.
+
+        Returns:
+            The permit (the request counts as in flight), or the seconds to wait.
+        """
+        with self._lock:
+            now = self._clock()
+            wait = self._wait_locked(now)
+            if wait > 0:
+                return wait
+            self._in_flight += 1
+            if self._started is None:
+                self._started = now
+            return Permit(now)
 
     def _wait_locked(self, now: float) -> float:
         if now < self._pause_until:
@@ -189,8 +240,23 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             self._in_flight = max(0, self._in_flight - 1)
+            self._evidence.record(throttled)
+            trial = self._trial
+            if trial is not None and permit.sent_at >= trial.cut_at:
+                trial.answers += 1
+                trial.refused += throttled
             if not throttled:
+                if trial is not None and now >= trial.until:
+                    # The pace is back at the estimate: judge the cut on the answers since it.
+                    self._trial = None
+                    if trial.refused and trial.refused / trial.answers >= (
+                        UNDO_SHARE * trial.share_before
+                    ):
+                        self._undo(trial)
+                    else:  # the cut lowered the share: what is left is the background
+                        self._evidence.confirm(trial.refused / max(trial.answers, 1))
                 self._answers.append(now)
+                self._recent_answers.append(now)
                 if self._window < self.max_concurrency:
                     self._window += SLOW_START_GROWTH
                 if self._cut_at is not None and permit.sent_at < self._cut_at < now:
@@ -201,15 +267,52 @@ class RateLimiter:
             self.throttled += 1
             if not self.adaptive:
                 return
-            until = now + pause_s
-            self.paused_s += max(0.0, until - max(self._pause_until, now))
-            self._pause_until = max(self._pause_until, until)
-            self._window = float(self.max_concurrency)
-            if self._cut_at is not None and permit.sent_at < self._cut_at:
-                return  # sent before the last cut: the same episode
+            if self._episode_at is not None and permit.sent_at < self._episode_at:
+                self._pause_all(now, pause_s)  # sent before the last cut: the same episode
+                return
+            if trial is not None and permit.sent_at < trial.until:
+                # Refused while the pace was still under the estimate it was cut from: a rate
+                # limit would not (it did not refuse this share before the cut either).
+                share = trial.refused / trial.answers
+                judged = trial.refused >= MIN_TRIAL_429S
+                high = (
+                    trial.refused / max(trial.answers, MIN_SHARE_SAMPLE) >= MAX_BACKGROUND_SHARE
+                    or trial.refused == trial.answers  # nothing got through since the cut
+                )
+                if judged and not high and share >= UNDO_SHARE * trial.share_before:
+                    self._undo(trial)  # the cut did not lower the share of 429s
+                    return
+                if not judged and not self._evidence.background:
+                    self._evidence.background_429()  # one may be chance: wait alone, watch
+                    return
+            if not self._evidence.over_background():
+                self._evidence.background_429()  # background: the request waits alone
+                if trial is None and now - self._episode_at >= RETEST_S:  # type: ignore[operator]
+                    # Now and then a cut without a pause asks again whether these 429s are
+                    # tied to rate (a rate limit hidden in a background share goes unseen).
+                    self._cut(now, 0.0)
+                return
+            self._pause_all(now, pause_s)
             self._cut(now, pause_s)
 
+    def _pause_all(self, now: float, pause_s: float) -> None:
+        until = now + pause_s
+        self.paused_s += max(0.0, until - max(self._pause_until, now))
+        self._pause_until = max(self._pause_until, until)
+        self._window = float(self.max_concurrency)
+
+    def _undo(self, trial: _Trial) -> None:
+        """Go back to the pace before a cut that did not lower the 429 share; learn the share."""
+        self._evidence.learn(trial.refused / max(trial.answers, 1))
+        self._cut_at, self._w_max, self._k, self._span, self._rate = trial.pace_before
+        self._trial = None
+        self.undone += 1
+        # The pause the cut imposed is over for everyone but the request refused now.
+        self._pause_until = min(self._pause_until, self._clock())
+
     def _cut(self, now: float, pause_s: float) -> None:
+        pace_before = (self._cut_at, self._w_max, self._k, self._span, self._rate)
+        rate_before = self._current_rate(now)
         since = self._cut_at if self._cut_at is not None else self._started
         if since is None:
             since = now
@@ -235,6 +338,27 @@ class RateLimiter:
                 estimate = min(estimate, len(answers) / (now - since + pause_s))
         if self._rate is not None:
             estimate = min(estimate, self._current_rate(now) or estimate)
+        provisional = self._episode_at is None and self._evidence.served < MIN_FIRST_ANSWERS
+        self._episode_at = now
+        if provisional:
+            # The run's first 429 came at once: no rate to estimate yet (a limit met at once,
+            # or a 429 not tied to rate). Everyone pauses; the trial's next 429s tell which,
+            # and only then is a pace set.
+            self._trial = _Trial(
+                cut_at=now,
+                until=now + max(MIN_PROBE_S, pause_s),
+                share_before=self._evidence.share_before_cut(),
+                pace_before=pace_before,
+            )
+            return
+        lately = self._recent_answers
+        while lately and lately[0] <= now - ESTIMATE_WINDOW_S:
+            lately.popleft()
+        if self._evidence.background and self._started is not None:
+            # With 429s not tied to rate about, a cut never goes below the goodput of the last
+            # seconds: a short span after a pause is no measure of what the server allows.
+            window = min(max(now - self._started, 1.0), ESTIMATE_WINDOW_S)
+            estimate = max(estimate, len(lately) / window)
         if not answers:
             # Nothing got through since the last cut: no estimate. Then one request per pause
             # the server asked for (it said a request is welcome again by then).
@@ -245,6 +369,17 @@ class RateLimiter:
         self.cuts += 1
         self._rate = max(BETA * self._w_max, MIN_RATE)
         self._next_send = max(self._next_send, self._pause_until)
+        if rate_before is not None and pace_before[0] is not None:
+            # Undoing gives the pace then (flat at it, probing on from there), not the old curve,
+            # which may have run on into its doubling.
+            k = probe_seconds(rate_before)
+            pace_before = (now - k, rate_before, k, self._span, rate_before)
+        self._trial = _Trial(
+            cut_at=now,
+            until=now + max(self._k, pause_s),
+            share_before=self._evidence.share_before_cut(),
+            pace_before=pace_before,
+        )
 
     def _current_rate(self, now: float) -> float | None:
         if self._cut_at is not None:
@@ -262,7 +397,10 @@ class RateLimiter:
             `settled_per_s` (the goodput estimate at the last cut; None = never throttled),
             `throttled` (429 answers), `cuts` (rate cuts), `waited_s` (seconds requests were
             held back, summed over workers), `paused_s` (wall seconds every worker was paused
-            for a server's Retry-After).
+            for a server's Retry-After), `background_share` (the learnt share of answers
+            refused with 429s not tied to our rate; None = none seen), `background_429s`
+            (429s waited out alone, as not tied to rate), `cuts_undone` (cuts that did not
+            lower the 429 share, undone).
         """
         with self._lock:
             rate = self._current_rate(self._clock())
@@ -275,4 +413,7 @@ class RateLimiter:
                 "cuts": self.cuts,
                 "waited_s": round(self.waited_s, 3),
                 "paused_s": round(self.paused_s, 3),
+                "background_share": round(self._evidence.background, 3) or None,
+                "background_429s": self._evidence.background_429s,
+                "cuts_undone": self.undone,
             }

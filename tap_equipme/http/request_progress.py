@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from tap_equipme.http.rate_limiter import RateLimiter
 from tap_equipme.http.request_stats import RequestStats
@@ -57,11 +58,30 @@ class ProgressLog:
         pace = limiter.get("rate_per_s")
         logger.info(
             "HTTP progress: %d requests, %.1f requests/s over the last %.0f s, %d answered 429, "
-            "pace %s, %.1f s paused for Retry-After",
+            "pace %s, %.1f s paused for Retry-After; %s",
             requests,
             rate,
             self._interval,
             figures["responses"].get("429", 0),
             f"{pace:.1f} requests/s" if pace is not None else "unlimited",
             limiter.get("paused_s", 0.0),
+            limiter_belief(limiter),
         )
+
+
+def limiter_belief(limiter: dict[str, Any]) -> str:
+    """Say what the limiter believes the run's 429s are.
+
+    Args:
+        limiter: `RateLimiter.as_dict()`.
+
+    Returns:
+        `rate limit found: 19.6/s`, `429s not tied to rate: 14% of requests`, both, or
+        `no rate limit met`.
+    """
+    beliefs = []
+    if limiter.get("settled_per_s") is not None:
+        beliefs.append(f"rate limit found: {limiter['settled_per_s']:.1f}/s")
+    if limiter.get("background_share"):
+        beliefs.append(f"429s not tied to rate: {limiter['background_share']:.0%} of requests")
+    return ", ".join(beliefs) or "no rate limit met"

@@ -93,11 +93,14 @@ def requests_line(figures: t.Mapping[str, t.Any]) -> str:
     limited = int(figures.get("responses", {}).get("429", 0))
     limiter = figures.get("rate_limiter") or {}
     settled = limiter.get("settled_per_s")
-    pace = (
-        f"rate limiter settled at {settled:g} requests/s"
-        if settled is not None
-        else "never rate limited: full speed"
-    )
+    beliefs = []
+    if settled is not None:
+        beliefs.append(f"rate limit found: {settled:.1f}/s")
+    if limiter.get("background_share"):
+        beliefs.append(
+            f"429s not tied to rate: {float(limiter['background_share']):.0%} of requests"
+        )
+    pace = ", ".join(beliefs) or "never rate limited: full speed"
     return (
         f"API requests: {total:,} ({', '.join(f'{k} {int(n):,}' for k, n in kinds.items())}), "
         f"{limited:,} answered 429, {float(figures.get('wait_seconds', 0)):.1f} s waiting "

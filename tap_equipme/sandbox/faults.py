@@ -26,6 +26,9 @@ class Faults:
     retry_after: str = "seconds"
     retry_after_seconds: int = 1
     error_rate: float = 0.0
+    # Share of requests answered 429 at random whatever the request rate (another app spending
+    # the tenant's shared quota, a gateway shedding load), with the configured Retry-After.
+    throttle_rate: float = 0.0
     drop_rate: float = 0.0
     truncate_rate: float = 0.0
     slow_rate: float = 0.0
@@ -35,7 +38,7 @@ class Faults:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "drop_rate", "truncate_rate", "slow_rate"):
+        for name in ("error_rate", "throttle_rate", "drop_rate", "truncate_rate", "slow_rate"):
             share = getattr(self, name)
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"Fault setting '{name}' must lie between 0 and 1, not {share}.")
@@ -199,13 +202,18 @@ class FaultInjector:
                 decision.status = 503
                 decision.kinds.append("outage")
                 return decision
+            if roll < faults.throttle_rate:
+                decision.status = 429
+                decision.retry_after = self._retry_after_value(float(faults.retry_after_seconds))
+                decision.kinds.append("throttle")
+                return decision
             refused = self._take_token()
             if refused is not None:
                 decision.status = 429
                 decision.retry_after = self._retry_after_value(refused)
                 decision.kinds.append("rate_limit")
                 return decision
-            threshold = faults.error_rate
+            threshold = faults.throttle_rate + faults.error_rate
             if roll < threshold:
                 decision.status = (500, 502, 503)[int(status_roll * 3)]
                 decision.kinds.append("error")

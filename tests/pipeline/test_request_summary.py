@@ -6,7 +6,7 @@ import io
 import json
 
 from tap_equipme.pipeline.pipes import StderrTail
-from tap_equipme.pipeline.summary import SyncSummary
+from tap_equipme.pipeline.summary import SyncSummary, requests_line
 from tap_equipme.pipeline.sync import run_sync
 
 FIGURES = {
@@ -31,7 +31,7 @@ def test_the_stderr_drain_keeps_the_taps_requests_line_and_the_summary_prints_it
     line = summary.render().splitlines()[-1]
     assert "API requests: 42 (list 2, metadata 40, other 0)" in line
     assert "2 answered 429" in line
-    assert "settled at 19.5 requests/s" in line
+    assert "rate limit found: 19.5/s" in line
 
 
 def test_a_rate_limited_sync_reports_its_429s_waits_and_settled_rate(tap_config, sandbox, tmp_path):
@@ -44,3 +44,15 @@ def test_a_rate_limited_sync_reports_its_429s_waits_and_settled_rate(tap_config,
     assert summary.requests["rate_limiter"]["settled_per_s"] > 0
     assert summary.as_dict()["requests"] == summary.requests
     assert "answered 429" in summary.render()
+
+
+def test_the_requests_line_says_when_429s_are_not_tied_to_rate():
+    line = requests_line(
+        {
+            "requests": {"list": 1, "metadata": 99},
+            "responses": {"200": 86, "429": 14},
+            "rate_limiter": {"settled_per_s": None, "background_share": 0.14, "paused_s": 0.0},
+        }
+    )
+    assert "429s not tied to rate: 14% of requests" in line
+    assert "rate limit found" not in line

@@ -68,3 +68,18 @@ def test_the_rate_limit_hook_refuses_unknown_fields_naming_them(sandbox: Sandbox
         sandbox.control.set_rate_limit(5, shape="leaky")
     with pytest.raises(SandboxControlError, match="burst"):
         sandbox.control._call("POST", "rate_limit", {"rate_limit_per_s": 5, "burst": 3})
+
+
+def test_throttle_rate_answers_429_at_random_whatever_the_rate(
+    sandbox: SandboxServer, api_key: str
+) -> None:
+    sandbox.control.set_faults(throttle_rate=0.3, retry_after_seconds=2, seed=5)
+    with requests.Session() as session:
+        session.headers["X-API-KEY"] = api_key
+        answers = [session.get(f"{sandbox.base_url}{LIST}", timeout=10) for _ in range(60)]
+    refused = [a for a in answers if a.status_code == 429]
+    assert 6 <= len(refused) <= 30, "about 30% refused, not tied to any rate limit"
+    assert all(a.headers["Retry-After"] == "2" for a in refused)
+    assert sandbox.control.stats()["faults_injected"].get("throttle", 0) == len(refused)
+    with pytest.raises(SandboxControlError, match="throttle_rate"):
+        sandbox.control.set_faults(throttle_rate=1.5)

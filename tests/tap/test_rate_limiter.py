@@ -237,3 +237,34 @@ def test_a_limit_that_changes_mid_run_is_followed_within_ten_seconds():
     # ... and the second 10 s after it average at least 75% of it, 429 pauses included.
     late = [t for t in raised if raised_at + 10.0 <= t < raised_at + 20.0]
     assert len(late) / 10.0 >= 0.75 * 40.0
+
+
+# ----- 429s not tied to rate (issue 19) ------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.tap.limiter_sim import Server, simulate  # noqa: E402
+
+
+def test_background_429s_do_not_starve_a_sync():
+    """14% of requests refused at random: the old limiter took ~60x the fixed run's time."""
+    adaptive = simulate(Server(None, 0.14, seed=1), requests=300)
+    fixed = simulate(Server(None, 0.14, seed=1), requests=300, adaptive=False)
+    assert adaptive.seconds <= 1.5 * fixed.seconds
+    assert adaptive.longest_below(50.0) <= 10.0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 19 point 3 not met yet: with a slow bucket (5/s) plus random 429s the pace "
+    "can still sit under half the bucket for over 10 s (chained cuts on short spans)",
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rate=st.sampled_from([5.0, 20.0, 100.0]),
+    background=st.sampled_from([0.0, 0.05, 0.15, 0.3]),
+    seed=st.integers(0, 10_000),
+)
+def test_the_pace_never_stays_under_half_the_bucket_for_more_than_10_s(rate, background, seed):
+    run = simulate(Server(rate, background, seed=seed), requests=int(rate * 40))
+    assert run.longest_below(0.5 * rate) <= 10.0

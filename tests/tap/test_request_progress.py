@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from tap_equipme.http.rate_limiter import RateLimiter
-from tap_equipme.http.request_progress import ProgressLog
+from tap_equipme.http.request_progress import ProgressLog, limiter_belief
 from tap_equipme.http.request_stats import RequestStats
 
 
@@ -38,3 +38,12 @@ def test_the_progress_line_shows_the_rate_over_the_last_interval_and_the_pace(
     line = caplog.messages[-1]
     assert "201 requests, 20.1 requests/s over the last 10 s, 1 answered 429" in line
     assert "pace 25.0 requests/s" in line
+
+
+def test_the_progress_line_says_what_the_limiter_believes():
+    assert limiter_belief({"settled_per_s": 19.62}) == "rate limit found: 19.6/s"
+    assert (
+        limiter_belief({"settled_per_s": None, "background_share": 0.141})
+        == "429s not tied to rate: 14% of requests"
+    )
+    assert limiter_belief({"settled_per_s": None}) == "no rate limit met"
