@@ -135,6 +135,9 @@ def run_benchmarks(sizes: Sizes, only: set[str], workdir: Path, report: Report) 
             bench_rate_limit.run_mid_run_change(
                 report, workdir, sandbox, catalog(), (40.0, 10.0, 40.0), seconds / 2, latency
             )
+            bench_rate_limit.run_background(
+                report, workdir, sandbox, catalog(), (0.05, 0.15, 0.30), seconds * 2 / 3, latency
+            )
 
         def change_capture() -> None:
             bench_change_capture.run(report, workdir, sandbox, sizes.change_capture)

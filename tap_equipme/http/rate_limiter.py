@@ -18,13 +18,16 @@ How it behaves (see docs/ARCHITECTURE.md, "Request rate"):
   admits its allowance in a burst). For a token bucket or a fixed window that is the server's
   sustainable rate. 429s to requests sent before the cut belong
   to the same episode and only extend the pause.
-- Every cut is a trial. While the pace is still under the estimate it cut from (the first `K`
-  seconds after it), a rate limit refuses nothing more; if 429s go on there at a share no
-  lower than before the cut, the cut is undone (the pace goes back to what it was before it)
-  and their share is learnt as the background share of 429s not tied to rate
-  (`throttle_evidence.py`). From then on a 429 cuts and pauses every worker only when the
-  recent 429 share is clearly above that background; any other 429 is waited out by the
-  request that got it alone.
+- Every cut is a trial (`throttle_evidence.CutTrial`): while the pace is still under the
+  estimate it cut from (the first `K` seconds), a rate limit refuses nothing more, background
+  429s go on. Wald's sequential test on the answers since the cut decides whether the cut
+  lowered the 429 share; if not, it is undone (the pace goes back to what it was before it)
+  and the share is learnt as the background share of 429s not tied to rate. A cut is not
+  repeated before it is judged. With a background known, a 429 cuts and pauses every worker
+  only when the recent 429 share is clearly above that background; any other 429 is waited
+  out by the request that got it alone. Every 10 s a cut without a pause asks again.
+- The run's first 429, before two answers, sets no pace (nothing to estimate from): everyone
+  pauses and the trial's next 429s decide.
 - Then the rate probes upward along CUBIC's curve (as botocore's adaptive mode and TCP CUBIC),
   normalised to the estimate: back at the estimate after `K` seconds, flat around it, then
   growing faster and faster, so a raised limit is found again and a lowered one costs one
@@ -41,7 +44,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tap_equipme.http.throttle_evidence import MIN_SHARE_SAMPLE, ThrottleEvidence
+from tap_equipme.http.throttle_evidence import (
+    MIN_SHARE_SAMPLE,
+    NOT_LOWERED,
+    CutTrial,
+    ThrottleEvidence,
+)
 
 # Share of the measured goodput the rate drops to after a 429 (botocore: 0.7, against a
 # rougher estimate: its measured send rate, 429s included).
@@ -66,15 +74,6 @@ MAX_PROBE_S = 15.0
 DOUBLING_S = 1.5
 # Doublings at most (beyond them the pace is far above any rate a tap reaches: unpaced).
 MAX_DOUBLINGS = 20.0
-# 429s to requests sent while a cut is under test before the test is judged (one may be chance).
-MIN_TRIAL_429S = 2
-# A cut is undone when the 429 share since it is at least this share of the one before it
-# (lenient: a cut under a rate limit leaves no 429 at all until the pace is back at the
-# estimate, and with one or two 429s either share is only roughly known).
-UNDO_SHARE = 0.5
-# A 429 share this high is never taken for background: the server refuses as much as it
-# serves (the SRE book's client-side throttling starts shedding there too, with K = 2).
-MAX_BACKGROUND_SHARE = 0.5
 # Seconds between cuts that test whether background 429s are tied to rate after all.
 RETEST_S = 10.0
 # The slowest pace ever set, requests per second.
@@ -110,18 +109,6 @@ def probe_factor(elapsed: float, k: float) -> float:
     if elapsed <= 2 * k:
         return 1.0 + (1.0 - BETA) * ((elapsed - k) / k) ** 3
     return (2.0 - BETA) * 2.0 ** min((elapsed - 2 * k) / DOUBLING_S, MAX_DOUBLINGS)
-
-
-@dataclass
-class _Trial:
-    """A cut under test: the 429 share before it, the answers since, the pace to go back to."""
-
-    cut_at: float
-    until: float  # the pace is back at the estimate then: 429s after it are probing's
-    share_before: float
-    pace_before: tuple[float | None, float, float, float, float | None]
-    answers: int = 0
-    refused: int = 0
 
 
 @dataclass(frozen=True)
@@ -167,13 +154,15 @@ class RateLimiter:
         self._started: float | None = None
         self._cut_at: float | None = None
         self._episode_at: float | None = None
+        self._retest_at = 0.0
+        self._settled: float | None = None  # the estimate of the last cut still standing
         self._w_max = 0.0
         self._k = MIN_PROBE_S
         self._span = MIN_ESTIMATE_SPAN_S
         self._answers: deque[float] = deque()
         self._recent_answers: deque[float] = deque()
         self._evidence = ThrottleEvidence()
-        self._trial: _Trial | None = None
+        self._trial: CutTrial | None = None
         self.throttled = 0
         self.undone = 0
         self.cuts = 0
@@ -241,20 +230,10 @@ class RateLimiter:
             now = self._clock()
             self._in_flight = max(0, self._in_flight - 1)
             self._evidence.record(throttled)
+            if self._judge_trial(permit, throttled, now):
+                return
             trial = self._trial
-            if trial is not None and permit.sent_at >= trial.cut_at:
-                trial.answers += 1
-                trial.refused += throttled
             if not throttled:
-                if trial is not None and now >= trial.until:
-                    # The pace is back at the estimate: judge the cut on the answers since it.
-                    self._trial = None
-                    if trial.refused and trial.refused / trial.answers >= (
-                        UNDO_SHARE * trial.share_before
-                    ):
-                        self._undo(trial)
-                    else:  # the cut lowered the share: what is left is the background
-                        self._evidence.confirm(trial.refused / max(trial.answers, 1))
                 self._answers.append(now)
                 self._recent_answers.append(now)
                 if self._window < self.max_concurrency:
@@ -270,24 +249,20 @@ class RateLimiter:
             if self._episode_at is not None and permit.sent_at < self._episode_at:
                 self._pause_all(now, pause_s)  # sent before the last cut: the same episode
                 return
-            if trial is not None and permit.sent_at < trial.until:
-                # Refused while the pace was still under the estimate it was cut from: a rate
-                # limit would not (it did not refuse this share before the cut either).
-                share = trial.refused / trial.answers
-                judged = trial.refused >= MIN_TRIAL_429S
-                high = (
-                    trial.refused / max(trial.answers, MIN_SHARE_SAMPLE) >= MAX_BACKGROUND_SHARE
-                    or trial.refused == trial.answers  # nothing got through since the cut
-                )
-                if judged and not high and share >= UNDO_SHARE * trial.share_before:
-                    self._undo(trial)  # the cut did not lower the share of 429s
-                    return
-                if not judged and not self._evidence.background:
-                    self._evidence.background_429()  # one may be chance: wait alone, watch
-                    return
+            if (
+                trial is not None
+                and permit.sent_at < trial.until
+                and (self._evidence.background or trial.refused < 2 or trial.share < 0.5)
+            ):
+                # Refused while the pace is still under the estimate it was cut from, the test
+                # undecided: a cut is not repeated before it is judged, unless nothing known
+                # says background and half the answers since it were refused (a limit that
+                # fell further, or a storm).
+                self._evidence.background_429()
+                return
             if not self._evidence.over_background():
                 self._evidence.background_429()  # background: the request waits alone
-                if trial is None and now - self._episode_at >= RETEST_S:  # type: ignore[operator]
+                if trial is None and now >= self._retest_at:
                     # Now and then a cut without a pause asks again whether these 429s are
                     # tied to rate (a rate limit hidden in a background share goes unseen).
                     self._cut(now, 0.0)
@@ -295,20 +270,62 @@ class RateLimiter:
             self._pause_all(now, pause_s)
             self._cut(now, pause_s)
 
+    def _judge_trial(self, permit: Permit, throttled: bool, now: float) -> bool:
+        """Feed one answer to the cut under test; undo or confirm it once decided.
+
+        Returns:
+            True when the answer was a 429 taken as background by an undo (nothing more to do).
+        """
+        trial = self._trial
+        if trial is None:
+            return False
+        verdict = None
+        if permit.sent_at < trial.opened_at:
+            trial.observe_before(throttled)
+        elif trial.cut_at <= permit.sent_at < trial.until:
+            verdict = trial.observe(throttled)
+        elif now >= trial.until:
+            verdict = trial.verdict_at_end()  # the pace is back at the estimate
+        if verdict is None:
+            return False
+        self._trial = None
+        if verdict == NOT_LOWERED:
+            self._undo(trial)  # the cut did not lower the share of 429s
+            if throttled:
+                self.throttled += 1
+                self._evidence.background_429()
+            return throttled
+        self._evidence.confirm(trial.refused, trial.answers)  # what is left is background
+        self._retest_at = now + RETEST_S
+        return False
+
     def _pause_all(self, now: float, pause_s: float) -> None:
         until = now + pause_s
         self.paused_s += max(0.0, until - max(self._pause_until, now))
         self._pause_until = max(self._pause_until, until)
         self._window = float(self.max_concurrency)
 
-    def _undo(self, trial: _Trial) -> None:
+    def _undo(self, trial: CutTrial) -> None:
         """Go back to the pace before a cut that did not lower the 429 share; learn the share."""
-        self._evidence.learn(trial.refused / max(trial.answers, 1))
+        # The share since the cut, weighted with the one before it as MIN_SHARE_SAMPLE answers'
+        # worth (one or two 429s in a handful of answers are no share yet).
+        self._evidence.learn(
+            (trial.refused + trial.share_before * MIN_SHARE_SAMPLE)
+            / (trial.answers + MIN_SHARE_SAMPLE)
+        )
         self._cut_at, self._w_max, self._k, self._span, self._rate = trial.pace_before
+        self._settled = trial.settled_before  # an undone cut found no rate limit
         self._trial = None
         self.undone += 1
+        # The goodput under the undone cut says nothing of what the server allows: estimates
+        # start afresh from here, and the next test of the background waits RETEST_S.
+        now = self._clock()
+        self._answers.clear()
+        self._recent_answers.clear()
+        self._started = now
+        self._retest_at = now + RETEST_S
         # The pause the cut imposed is over for everyone but the request refused now.
-        self._pause_until = min(self._pause_until, self._clock())
+        self._pause_until = min(self._pause_until, now)
 
     def _cut(self, now: float, pause_s: float) -> None:
         pace_before = (self._cut_at, self._w_max, self._k, self._span, self._rate)
@@ -344,10 +361,12 @@ class RateLimiter:
             # The run's first 429 came at once: no rate to estimate yet (a limit met at once,
             # or a 429 not tied to rate). Everyone pauses; the trial's next 429s tell which,
             # and only then is a pace set.
-            self._trial = _Trial(
+            self._trial = CutTrial(
                 cut_at=now,
                 until=now + max(MIN_PROBE_S, pause_s),
-                share_before=self._evidence.share_before_cut(),
+                opened_at=now,
+                before_refused=self._evidence.counts()[0],
+                before_answers=self._evidence.counts()[1],
                 pace_before=pace_before,
             )
             return
@@ -364,6 +383,7 @@ class RateLimiter:
             # the server asked for (it said a request is welcome again by then).
             estimate = 1.0 / max(pause_s, 1e-3)
         self._w_max = max(estimate, MIN_RATE)
+        settled_before, self._settled = self._settled, self._w_max
         self._k = probe_seconds(self._w_max)
         self._cut_at = now
         self.cuts += 1
@@ -374,11 +394,16 @@ class RateLimiter:
             # which may have run on into its doubling.
             k = probe_seconds(rate_before)
             pace_before = (now - k, rate_before, k, self._span, rate_before)
-        self._trial = _Trial(
-            cut_at=now,
+        self._trial = CutTrial(
+            # A cut without a pause (a retest) lets the server's bucket refill for a second
+            # before the answers count: the requests before the cut may have emptied it.
+            cut_at=now + (0.0 if pause_s else MIN_ESTIMATE_SPAN_S),
             until=now + max(self._k, pause_s),
-            share_before=self._evidence.share_before_cut(),
+            opened_at=now,
+            before_refused=self._evidence.counts()[0],
+            before_answers=self._evidence.counts()[1],
             pace_before=pace_before,
+            settled_before=settled_before,
         )
 
     def _current_rate(self, now: float) -> float | None:
@@ -394,7 +419,8 @@ class RateLimiter:
 
         Returns:
             `adaptive`, `max_rate`, `rate_per_s` (the pace now; None = unpaced),
-            `settled_per_s` (the goodput estimate at the last cut; None = never throttled),
+            `settled_per_s` (the goodput estimate of the last cut still standing: the rate
+            limit found; None = none, or every cut undone),
             `throttled` (429 answers), `cuts` (rate cuts), `waited_s` (seconds requests were
             held back, summed over workers), `paused_s` (wall seconds every worker was paused
             for a server's Retry-After), `background_share` (the learnt share of answers
@@ -408,7 +434,7 @@ class RateLimiter:
                 "adaptive": self.adaptive,
                 "max_rate": self.max_rate,
                 "rate_per_s": round(rate, 3) if rate is not None else None,
-                "settled_per_s": round(self._w_max, 3) if self._cut_at is not None else None,
+                "settled_per_s": round(self._settled, 3) if self._settled is not None else None,
                 "throttled": self.throttled,
                 "cuts": self.cuts,
                 "waited_s": round(self.waited_s, 3),

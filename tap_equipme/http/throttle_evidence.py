@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 
 # Answers the recent 429 share is measured over (enough that a share of 5% shows as 2 in 40,
 # few enough that a rate limit reached is seen within a second or two).
@@ -63,13 +64,9 @@ class ThrottleEvidence:
         """Recent answers that were not 429s."""
         return len(self._recent) - sum(self._recent)
 
-    def share_before_cut(self) -> float:
-        """The recent 429 share as a cut's baseline: over at least `MIN_SHARE_SAMPLE` answers.
-
-        A first 429 on the first answer is not a share of 100%: with so few answers the
-        baseline counts the missing ones as answered.
-        """
-        return sum(self._recent) / max(len(self._recent), MIN_SHARE_SAMPLE)
+    def counts(self) -> tuple[int, int]:
+        """The recent 429s and answers, as a cut's baseline."""
+        return sum(self._recent), len(self._recent)
 
     def over_background(self) -> bool:
         """Whether the recent 429s say we are over a rate limit.
@@ -94,13 +91,22 @@ class ThrottleEvidence:
         """
         self.background = max(self.background, share, 0.01)
 
-    def confirm(self, share: float) -> None:
-        """A cut lowered the 429 share to `share`: the background is at most that.
+    def confirm(self, refused: int, answers: int) -> None:
+        """A cut lowered the 429 share: what remains of it is the background.
+
+        The share since the cut is weighted with the background known so far as
+        2 x MIN_SHARE_SAMPLE answers' worth: a test decided on 15 answers without a 429 does
+        not prove that there is no background share left.
 
         Args:
-            share: The 429 share measured since the cut, while the pace was under the estimate.
+            refused: 429s since the cut, while the pace was under the estimate.
+            answers: Answers since the cut, while the pace was under the estimate.
         """
-        if self.background and share < self.background:
+        if not self.background:
+            return
+        weight = 2 * MIN_SHARE_SAMPLE
+        share = (refused + self.background * weight) / (answers + weight)
+        if share < self.background:
             self.background = share if share >= MIN_BACKGROUND else 0.0
 
     def background_429(self) -> None:
@@ -108,3 +114,81 @@ class ThrottleEvidence:
         self.background_429s += 1
         if self.background:
             self.background += BACKGROUND_WEIGHT * (1.0 - self.background)
+
+
+# Wald's sequential probability ratio test for a cut: H0 "the cut did not lower the 429 share"
+# (it stays at the share before the cut) against H1 "it cut it by half or more". Log
+# thresholds for 20% error either way: decided within ~15-20 answers for the shares met here.
+SPRT_ACCEPT_H0 = math.log(4.0)
+SPRT_ACCEPT_H1 = -math.log(4.0)
+LOWERED_TO = 0.5
+# The share before a cut is taken between these bounds (a share of 0 or 1 gives no test).
+MIN_TESTED_SHARE = 0.05
+MAX_TESTED_SHARE = 0.5
+
+NOT_LOWERED = "not lowered"
+LOWERED = "lowered"
+
+
+@dataclass
+class CutTrial:
+    """A cut under test: did it lower the share of 429s? Judged on the answers since the cut.
+
+    `until` is when the pace is back at the estimate it was cut from; only requests sent
+    before then are evidence (a rate limit refuses none of them, background 429s go on).
+    """
+
+    opened_at: float  # the cut: answers to requests sent before it count as "before"
+    cut_at: float  # answers to requests sent from here count as "since"
+    until: float
+    before_refused: int
+    before_answers: int
+    pace_before: tuple[float | None, float, float, float, float | None]
+    settled_before: float | None = None  # the rate limit found before this cut, if any
+    answers: int = 0
+    refused: int = 0
+    llr: float = 0.0
+
+    @property
+    def share_before(self) -> float:
+        """The 429 share before the cut: the recent answers, and those in flight at the cut.
+
+        Requests in flight when a rate limit refuses one are mostly refused too (the bucket is
+        dry for all of them); when a 429 is chance, they mostly are not. Over at least
+        MIN_SHARE_SAMPLE answers (a first 429 on the first answer is not a share of 100%).
+        """
+        return self.before_refused / max(self.before_answers, MIN_SHARE_SAMPLE)
+
+    def observe_before(self, throttled: bool) -> None:
+        """Count an answer to a request sent before the cut (in flight at it)."""
+        self.before_answers += 1
+        self.before_refused += throttled
+
+    @property
+    def share(self) -> float:
+        """The 429 share of the answers since the cut (0 with none)."""
+        return self.refused / self.answers if self.answers else 0.0
+
+    def observe(self, throttled: bool) -> str | None:
+        """Count one answer to a request sent in the trial; say if that decides it.
+
+        Args:
+            throttled: The answer was a 429.
+
+        Returns:
+            NOT_LOWERED, LOWERED, or None while undecided.
+        """
+        self.answers += 1
+        self.refused += throttled
+        p0 = min(max(self.share_before, MIN_TESTED_SHARE), MAX_TESTED_SHARE)
+        p1 = p0 * LOWERED_TO
+        self.llr += math.log(p0 / p1) if throttled else math.log((1.0 - p0) / (1.0 - p1))
+        if self.llr >= SPRT_ACCEPT_H0 and self.share < MAX_TESTED_SHARE:
+            return NOT_LOWERED
+        if self.llr <= SPRT_ACCEPT_H1:
+            return LOWERED
+        return None
+
+    def verdict_at_end(self) -> str:
+        """The verdict once the pace is back at the estimate, undecided until then."""
+        return NOT_LOWERED if self.llr > 0 and self.share < MAX_TESTED_SHARE else LOWERED

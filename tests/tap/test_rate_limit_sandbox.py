@@ -77,12 +77,12 @@ def test_no_limit_means_no_pacing_and_no_pause(sandbox, config):
 
 
 def test_max_requests_per_second_caps_the_rate_from_the_first_request(sandbox, config):
-    sandbox.control.reset(customers=120, seed=1)
+    sandbox.control.reset(customers=250, seed=1)
     started = time.monotonic()
     # One list page (incremental; change capture certifies with a second): 31 requests.
     _, log = _sync({**config, "max_requests_per_second": 20, "sync_mode": "incremental"})
     seconds = time.monotonic() - started
-    assert len(log) >= 121
+    assert len(log) >= 251
     sends = sorted(sent for sent, _, _ in log)
     assert (len(sends) - 1) / (sends[-1] - sends[0]) <= 20 * 1.1
     assert seconds >= 1.4
@@ -92,19 +92,22 @@ def test_429s_not_tied_to_rate_do_not_starve_the_sync(sandbox, config):
     """One request in seven refused at random (the sandbox's `throttle_rate`), no rate limit.
 
     Before issue 19 every such 429 paused every worker and cut the pace to 0.9 x a goodput the
-    pauses themselves lowered: this sync took minutes. Now it must take at most twice
-    the time of the same sync with the limiter off (plus 3 s), measured side by side.
+    pauses themselves lowered, so this sync crawled. Now it must take at most twice the time
+    of the same sync with the limiter off plus 12 s (what the first cut's trial may cost:
+    judged at the pace that cut set), measured side by side.
     """
     settings = {"metadata_concurrency": 8, "backoff_factor": 0.05, "sync_mode": "incremental"}
     seconds = {}
     for adaptive in (False, True):
-        sandbox.control.reset(customers=120, seed=1)
+        sandbox.control.reset(customers=250, seed=1)
         sandbox.control.set_faults(latency_ms=5, throttle_rate=1 / 7, seed=3)
         started = time.monotonic()
         tap, log = _sync({**config, **settings, "adaptive_rate_limit": adaptive})
         seconds[adaptive] = time.monotonic() - started
-        assert sum(1 for *_, status in log if status == 200) >= 121
+        assert sum(1 for *_, status in log if status == 200) >= 251
         assert any(status == 429 for *_, status in log)
-    assert seconds[True] <= 2 * seconds[False] + 3.0, seconds
+    assert seconds[True] <= 2 * seconds[False] + 12.0, seconds
     figures = tap.api_client.stats.as_dict()["rate_limiter"]
     assert figures["throttled"] > 0
+    # What the progress line and the summary report: 429s not tied to rate, about 1 in 7.
+    assert 0.05 <= (figures["background_share"] or 0.0) <= 0.35, figures

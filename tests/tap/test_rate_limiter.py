@@ -246,6 +246,36 @@ from hypothesis import strategies as st  # noqa: E402
 from tests.tap.limiter_sim import Server, simulate  # noqa: E402
 
 
+def test_a_cut_that_does_not_lower_the_429_share_is_undone_and_not_repeated():
+    clock = FakeClock()
+    rl = limiter(clock)
+    for _ in range(29):  # unpaced, 50 a second
+        rl.on_answer(rl.acquire(), throttled=False)
+        clock.now += 0.02
+    rl.on_answer(rl.acquire(), throttled=True, pause_s=1.0)
+    assert rl.as_dict()["cuts"] == 1
+    assert rl.as_dict()["rate_per_s"] is not None
+    # After the pause, slower: one request in five is still refused, as before the cut.
+    for n in range(1, 40):
+        permit = rl.acquire()
+        clock.now += 0.02
+        rl.on_answer(permit, throttled=n % 5 == 0, pause_s=1.0)
+        if rl.as_dict()["cuts_undone"]:
+            break
+    state = rl.as_dict()
+    assert state["cuts_undone"] == 1, state
+    assert state["cuts"] == 1, "the cut was not repeated"
+    assert state["rate_per_s"] is None, "the pace went back to what it was before: unpaced"
+    assert state["settled_per_s"] is None, "an undone cut found no rate limit"
+    assert 0.05 <= (state["background_share"] or 0.0) <= 0.3
+    # From now on such a 429 is waited out by its own request alone: the next one goes at once.
+    before, paused = clock.now, state["paused_s"]
+    rl.on_answer(rl.acquire(), throttled=True, pause_s=1.0)
+    rl.acquire()
+    assert clock.now == before
+    assert rl.as_dict()["paused_s"] == paused
+
+
 def test_background_429s_do_not_starve_a_sync():
     """14% of requests refused at random: the old limiter took ~60x the fixed run's time."""
     adaptive = simulate(Server(None, 0.14, seed=1), requests=300)
