@@ -279,12 +279,17 @@ class WarehouseSink(BatchSink):
         versions = self.warehouse.versions
         version = versions.take_armed(self.stream_name)
         if version is not None:
+            opening = versions.armed_by_end_of_input(self.stream_name, version)
             deleted = self.warehouse.soft_delete_absent(self.stream_name, version)
             self.logger.info(
-                "ACTIVATE_VERSION %s on '%s': %d rows absent from it marked deleted",
+                "ACTIVATE_VERSION %s on '%s': %d rows absent from it marked deleted%s",
                 version,
                 self.stream_name,
                 deleted,
+                " (activate_version_mode 'opening': the input ended cleanly after the "
+                "opening message)"
+                if opening
+                else "",
             )
         for child, gone in self.warehouse.apply_child_sets(self.stream_name).items():
             self.logger.info(
@@ -295,10 +300,4 @@ class WarehouseSink(BatchSink):
                 gone,
             )
         for unclosed in versions.unclosed(self.stream_name):
-            self.logger.warning(
-                "ACTIVATE_VERSION %s on '%s' was never repeated after the stream's last "
-                "record (the tap stopped before the full refresh was complete?): no rows "
-                "marked deleted for it",
-                unclosed,
-                self.stream_name,
-            )
+            self.logger.warning(versions.unclosed_warning(self.stream_name, unclosed))

@@ -23,6 +23,7 @@ from tap_equipme.warehouse.parquet_writer import ParquetWarehouse
 from tap_equipme.warehouse.reader import LazyRecordReader
 from tap_equipme.warehouse.sinks import DEFAULT_BATCH_SIZE_ROWS, WarehouseSink
 from tap_equipme.warehouse.state import DESTINATIONS
+from tap_equipme.warehouse.versions import ACTIVATE_VERSION_MODES, VersionTracker
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -69,6 +70,17 @@ def _child_sets(config: t.Mapping[str, t.Any]) -> list[ChildSet]:
         return [ChildSet.from_setting(item, index) for index, item in enumerate(items)]
     except ValueError as exc:
         raise WarehouseError(str(exc)) from exc
+
+
+def _activate_version_mode(config: t.Mapping[str, t.Any]) -> str:
+    mode = config.get("activate_version_mode") or ACTIVATE_VERSION_MODES[0]
+    if mode not in ACTIVATE_VERSION_MODES:
+        msg = (
+            f"Setting 'activate_version_mode': {mode!r} is not one of "
+            f"{list(ACTIVATE_VERSION_MODES)} (see docs/singer-peers.md)."
+        )
+        raise WarehouseError(msg)
+    return str(mode)
 
 
 def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
@@ -175,6 +187,21 @@ class TargetDuckdbLake(Target):
             "version, `_valid_from` / `_valid_to`) for every stream with key properties.",
         ),
         th.Property(
+            "activate_version_mode",
+            th.StringType(allowed_values=list(ACTIVATE_VERSION_MODES)),
+            default="closing",
+            description="When a full refresh's ACTIVATE_VERSION marks the rows absent from "
+            "it deleted. `closing` (default, safe): only once the tap repeats "
+            "ACTIVATE_VERSION after the stream's records, as tap-equipme does; a run cut "
+            "short deletes nothing. `opening`: for taps built on singer-sdk, which send it "
+            "only before the records: the rows of older versions are marked deleted when the "
+            "input ends cleanly (end of file; never after a signal or an error), with the "
+            "final STATE. Risk of `opening`: a tap that crashes between two messages also "
+            "ends the input cleanly, so the rows it had not sent yet are marked deleted "
+            "(until its next full refresh brings them back) - the same end state singer-sdk's "
+            "own SQL targets reach. See docs/singer-peers.md.",
+        ),
+        th.Property(
             "child_sets",
             th.ArrayType(
                 th.ObjectType(
@@ -207,6 +234,8 @@ class TargetDuckdbLake(Target):
         # One DuckDB connection and its open transaction are shared by all sinks.
         self.max_parallelism = 1
         self.warehouse = open_warehouse(self.config)
+        # Which reading of ACTIVATE_VERSION applies (see `versions`).
+        self.warehouse.versions = VersionTracker(_activate_version_mode(self.config))
         _OPEN_WAREHOUSES.add(self.warehouse)
         self._raw_sinks: dict[str, WarehouseSink | None] = {}
         self._line_sinks: dict[bytes, WarehouseSink | None] = {}
@@ -394,6 +423,9 @@ class TargetDuckdbLake(Target):
     def process_endofpipe(self) -> None:
         """Drain everything, commit state, mark the run's loads succeeded."""
         try:
+            # Reached only after the last line was read with no error and no signal: the
+            # one moment the `opening` reading of ACTIVATE_VERSION may arm deletions.
+            self.warehouse.versions.end_of_input()
             super().process_endofpipe()
             self.warehouse.finish()
         except BaseException as exc:
