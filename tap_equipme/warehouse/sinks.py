@@ -88,6 +88,7 @@ class WarehouseSink(BatchSink):
         self._max_rows = self.max_size
         self.active_version: int | None = None
         self._record_version: int | None = None
+        self._rows_drained = 0
 
     @cached_property
     def validate_schema(self) -> bool:
@@ -182,6 +183,15 @@ class WarehouseSink(BatchSink):
         """
         return self._batch_rows
 
+    @property
+    def rows_received(self) -> int:
+        """Records of this sink received so far, loaded or waiting (any path).
+
+        Returns:
+            The count (the `opening` reading of ACTIVATE_VERSION compares it at each STATE).
+        """
+        return self._rows_drained + self._batch_rows
+
     def _tally_raw_records(self) -> None:
         """Report fast-path records to the SDK's counters in bulk."""
         if self._raw_pending:
@@ -218,6 +228,7 @@ class WarehouseSink(BatchSink):
         for record in context.get("records", ()):
             self._batch += encode_message(record, self.active_version, self._freeform)
             self._batch_rows += 1
+        self._rows_drained += self._batch_rows
         data, self._batch, self._batch_rows = self._batch, bytearray(), 0
         if not data:
             return

@@ -23,7 +23,11 @@ from tap_equipme.warehouse.parquet_writer import ParquetWarehouse
 from tap_equipme.warehouse.reader import LazyRecordReader
 from tap_equipme.warehouse.sinks import DEFAULT_BATCH_SIZE_ROWS, WarehouseSink
 from tap_equipme.warehouse.state import DESTINATIONS
-from tap_equipme.warehouse.versions import ACTIVATE_VERSION_MODES, VersionTracker
+from tap_equipme.warehouse.versions import (
+    ACTIVATE_VERSION_MODES,
+    VersionTracker,
+    activate_version_mode,
+)
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -70,17 +74,6 @@ def _child_sets(config: t.Mapping[str, t.Any]) -> list[ChildSet]:
         return [ChildSet.from_setting(item, index) for index, item in enumerate(items)]
     except ValueError as exc:
         raise WarehouseError(str(exc)) from exc
-
-
-def _activate_version_mode(config: t.Mapping[str, t.Any]) -> str:
-    mode = config.get("activate_version_mode") or ACTIVATE_VERSION_MODES[0]
-    if mode not in ACTIVATE_VERSION_MODES:
-        msg = (
-            f"Setting 'activate_version_mode': {mode!r} is not one of "
-            f"{list(ACTIVATE_VERSION_MODES)} (see docs/singer-peers.md)."
-        )
-        raise WarehouseError(msg)
-    return str(mode)
 
 
 def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
@@ -235,7 +228,7 @@ class TargetDuckdbLake(Target):
         self.max_parallelism = 1
         self.warehouse = open_warehouse(self.config)
         # Which reading of ACTIVATE_VERSION applies (see `versions`).
-        self.warehouse.versions = VersionTracker(_activate_version_mode(self.config))
+        self.warehouse.versions = VersionTracker(activate_version_mode(self.config))
         _OPEN_WAREHOUSES.add(self.warehouse)
         self._raw_sinks: dict[str, WarehouseSink | None] = {}
         self._line_sinks: dict[bytes, WarehouseSink | None] = {}
@@ -410,6 +403,16 @@ class TargetDuckdbLake(Target):
                 sink.activate_version(message_dict["version"])
 
     @override
+    def _process_state_message(self, message_dict: dict) -> None:
+        # The `opening` reading deletes only for streams whose records all came before a
+        # STATE: singer-sdk taps send one after each stream, a tap that dies mid-stream not.
+        versions = self.warehouse.versions
+        for name, sink in self._sinks_active.items():
+            if isinstance(sink, WarehouseSink):
+                versions.observe_state(name, sink.rows_received)
+        super()._process_state_message(message_dict)
+
+    @override
     def _write_state_message(self, state: dict) -> None:
         """Commit the state with the data it covers, then (only then) emit it on stdout.
 
@@ -425,7 +428,13 @@ class TargetDuckdbLake(Target):
         try:
             # Reached only after the last line was read with no error and no signal: the
             # one moment the `opening` reading of ACTIVATE_VERSION may arm deletions.
-            self.warehouse.versions.end_of_input()
+            self.warehouse.versions.end_of_input(
+                {
+                    name: sink.rows_received
+                    for name, sink in self._sinks_active.items()
+                    if isinstance(sink, WarehouseSink)
+                }
+            )
             super().process_endofpipe()
             self.warehouse.finish()
         except BaseException as exc:

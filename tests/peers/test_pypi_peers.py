@@ -71,15 +71,26 @@ def test_tap_equipme_into_target_jsonl_lands_every_row(
     assert tap_config["api_key"] not in run.tap_log + run.target_log
 
 
-def _lower_keys(value: Any) -> Any:
-    return {k.lower(): v for k, v in value.items()} if isinstance(value, dict) else value
+def _as_jwills_stores(value: Any) -> Any:
+    """An API record as jwills' target-duckdb 0.8.0 stores it: column names lower-cased and
+    empty strings as NULL (its own deviation; nested objects keep their keys, as JSON)."""
+    return {k.lower(): (None if v == "" else v) for k, v in value.items()}
+
+
+def _integral_decimals_as_int(row: dict[str, Any]) -> dict[str, Any]:
+    # target-duckdb 0.8.0 types JSON Schema integers as DECIMAL: same value, other type.
+    return {
+        k: int(v) if isinstance(v, Decimal) and v == v.to_integral_value() else v
+        for k, v in row.items()
+    }
 
 
 def test_tap_equipme_into_jwills_target_duckdb_lands_every_row(
     peers, sandbox, tap_config, tmp_path, landed
 ):
-    """jwills' target-duckdb lower-cases column names and keeps nested objects as JSON text;
-    the comparison reads them back that way, and nothing else may differ."""
+    """jwills' target-duckdb lower-cases column names, keeps nested objects as JSON text, types
+    integers as DECIMAL and stores empty strings as NULL; the comparison reads its tables back
+    that way, and nothing else may differ."""
     sandbox.control.reset(customers=60, seed=3)
     bin_dir = peers.venv("target-duckdb", TARGET_DUCKDB)
     path = tmp_path / "jwills.duckdb"
@@ -97,7 +108,9 @@ def test_tap_equipme_into_jwills_target_duckdb_lands_every_row(
         def rows(table: str) -> list[dict[str, Any]]:
             arrow = con.sql(f"SELECT * FROM equipme.{table}").to_arrow_table()
             return [
-                {k: v for k, v in row.items() if not k.startswith("_sdc_")}
+                _integral_decimals_as_int(
+                    {k: v for k, v in row.items() if not k.startswith("_sdc_")}
+                )
                 for row in arrow.to_pylist()
             ]
 
@@ -107,9 +120,9 @@ def test_tap_equipme_into_jwills_target_duckdb_lands_every_row(
     snapshot = sandbox.control.snapshot()
     expected = {
         **snapshot,
-        "customers": [_lower_keys(c) for c in snapshot["customers"]],
+        "customers": [_as_jwills_stores(c) for c in snapshot["customers"]],
         "metadata": {
-            cid: [_lower_keys(item) for item in items]
+            cid: [_as_jwills_stores(item) for item in items]
             for cid, items in snapshot["metadata"].items()
         },
     }

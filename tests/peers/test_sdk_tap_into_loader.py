@@ -150,11 +150,11 @@ def _wait_for(path: Path, text: str, count: int = 1, timeout: float = 60) -> Non
 
 
 @pytest.mark.slow
-def test_opening_mode_a_signal_deletes_nothing_but_a_tap_that_dies_ends_the_input(
+def test_opening_mode_deletes_nothing_when_the_loader_or_the_tap_stops_mid_refresh(
     peers, tmp_path, landed
 ):
-    """What `opening` risks, shown: the loader tells its own interruption from end of input,
-    but a tap killed between two messages closes the pipe, and that is a clean end of input."""
+    """A signal to the loader rolls back; a tap killed mid-stream closes the pipe (a clean end
+    of input) but sent no STATE after the stream's last record, so nothing is deleted."""
     runs = SdkTapRuns(peers, tmp_path, activate_version_mode="opening", batch_size_rows=1)
     runs.run(FIRST)
     target_argv = [*peers.target, "--config", str(runs.target_config)]
@@ -183,17 +183,18 @@ def test_opening_mode_a_signal_deletes_nothing_but_a_tap_that_dies_ends_the_inpu
     assert _deleted_keys(table) == []
     _assert_live_rows_equal(landed, table, FIRST)
 
-    # 2. The tap dies mid-refresh: the loader reads a clean end of input after the opening
-    # message, and marks the three rows the tap never sent deleted. This is the documented
-    # risk of `opening` (and what singer-sdk's own SQL targets do at the opening message).
+    # 2. The tap dies mid-refresh: the pipe closes, a clean end of input for the loader. The
+    # stream's last records came after its last STATE, so the tap did not finish it: held
+    # back, nothing deleted, and the warning says why.
     tap, target, log = stalled_refresh()
     tap.kill()
     tap.wait(timeout=60)
     assert target.wait(timeout=60) == 0, log.read_text()[-3000:]
-    assert len(_deleted_keys(runs.table())) == 3
+    assert _deleted_keys(runs.table()) == []
+    assert "nor followed by a STATE after its last record" in log.read_text()
 
-    # The next complete refresh brings them back.
-    runs.run(FIRST)
+    # A complete refresh after both deletes what the source no longer has.
+    runs.run(SECOND)
     table = runs.table()
-    assert _deleted_keys(table) == []
-    _assert_live_rows_equal(landed, table, FIRST)
+    assert _deleted_keys(table) == [("EU", "T-200"), ("US", "T-300")]
+    _assert_live_rows_equal(landed, table, SECOND)

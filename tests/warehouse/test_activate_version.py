@@ -169,6 +169,32 @@ def test_opening_mode_still_honours_a_closing_message(target, query, singer):
     assert sorted(_deleted_ids(query)) == [1, 3, 5]
 
 
+def test_opening_mode_holds_back_a_stream_with_records_after_its_last_state(
+    target, query, singer, caplog
+):
+    """Input that ends mid-stream (a tap that died between two records) deletes nothing."""
+    target.in_process(_full_refresh(singer, 1, range(1, 6)))
+    cut = _full_refresh(singer, 2, [1, 2], closing=False)
+    cut.insert(-1, singer.record(singer.customer(3), version=2))  # a record after the STATE
+    cut[-2], cut[-1] = cut[-1], cut[-2]
+    assert [m["type"] for m in cut[-2:]] == ["STATE", "RECORD"]
+    with caplog.at_level("WARNING"):
+        target.in_process(cut, activate_version_mode="opening")
+    assert _deleted_ids(query) == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    assert "activate_version_mode is 'opening'" in warnings[0]
+    assert "followed by a STATE after its last record" in warnings[0]
+
+
+def test_opening_mode_without_a_state_after_the_opening_message_deletes_nothing(
+    target, query, singer
+):
+    target.in_process(_full_refresh(singer, 1, range(1, 4)))
+    target.in_process([singer.schema(), _activate(2)], activate_version_mode="opening")
+    assert _deleted_ids(query) == []
+
+
 def test_closing_mode_warning_names_the_reading_and_the_setting(target, query, singer, caplog):
     target.in_process(_full_refresh(singer, 1, range(1, 4)))
     with caplog.at_level("WARNING"):
