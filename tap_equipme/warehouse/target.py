@@ -187,12 +187,13 @@ class TargetDuckdbLake(Target):
             "it deleted. `closing` (default, safe): only once the tap repeats "
             "ACTIVATE_VERSION after the stream's records, as tap-equipme does; a run cut "
             "short deletes nothing. `opening`: for taps built on singer-sdk, which send it "
-            "only before the records: the rows of older versions are marked deleted when the "
-            "input ends cleanly (end of file; never after a signal or an error), with the "
-            "final STATE. Risk of `opening`: a tap that crashes between two messages also "
-            "ends the input cleanly, so the rows it had not sent yet are marked deleted "
-            "(until its next full refresh brings them back) - the same end state singer-sdk's "
-            "own SQL targets reach. See docs/singer-peers.md.",
+            "only before the records: the rows of older versions are also marked deleted "
+            "when the input ends cleanly (end of file; never after a signal or an error) and "
+            "a STATE came after the stream's last record; with the final STATE. Risk of "
+            "`opening`: a tap that dies right after a STATE in the middle of a stream (every "
+            "10,000 records in singer-sdk) looks finished, so the rows it had not sent yet "
+            "are marked deleted until its next full refresh. Keep `closing` for tap-equipme. "
+            "See docs/singer-peers.md.",
         ),
         th.Property(
             "child_sets",
