@@ -221,3 +221,6 @@ class CustomerMetadataReadsStream(EquipmeStream):
     def get_records(self, context: Context | None) -> Iterator[dict]:
         metadata = self.owner.streams[CustomerMetadataStream.name]
         yield from cast("CustomerMetadataStream", metadata).reads
+        # Like its siblings: close the version it opened, or a target that waits for the
+        # closing message never deletes and warns on every full refresh.
+        self.close_version()

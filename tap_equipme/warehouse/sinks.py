@@ -88,6 +88,7 @@ class WarehouseSink(BatchSink):
         self._max_rows = self.max_size
         self.active_version: int | None = None
         self._record_version: int | None = None
+        self._rows_drained = 0
 
     @cached_property
     def validate_schema(self) -> bool:
@@ -182,6 +183,15 @@ class WarehouseSink(BatchSink):
         """
         return self._batch_rows
 
+    @property
+    def rows_received(self) -> int:
+        """Records of this sink received so far, loaded or waiting (any path).
+
+        Returns:
+            The count (the `opening` reading of ACTIVATE_VERSION compares it at each STATE).
+        """
+        return self._rows_drained + self._batch_rows
+
     def _tally_raw_records(self) -> None:
         """Report fast-path records to the SDK's counters in bulk."""
         if self._raw_pending:
@@ -218,6 +228,7 @@ class WarehouseSink(BatchSink):
         for record in context.get("records", ()):
             self._batch += encode_message(record, self.active_version, self._freeform)
             self._batch_rows += 1
+        self._rows_drained += self._batch_rows
         data, self._batch, self._batch_rows = self._batch, bytearray(), 0
         if not data:
             return
@@ -279,12 +290,17 @@ class WarehouseSink(BatchSink):
         versions = self.warehouse.versions
         version = versions.take_armed(self.stream_name)
         if version is not None:
+            opening = versions.armed_by_end_of_input(self.stream_name, version)
             deleted = self.warehouse.soft_delete_absent(self.stream_name, version)
             self.logger.info(
-                "ACTIVATE_VERSION %s on '%s': %d rows absent from it marked deleted",
+                "ACTIVATE_VERSION %s on '%s': %d rows absent from it marked deleted%s",
                 version,
                 self.stream_name,
                 deleted,
+                " (activate_version_mode 'opening': the input ended cleanly after the "
+                "opening message)"
+                if opening
+                else "",
             )
         for child, gone in self.warehouse.apply_child_sets(self.stream_name).items():
             self.logger.info(
@@ -295,10 +311,4 @@ class WarehouseSink(BatchSink):
                 gone,
             )
         for unclosed in versions.unclosed(self.stream_name):
-            self.logger.warning(
-                "ACTIVATE_VERSION %s on '%s' was never repeated after the stream's last "
-                "record (the tap stopped before the full refresh was complete?): no rows "
-                "marked deleted for it",
-                unclosed,
-                self.stream_name,
-            )
+            self.logger.warning(versions.unclosed_warning(self.stream_name, unclosed))

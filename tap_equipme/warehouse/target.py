@@ -23,6 +23,11 @@ from tap_equipme.warehouse.parquet_writer import ParquetWarehouse
 from tap_equipme.warehouse.reader import LazyRecordReader
 from tap_equipme.warehouse.sinks import DEFAULT_BATCH_SIZE_ROWS, WarehouseSink
 from tap_equipme.warehouse.state import DESTINATIONS
+from tap_equipme.warehouse.versions import (
+    ACTIVATE_VERSION_MODES,
+    VersionTracker,
+    activate_version_mode,
+)
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -175,6 +180,22 @@ class TargetDuckdbLake(Target):
             "version, `_valid_from` / `_valid_to`) for every stream with key properties.",
         ),
         th.Property(
+            "activate_version_mode",
+            th.StringType(allowed_values=list(ACTIVATE_VERSION_MODES)),
+            default="closing",
+            description="When a full refresh's ACTIVATE_VERSION marks the rows absent from "
+            "it deleted. `closing` (default, safe): only once the tap repeats "
+            "ACTIVATE_VERSION after the stream's records, as tap-equipme does; a run cut "
+            "short deletes nothing. `opening`: for taps built on singer-sdk, which send it "
+            "only before the records: the rows of older versions are also marked deleted "
+            "when the input ends cleanly (end of file; never after a signal or an error) and "
+            "a STATE came after the stream's last record; with the final STATE. Risk of "
+            "`opening`: a tap that dies right after a STATE in the middle of a stream (every "
+            "10,000 records in singer-sdk) looks finished, so the rows it had not sent yet "
+            "are marked deleted until its next full refresh. Keep `closing` for tap-equipme. "
+            "See docs/singer-peers.md.",
+        ),
+        th.Property(
             "child_sets",
             th.ArrayType(
                 th.ObjectType(
@@ -207,6 +228,8 @@ class TargetDuckdbLake(Target):
         # One DuckDB connection and its open transaction are shared by all sinks.
         self.max_parallelism = 1
         self.warehouse = open_warehouse(self.config)
+        # Which reading of ACTIVATE_VERSION applies (see `versions`).
+        self.warehouse.versions = VersionTracker(activate_version_mode(self.config))
         _OPEN_WAREHOUSES.add(self.warehouse)
         self._raw_sinks: dict[str, WarehouseSink | None] = {}
         self._line_sinks: dict[bytes, WarehouseSink | None] = {}
@@ -381,6 +404,16 @@ class TargetDuckdbLake(Target):
                 sink.activate_version(message_dict["version"])
 
     @override
+    def _process_state_message(self, message_dict: dict) -> None:
+        # The `opening` reading deletes only for streams whose records all came before a
+        # STATE: singer-sdk taps send one after each stream, a tap that dies mid-stream not.
+        versions = self.warehouse.versions
+        for name, sink in self._sinks_active.items():
+            if isinstance(sink, WarehouseSink):
+                versions.observe_state(name, sink.rows_received)
+        super()._process_state_message(message_dict)
+
+    @override
     def _write_state_message(self, state: dict) -> None:
         """Commit the state with the data it covers, then (only then) emit it on stdout.
 
@@ -394,6 +427,15 @@ class TargetDuckdbLake(Target):
     def process_endofpipe(self) -> None:
         """Drain everything, commit state, mark the run's loads succeeded."""
         try:
+            # Reached only after the last line was read with no error and no signal: the
+            # one moment the `opening` reading of ACTIVATE_VERSION may arm deletions.
+            self.warehouse.versions.end_of_input(
+                {
+                    name: sink.rows_received
+                    for name, sink in self._sinks_active.items()
+                    if isinstance(sink, WarehouseSink)
+                }
+            )
             super().process_endofpipe()
             self.warehouse.finish()
         except BaseException as exc:

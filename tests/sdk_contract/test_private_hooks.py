@@ -121,6 +121,11 @@ def test_env_var_config_is_still_a_classproperty_read_for_config_env():
             "drains the batch before judging a version",
         ),
         ("_write_state_message", ["self", "state"], "commits the state with its data first"),
+        (
+            "_process_state_message",
+            ["self", "message_dict"],
+            "notes which streams a STATE confirms (activate_version_mode opening)",
+        ),
     ],
 )
 def test_target_message_hooks_keep_their_signature_and_dispatch(hook, params, why):

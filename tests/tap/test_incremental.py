@@ -110,7 +110,7 @@ def test_full_refresh_repeats_activate_version_after_each_streams_last_record(
 ):
     run = run_tap({**config, "full_refresh": True})
 
-    for stream in ("customers", "customer_metadata"):
+    for stream in ("customers", "customer_metadata", "customer_metadata_reads"):
         positions = [
             index
             for index, message in enumerate(run.messages)

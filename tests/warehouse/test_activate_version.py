@@ -122,3 +122,107 @@ def test_a_closed_version_of_one_stream_does_not_close_another(target, query, si
     target.in_process([*_full_refresh(singer, 2, [1, 2]), *cut])
     assert _deleted_ids(query) == [3]
     assert query(f"SELECT count(*) FROM {meta} WHERE _deleted_at IS NOT NULL") == [(0,)]
+
+
+# activate_version_mode 'opening': the reading of singer-sdk taps, which send ACTIVATE_VERSION
+# only before a FULL_TABLE stream's records (issue 27).
+
+
+def test_opening_mode_deletes_rows_of_older_versions_when_the_input_ends_cleanly(
+    target, query, singer
+):
+    target.in_process(_full_refresh(singer, 1, range(1, 6), closing=False))
+    run = target.in_process(
+        _full_refresh(singer, 2, [1, 3], closing=False),
+        run_id="sdk-refresh",
+        activate_version_mode="opening",
+    )
+    assert run.states, "the final STATE is committed and emitted with the deletions"
+    assert sorted(_deleted_ids(query)) == [2, 4, 5]
+    assert query("SELECT rows_deleted FROM _equipme_loads WHERE run_id = 'sdk-refresh'") == [(3,)]
+    # A row the next refresh sends again comes back.
+    target.in_process(
+        _full_refresh(singer, 3, [1, 2, 3], closing=False), activate_version_mode="opening"
+    )
+    assert sorted(_deleted_ids(query)) == [4, 5]
+
+
+def test_opening_mode_with_an_empty_full_refresh_deletes_every_row(target, query, singer):
+    target.in_process(_full_refresh(singer, 1, range(1, 4)))
+    target.in_process(_full_refresh(singer, 2, [], closing=False), activate_version_mode="opening")
+    assert sorted(_deleted_ids(query)) == [1, 2, 3]
+
+
+def test_opening_mode_deletes_nothing_when_the_input_ends_in_an_error(target, query, singer):
+    """A broken last line is not a clean end of input: no deletions, nothing committed."""
+    target.in_process(_full_refresh(singer, 1, range(1, 6)))
+    messages = _full_refresh(singer, 2, [1, 2], closing=False)
+    messages.append({"type": "RECORD", "stream": "customers", "record": {"id": None}})
+    with pytest.raises(WarehouseError, match="constraint"):
+        target.in_process(messages, activate_version_mode="opening", batch_size_rows=1)
+    assert _deleted_ids(query) == []
+
+
+def test_opening_mode_still_honours_a_closing_message(target, query, singer):
+    target.in_process(_full_refresh(singer, 1, range(1, 6)), activate_version_mode="opening")
+    target.in_process(_full_refresh(singer, 2, [2, 4]), activate_version_mode="opening")
+    assert sorted(_deleted_ids(query)) == [1, 3, 5]
+
+
+def test_opening_mode_holds_back_a_stream_with_records_after_its_last_state(
+    target, query, singer, caplog
+):
+    """Input that ends mid-stream (a tap that died between two records) deletes nothing."""
+    target.in_process(_full_refresh(singer, 1, range(1, 6)))
+    cut = _full_refresh(singer, 2, [1, 2], closing=False)
+    cut.insert(-1, singer.record(singer.customer(3), version=2))  # a record after the STATE
+    cut[-2], cut[-1] = cut[-1], cut[-2]
+    assert [m["type"] for m in cut[-2:]] == ["STATE", "RECORD"]
+    with caplog.at_level("WARNING"):
+        target.in_process(cut, activate_version_mode="opening")
+    assert _deleted_ids(query) == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    assert "activate_version_mode is 'opening'" in warnings[0]
+    assert "followed by a STATE after its last record" in warnings[0]
+
+
+def test_opening_mode_without_a_state_after_the_opening_message_deletes_nothing(
+    target, query, singer
+):
+    target.in_process(_full_refresh(singer, 1, range(1, 4)))
+    target.in_process([singer.schema(), _activate(2)], activate_version_mode="opening")
+    assert _deleted_ids(query) == []
+
+
+def test_closing_mode_warning_names_the_reading_and_the_setting(target, query, singer, caplog):
+    target.in_process(_full_refresh(singer, 1, range(1, 4)))
+    with caplog.at_level("WARNING"):
+        target.in_process(_full_refresh(singer, 2, [1], closing=False))
+    assert _deleted_ids(query) == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    assert "activate_version_mode is 'closing'" in warnings[0]
+    assert "set activate_version_mode to 'opening'" in warnings[0]
+
+
+def test_opening_mode_logs_which_reading_deleted_and_warns_of_nothing(target, singer, caplog):
+    target.in_process(_full_refresh(singer, 1, range(1, 4)))
+    with caplog.at_level("INFO"):
+        target.in_process(
+            _full_refresh(singer, 2, [1], closing=False), activate_version_mode="opening"
+        )
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(
+        "2 rows absent from it marked deleted (activate_version_mode 'opening'" in m
+        for m in messages
+    ), messages
+    assert [r for r in caplog.records if r.levelname == "WARNING"] == []
+
+
+def test_an_unknown_activate_version_mode_is_one_clear_error(target, singer):
+    run = target.cli(_full_refresh(singer, 1, [1]), activate_version_mode="always")
+    assert run.returncode == 1
+    assert "'always' is not one of ['closing', 'opening'] in config['activate_version_mode']" in (
+        run.stderr
+    )

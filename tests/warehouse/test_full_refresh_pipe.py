@@ -103,3 +103,50 @@ def test_a_full_refresh_that_dies_during_metadata_deletes_only_from_the_complete
     assert _pipe(tmp_path, config, warehouse)[0] != 0, "the outage should stop the tap"
     assert _deleted_customer_ids(warehouse) == [5, 17]
     assert _deleted(warehouse, "customer_metadata") == 0
+
+
+def test_a_complete_full_refresh_closes_every_version_and_the_loader_warns_of_nothing(
+    sandbox, tap_config, tmp_path
+):
+    """Issue 27: every stream the tap opens a version for is closed after its last record."""
+    sandbox.control.reset(customers=40, seed=1)
+    config_file = tmp_path / "tap-config.json"
+    config_file.write_text(json.dumps(_full_refresh_config(tap_config)))
+    messages_file = tmp_path / "messages.jsonl"
+    with messages_file.open("wb") as out:
+        subprocess.run(
+            ["tap-equipme", "--config", str(config_file)],
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
+            check=True,
+        )
+    messages = [json.loads(line) for line in messages_file.read_text().splitlines()]
+    opened: dict[str, set[int]] = {}
+    last: dict[str, dict[str, Any]] = {}
+    for message in messages:
+        if message["type"] == "ACTIVATE_VERSION":
+            opened.setdefault(message["stream"], set()).add(message["version"])
+        if message["type"] in ("RECORD", "ACTIVATE_VERSION"):
+            last[message["stream"]] = message
+    assert set(opened) == {"customers", "customer_metadata", "customer_metadata_reads"}
+    for stream, versions in opened.items():
+        assert last[stream]["type"] == "ACTIVATE_VERSION", f"{stream}: version left open"
+        assert {last[stream]["version"]} == versions
+
+    warehouse = tmp_path / "equipme.duckdb"
+    target_file = tmp_path / "target-config.json"
+    target_file.write_text(json.dumps({"path": str(warehouse)}))
+    with messages_file.open("rb") as stdin:
+        target = subprocess.run(
+            ["target-duckdb-lake", "--config", str(target_file)],
+            stdin=stdin,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    log = target.stderr.decode()
+    assert target.returncode == 0, log[-2000:]
+    assert "ACTIVATE_VERSION" in log, "the loader's log should say what each version did"
+    warnings = [line for line in log.splitlines() if "WARNING" in line or "never repeated" in line]
+    assert warnings == []
