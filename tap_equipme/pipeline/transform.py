@@ -42,6 +42,7 @@ class TransformSummary:
     tests_passed: int
     tests_warned: int
     dbt_path: str
+    warnings: list[str]
     duration_seconds: float
 
     def as_dict(self) -> dict[str, t.Any]:
@@ -81,38 +82,38 @@ def default_dbt_path(destination: str, path: str | os.PathLike[str]) -> Path:
     return location.with_name(f"{location.stem}_dbt.duckdb")
 
 
-def run_dbt_build(
+def run_dbt(
+    args: list[str],
     destination: str,
     path: str | os.PathLike[str],
     *,
     lake: t.Mapping[str, t.Any] | None = None,
     dbt_path: str | os.PathLike[str] | None = None,
-    select: str | None = None,
     timeout: float = 1800.0,
-) -> TransformSummary:
-    """Build (models and tests) the package over a warehouse.
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Run one dbt command (`["build"]`, `["docs", "generate"]`, ...) on the package.
 
     Args:
+        args: The dbt command and its own arguments.
         destination: `duckdb`, `parquet` or `ducklake`.
         path: The DuckDB file, the Parquet directory or the DuckLake catalog.
         lake: Destination `ducklake`: the `lake_*` / `s3_*` settings (credentials stay in the
             environment: `PGPASSWORD`, `AWS_*`).
         dbt_path: The DuckDB file the models go to (default `default_dbt_path`).
-        select: A dbt selection (default: everything).
         timeout: Seconds before dbt is stopped.
 
     Returns:
-        The counts of built models and tests.
+        The finished process (output captured) and dbt's target directory (artefacts).
 
     Raises:
-        TransformError: If dbt is missing, fails to start, or a node errors or fails.
+        TransformError: If dbt is missing or does not run to the end.
     """
-    import time
-
     lake = dict(lake or {})
     out = Path(dbt_path) if dbt_path else default_dbt_path(destination, path)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = out.with_name(out.stem + "_target")
+    # A run_results.json left by an earlier run must not stand for this one.
+    (work / "run_results.json").unlink(missing_ok=True)
     env = {
         **os.environ,
         "EQUIPME_DESTINATION": destination,
@@ -126,28 +127,65 @@ def run_dbt_build(
         "DBT_USE_COLORS": "false",
     }
     env.update({LAKE_ENV[k]: str(v) for k, v in lake.items() if k in LAKE_ENV and v is not None})
-    command = [dbt_executable(), "build", "--project-dir", str(PROJECT_DIR)]
+    command = [dbt_executable(), *args, "--project-dir", str(PROJECT_DIR)]
     command += ["--profiles-dir", str(PROJECT_DIR), "--target", destination]
     if destination == "ducklake":
         command += ["--vars", json.dumps({"equipme_schema": lake.get("lake_schema") or "main"})]
-    if select:
-        command += ["--select", select]
-    started = time.monotonic()
     try:
         done = subprocess.run(
             command, env=env, capture_output=True, text=True, timeout=timeout, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise TransformError(f"dbt build did not run to the end: {exc}") from None
-    print(done.stdout, end="")  # dbt's own log lines: the task log is the place for them
+        raise TransformError(f"dbt {' '.join(args)} did not run to the end: {exc}") from None
+    return done, work
+
+
+def run_dbt_build(
+    destination: str,
+    path: str | os.PathLike[str],
+    *,
+    lake: t.Mapping[str, t.Any] | None = None,
+    dbt_path: str | os.PathLike[str] | None = None,
+    select: str | None = None,
+    timeout: float = 1800.0,
+    echo: bool = True,
+) -> TransformSummary:
+    """Build (models and tests) the package over a warehouse.
+
+    Args:
+        destination: `duckdb`, `parquet` or `ducklake`.
+        path: The DuckDB file, the Parquet directory or the DuckLake catalog.
+        lake: As for `run_dbt`.
+        dbt_path: As for `run_dbt`.
+        select: A dbt selection (default: everything).
+        timeout: Seconds before dbt is stopped.
+        echo: Print dbt's log lines (the DAG's task log).
+
+    Returns:
+        The counts of built models and tests.
+
+    Raises:
+        TransformError: If dbt is missing, fails to start, or a node errors or fails.
+    """
+    import time
+
+    started = time.monotonic()
+    args = ["build", *(["--select", select] if select else [])]
+    done, work = run_dbt(args, destination, path, lake=lake, dbt_path=dbt_path, timeout=timeout)
+    if echo:
+        print(done.stdout, end="")
     results = work / "run_results.json"
-    if not results.is_file() or (done.returncode != 0 and "error" not in done.stdout.lower()):
+    if not results.is_file():
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
         raise TransformError(f"dbt build failed (exit {done.returncode}):\n{tail}")
-    return _summarise(json.loads(results.read_text()), out, time.monotonic() - started)
+    summary = _summarise(json.loads(results.read_text()), work, time.monotonic() - started)
+    if done.returncode != 0:
+        tail = "\n".join(done.stdout.strip().splitlines()[-15:])
+        raise TransformError(f"dbt build failed (exit {done.returncode}):\n{tail}")
+    return summary
 
 
-def _summarise(results: dict[str, t.Any], out: Path, seconds: float) -> TransformSummary:
+def _summarise(results: dict[str, t.Any], work: Path, seconds: float) -> TransformSummary:
     nodes = results.get("results", [])
     bad = [
         f"{r['unique_id']} ({r['status']}: {(r.get('message') or '').strip()[:200]})"
@@ -161,6 +199,11 @@ def _summarise(results: dict[str, t.Any], out: Path, seconds: float) -> Transfor
         models=sum(1 for kind, status in kinds if kind == "model" and status == "success"),
         tests_passed=sum(1 for kind, status in kinds if kind == "test" and status == "pass"),
         tests_warned=sum(1 for kind, status in kinds if kind == "test" and status == "warn"),
-        dbt_path=str(out),
+        dbt_path=str(work.with_name(work.name.removesuffix("_target") + ".duckdb")),
+        warnings=[
+            f"{r['unique_id']}: {(r.get('message') or '').strip()[:200]}"
+            for r in nodes
+            if r.get("status") == "warn"
+        ],
         duration_seconds=round(seconds, 1),
     )

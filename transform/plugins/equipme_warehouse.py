@@ -54,7 +54,9 @@ class Plugin(BasePlugin):
         """Check the settings (one clear error naming the setting)."""
         self.destination = str(plugin_config.get("destination") or "duckdb")
         if self.destination not in DESTINATIONS:
-            msg = f"equipme_warehouse: destination {self.destination!r} is not one of {DESTINATIONS}"
+            msg = (
+                f"equipme_warehouse: destination {self.destination!r} is not one of {DESTINATIONS}"
+            )
             raise ValueError(msg)
         self.warehouse = str(plugin_config.get("warehouse") or "")
         if not self.warehouse:
@@ -108,19 +110,23 @@ class Plugin(BasePlugin):
         options = ["READ_ONLY"]
         if data_path:
             options.append(f"DATA_PATH {_literal(data_path)}")
-        conn.execute(
-            f"ATTACH {_literal('ducklake:' + catalog)} AS {ALIAS} ({', '.join(options)})"
-        )
+        conn.execute(f"ATTACH {_literal('ducklake:' + catalog)} AS {ALIAS} ({', '.join(options)})")
 
     def _s3_secret(self, conn: duckdb.DuckDBPyConnection) -> None:
         options = ["TYPE s3"]
-        key_id, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+        key_id, secret = (
+            os.environ.get("AWS_ACCESS_KEY_ID"),
+            os.environ.get("AWS_SECRET_ACCESS_KEY"),
+        )
         if key_id and secret:
             options += [f"KEY_ID {_literal(key_id)}", f"SECRET {_literal(secret)}"]
         if os.environ.get("AWS_SESSION_TOKEN"):
             options.append(f"SESSION_TOKEN {_literal(os.environ['AWS_SESSION_TOKEN'])}")
-        for setting, option in (("s3_endpoint", "ENDPOINT"), ("s3_region", "REGION"),
-                                ("s3_url_style", "URL_STYLE")):
+        for setting, option in (
+            ("s3_endpoint", "ENDPOINT"),
+            ("s3_region", "REGION"),
+            ("s3_url_style", "URL_STYLE"),
+        ):
             if self.config.get(setting):
                 options.append(f"{option} {_literal(str(self.config[setting]))}")
         if str(self.config.get("s3_use_ssl", "true")).lower() == "false":
