@@ -140,8 +140,8 @@ def test_models_hold_the_sandbox_now_and_as_of_before_its_last_changes(
         now = dt.datetime.now(dt.timezone.utc)
         assert state_on(now) == staged
         versions = rows(
-            f"SELECT customer_id, version_number, is_current FROM {MODELS}.equipme__customers_as_of "
-            f"WHERE customer_id IN ({renamed}, {gone})"
+            "SELECT customer_id, version_number, is_current "
+            f"FROM {MODELS}.equipme__customers_as_of WHERE customer_id IN ({renamed}, {gone})"
         )
         assert set(versions) == {(gone, 1, False), (renamed, 1, False), (renamed, 2, True)}
 
@@ -158,6 +158,6 @@ def test_models_hold_the_sandbox_now_and_as_of_before_its_last_changes(
         catalog = json.loads((work / "catalog.json").read_text())
         manifest = json.loads((work / "manifest.json").read_text())
         source = catalog["sources"]["source.equipme.equipme.customers"]
-        assert {"id", "companyAddress", "_loaded_at"} <= {c.lower() for c in source["columns"]}
+        assert {"id", "companyaddress", "_loaded_at"} <= {c.lower() for c in source["columns"]}
         city = manifest["nodes"]["model.equipme.stg_equipme__customers"]["columns"]
         assert city["address_city"]["description"] == "The city name of the address."
