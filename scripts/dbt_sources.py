@@ -76,14 +76,27 @@ TABLES = {
         "Customers as the API lists them, one row per customer id ever seen (soft-deleted "
         "rows keep `_deleted_at`).",
         "Customer",
-        ["_loaded_at", "_deleted_at", "_sdc_table_version", "_first_seen_at", "_changed_at",
-         "_content_hash"],
+        [
+            "_loaded_at",
+            "_deleted_at",
+            "_sdc_table_version",
+            "_first_seen_at",
+            "_changed_at",
+            "_content_hash",
+        ],
     ),
     "customer_metadata": (
         "Metadata items per customer, one row per (customer_id, key).",
         "MetadataItem",
-        ["customer_id", "_loaded_at", "_deleted_at", "_sdc_table_version", "_first_seen_at",
-         "_changed_at", "_content_hash"],
+        [
+            "customer_id",
+            "_loaded_at",
+            "_deleted_at",
+            "_sdc_table_version",
+            "_first_seen_at",
+            "_changed_at",
+            "_content_hash",
+        ],
     ),
     "customers_history": (
         "SCD type 2 history of customers: one row per version of a customer "
@@ -196,7 +209,7 @@ def render_sources(spec: dict) -> str:
         "    tables:",
     ]
     for table, (description, schema, extra) in TABLES.items():
-        lines += [f"      - name: {table}", f"        description: \"{description}\""]
+        lines += [f"      - name: {table}", f'        description: "{description}"']
         if table.endswith("_history"):
             lines += ["        config: {loaded_at_field: _valid_from}"]
         if table == "customer_metadata_reads":
@@ -219,7 +232,7 @@ def render_sources(spec: dict) -> str:
             lines += _column(table, column, f"equipme__loader__{column.lstrip('_')}")
     lines += [
         "      - name: _equipme_loads",
-        "        description: \"The loader's log of loads: one row per run and stream.\"",
+        '        description: "The loader\'s log of loads: one row per run and stream."',
         "        config: {loaded_at_field: finished_at}",
         "        columns:",
     ]
@@ -235,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     spec = json.loads(SPEC.read_text(encoding="utf-8"))
     wanted = {DOCS: render_docs(spec), SOURCES: render_sources(spec)}
-    stale = [path for path, text in wanted.items() if not path.is_file() or path.read_text() != text]
+    stale = [
+        path for path, text in wanted.items() if not path.is_file() or path.read_text() != text
+    ]
     if args.check:
         for path in stale:
             print(f"{path.relative_to(ROOT)} is out of date: run python scripts/dbt_sources.py")
