@@ -207,7 +207,7 @@ def show_models(models: Path) -> None:
             "dbt model stg_equipme__customers: one typed, flat row per live customer",
             "SELECT customer_id, customer_name, language, address_city, address_country_code, "
             "account_manager_full_name FROM main_equipme.stg_equipme__customers "
-            "ORDER BY customer_id DESC LIMIT 5",
+            "ORDER BY customer_id LIMIT 5",
         )
 
 
@@ -271,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\nDemo finished in {time.monotonic() - started:.0f} s. The warehouse stays for you:\n"
         f'    .venv/bin/python -c "import duckdb; '
         f"duckdb.connect('{shown}').sql('FROM customers_report LIMIT 5').show()\"\n"
-        f"    duckdb {shown}   # with the DuckDB CLI, if installed"
+        f"    duckdb {shown}   # with the DuckDB CLI, if installed\n"
+        f"The dbt models: {shorten(models)} (docs/dbt.md)"
     )
     return 0
 
