@@ -201,10 +201,8 @@ def render_sources(spec: dict) -> str:
         "    database: \"{{ var('equipme_database', 'equipme') }}\"",
         "    schema: \"{{ var('equipme_schema', 'main') }}\"",
         "    config:",
-        "      # The hourly DAG loads every hour: warn after two missed runs, error after a day.",
-        "      freshness:",
-        "        warn_after: {count: 2, period: hour}",
-        "        error_after: {count: 25, period: hour}",
+        "      # A row's _loaded_at moves only when its content changes (unchanged rows are not",
+        "      # rewritten), so it dates the last change; the load time is _equipme_loads'.",
         "      loaded_at_field: _loaded_at",
         "    tables:",
     ]
@@ -233,7 +231,14 @@ def render_sources(spec: dict) -> str:
     lines += [
         "      - name: _equipme_loads",
         '        description: "The loader\'s log of loads: one row per run and stream."',
-        "        config: {loaded_at_field: finished_at}",
+        "        config:",
+        "          # Freshness on the load time: the last load that succeeded. The hourly DAG",
+        "          # loads every hour: warn after two missed runs, error after a day.",
+        "          loaded_at_field: finished_at",
+        "          freshness:",
+        "            warn_after: {count: 2, period: hour}",
+        "            error_after: {count: 25, period: hour}",
+        "            filter: \"status = 'succeeded'\"",
         "        columns:",
     ]
     for column in LOADS_COLUMNS:
