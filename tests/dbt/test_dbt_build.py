@@ -24,6 +24,7 @@ from tap_equipme.pipeline.transform import PROJECT_DIR, run_dbt, run_dbt_build
 pytestmark = pytest.mark.slow
 
 MODELS = "main_equipme"
+CUSTOMERS = 80
 RENAMED = "Renamed By dbt Test GmbH"
 
 
@@ -68,6 +69,7 @@ def warehouse(destination: str, tmp_path: Path, request: pytest.FixtureRequest) 
 def test_models_hold_the_sandbox_now_and_as_of_before_its_last_changes(
     destination, sandbox, tap_config, sandbox_writes, tmp_path, request
 ):
+    sandbox.control.reset(customers=CUSTOMERS, seed=5)  # small: the syncs take seconds
     path, lake = warehouse(destination, tmp_path, request)
     run_sync(tap_config, destination, path, lake=lake)
     before = sandbox.control.snapshot()
