@@ -3,9 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 MELTANO_VENV := .venv-meltano
 MELTANO_VERSION := 4.4.1
+DBT_VENV := .venv-dbt
 PY := $(VENV)/bin/python
 
-.PHONY: install meltano test test-fast lint demo bench clean celery-demo
+.PHONY: install meltano dbt test test-fast lint demo bench clean celery-demo
 
 install: $(VENV)/.installed
 
@@ -21,6 +22,20 @@ $(MELTANO_VENV)/.installed:
 	$(MELTANO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'meltano==$(MELTANO_VERSION)'
 	touch $@
 
+# dbt in a venv of its own, as meltano: dbt-core pins (click, protobuf, networkx, ...) clash with
+# Airflow's. Pins: dbt-core 1.11.16 (1.12 needs dbt-core-experimental-parser, whose build
+# downloads a wheel from GitHub: no offline install); dbt-duckdb 1.11.1; duckdb 1.5.5, the last
+# version with DuckDB extension wheels on PyPI (DuckLake, PostgreSQL catalog, S3), as the loader.
+dbt: $(DBT_VENV)/.installed
+
+$(DBT_VENV)/.installed:
+	$(PYTHON) -m venv $(DBT_VENV)
+	$(DBT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		'dbt-core==1.11.16' 'dbt-duckdb==1.11.1' 'duckdb==1.5.5' \
+		'duckdb-extension-ducklake==1.5.5' 'duckdb-extension-postgres-scanner==1.5.5' \
+		'duckdb-extension-httpfs==1.5.5' 'pytz'
+	touch $@
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -30,15 +45,15 @@ lint: install
 # Two workers: most tests wait on subprocesses and HTTP (Airflow, meltano, the sandbox), so two
 # share CI's 2 cores well (about 22 min in one process, see docs/ARCHITECTURE.md "Tests");
 # worksteal keeps both busy when the long end-to-end tests land on one of them.
-test: install meltano lint
+test: install meltano dbt lint
 	$(VENV)/bin/pytest -n 2 --dist worksteal
 
 # Local convenience: skip the slow end-to-end tests.
-test-fast: install lint
+test-fast: install dbt lint
 	$(VENV)/bin/pytest -n 2 --dist worksteal --skip-slow
 
 # The README's main command: sandbox -> tap -> Airflow DAG -> DuckDB, twice, then what landed.
-demo: install
+demo: install dbt
 	$(PY) scripts/demo.py
 
 bench: install
@@ -46,8 +61,8 @@ bench: install
 
 # The hourly DAG on CeleryExecutor, two workers, PostgreSQL + Redis from wheels (README
 # "Scaling out"); a few minutes on 2 cores, so not in CI. Its report: docs/celery-run.md.
-celery-demo: install
+celery-demo: install dbt
 	$(PY) scripts/celery_demo.py --out docs/celery-run.md
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) .airflow .celery-demo .meltano .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MELTANO_VENV) $(DBT_VENV) .airflow .celery-demo .meltano .pytest_cache .mypy_cache .ruff_cache

@@ -1,8 +1,9 @@
 """Equipme customers -> DuckDB (or Parquet): an hourly change-capture DAG and a weekly full refresh.
 
 Both DAGs come from one factory: extract-load (`equipme-sync`'s `run_sync`) -> data quality
-checks -> publish (reporting views and a Parquet export), which updates the asset
-`equipme://customers` so downstream DAGs can be scheduled on fresh data.
+checks -> transform (`dbt build` of the package in transform/: models and their tests) ->
+publish (reporting views and a Parquet export), which updates the asset `equipme://customers`
+so downstream DAGs can be scheduled on fresh data and built models.
 
 Configuration:
 - Connection `equipme_default`: host = API URL (e.g. `https://api.equipme.io`), password =
@@ -245,6 +246,15 @@ def build_dag(
                 enum=["duckdb", "parquet", "ducklake"],
             ),
             **{name: Param(None, type=["null", kind]) for name, kind in LAKE_PARAMS.items()},
+            # dbt models over the warehouse (transform/, `make dbt`); EQUIPME_TRANSFORM=0 (read
+            # when the file is parsed) turns them off for a deployment without dbt.
+            "transform": Param(os.environ.get("EQUIPME_TRANSFORM", "1") != "0", type="boolean"),
+            "dbt_path": Param(
+                None,
+                type=["null", "string"],
+                description="DuckDB file the dbt models are built in; default beside the "
+                "warehouse (<name>_dbt.duckdb), $AIRFLOW_HOME/data/equipme_dbt.duckdb for a lake",
+            ),
             "export_dir": Param(
                 None,
                 type=["null", "string"],
@@ -305,6 +315,32 @@ def build_dag(
                 raise AirflowFailException(str(exc)) from None
             return {**dataclasses.asdict(report), "run_id": summary["run_id"]}
 
+        @task
+        def transform(report: dict[str, t.Any]) -> dict[str, t.Any]:
+            """`dbt build` of transform/ after the checks: the asset moves only if it passes."""
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from tap_equipme.pipeline.lake_connection import lake_environment
+            from tap_equipme.pipeline.transform import TransformError, run_dbt_build
+
+            params = get_current_context()["params"]
+            if not params.get("transform"):
+                return {"run_id": report["run_id"], "transform": None}
+            destination, path = warehouse_location(params)
+            lake, credentials = lake_params(params), dict[str, str]()
+            dbt_path = params.get("dbt_path")
+            if destination == "ducklake":
+                path, lake, credentials = lake_destination(params)
+                home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
+                dbt_path = dbt_path or str(home / "data" / "equipme_dbt.duckdb")
+            try:
+                with lake_environment(credentials):
+                    summary = run_dbt_build(destination, path, lake=lake, dbt_path=dbt_path)
+            except TransformError as exc:
+                # A failed model or test does not pass by retrying; the asset stays put.
+                raise AirflowFailException(str(exc)) from None
+            return {"run_id": report["run_id"], "transform": summary.as_dict()}
+
         @task(outlets=[CUSTOMERS_ASSET])
         def publish(report: dict[str, t.Any]) -> dict[str, t.Any]:
             from tap_equipme.warehouse.views import create_views, export_parquet
@@ -323,7 +359,7 @@ def build_dag(
                 "run_id": report["run_id"],
             }
 
-        publish(quality_checks(extract_load()))  # type: ignore[arg-type]
+        publish(transform(quality_checks(extract_load())))  # type: ignore[arg-type]
 
     return equipme_customers()
 

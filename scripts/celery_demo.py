@@ -11,9 +11,9 @@ Everything is real and local (127.0.0.1 or Unix sockets), started here and stopp
 
 Each component has its own AIRFLOW_HOME, HOME, TMPDIR and working directory; the workers share
 no directory but the lake's data path. A cluster policy (`airflow_local_settings.py`, a
-deployment file, not the DAG) sends `extract_load` and `publish` to worker A's queue and
-`quality_checks` to worker B's, so consecutive tasks always run on different workers: the case
-that breaks a DAG passing local files. Steps:
+deployment file, not the DAG) sends `extract_load` and `transform` (dbt) to worker A's queue
+and `quality_checks` and `publish` to worker B's, so consecutive tasks always run on different
+workers: the case that breaks a DAG passing local files. Steps:
 
 1. unpause the hourly DAG: the scheduler starts its scheduled run (first load);
 2. create customers through the API, trigger a second run (incremental);
@@ -52,7 +52,12 @@ NEW_CUSTOMERS = [
     {"name": "Utrecht Dakwerken B.V.", "customerNumber": "CEL-3", "active": False},
 ]
 # Which worker queue each task goes to (the cluster policy below); the DAG sets no queue.
-TASK_QUEUES = {"extract_load": "worker_a", "quality_checks": "worker_b", "publish": "worker_a"}
+TASK_QUEUES = {
+    "extract_load": "worker_a",
+    "quality_checks": "worker_b",
+    "transform": "worker_a",
+    "publish": "worker_b",
+}
 POLICY = f'''"""Cluster policy of the demo deployment: pin each task to a worker queue."""
 
 TASK_QUEUES = {TASK_QUEUES!r}

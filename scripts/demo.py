@@ -6,7 +6,9 @@
 3. runs the hourly incremental DAG with `airflow dags test` (a first, full load);
 4. creates a few customers through the API (POST /v1/sales/customers);
 5. runs the DAG again (only the new customers are read and loaded);
-6. prints what landed: rows per table, the bookmark, the loads table, reporting queries.
+6. prints what landed: rows per table, the bookmark, the loads table, reporting queries;
+7. shows the dbt models the second run built (its `transform` task: `dbt build` of
+   transform/, see docs/dbt.md) in `warehouse/equipme_dbt.duckdb`.
 
 The sandbox is stopped at the end, also on failure. Exit code 0 only if everything worked.
 The DuckDB file stays for you to query (`warehouse/equipme.duckdb` by default).
@@ -111,7 +113,7 @@ def latest_run(warehouse: Path) -> list[tuple]:
         ).fetchall()
 
 
-def run_dag(env: dict[str, str], conf: dict[str, str], warehouse: Path, log: Path) -> None:
+def run_dag(env: dict[str, str], conf: dict[str, object], warehouse: Path, log: Path) -> None:
     started = time.monotonic()
     airflow(env, "dags", "test", DAG_ID, "-c", json.dumps(conf), log=log)
     if not warehouse.exists():
@@ -188,6 +190,27 @@ def report(warehouse: Path, export_dir: Path) -> None:
     print(f"\n-- Parquet export in {export_dir}: {', '.join(files)}")
 
 
+def show_models(models: Path) -> None:
+    """The dbt models the DAG's transform task built: which, and one model's first rows."""
+    if not models.is_file():
+        raise DemoError(f"the DAG's transform task built no models ({shorten(models)} missing)")
+    with duckdb.connect(str(models), read_only=True) as con:
+        built = con.execute(
+            "SELECT table_name, estimated_size FROM duckdb_tables() "
+            "WHERE schema_name = 'main_equipme' ORDER BY table_name"
+        ).fetchall()
+        print(f"-- dbt models in {shorten(models)} (schema main_equipme):")
+        for name, rows in built:
+            print(f"    {name:<36} {rows:>6} rows")
+        show(
+            con,
+            "dbt model stg_equipme__customers: one typed, flat row per live customer",
+            "SELECT customer_id, customer_name, language, address_city, address_country_code, "
+            "account_manager_full_name FROM main_equipme.stg_equipme__customers "
+            "ORDER BY customer_id LIMIT 5",
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument(
@@ -204,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         # A fresh sandbox has fresh creation times: start the demo's warehouse from scratch.
-        for stale in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+        models = warehouse.with_name(f"{warehouse.stem}_dbt.duckdb")
+        for stale in (warehouse, warehouse.with_name(warehouse.name + ".wal"), models):
             stale.unlink(missing_ok=True)
         shutil.rmtree(export_dir, ignore_errors=True)
         step(f"starting the sandbox with {args.customers} customers")
@@ -226,13 +250,19 @@ def main(argv: list[str] | None = None) -> int:
             airflow(env, "pools", "set", "equipme_warehouse", "1", "One writer on the warehouse")
             conf = {"warehouse_path": str(warehouse), "export_dir": str(export_dir)}
             step(f"run 1: airflow dags test {DAG_ID} (first load)")
-            run_dag(env, conf, warehouse, home / "demo-run-1.log")
+            # dbt once, at the end (run 2's transform task), to keep the demo short.
+            run_dag(env, {**conf, "transform": False}, warehouse, home / "demo-run-1.log")
             step(f"creating {len(NEW_CUSTOMERS)} customers through the API")
             create_customers(url, api_key)
-            step(f"run 2: airflow dags test {DAG_ID} (incremental: only the new customers)")
-            run_dag(env, conf, warehouse, home / "demo-run-2.log")
+            step(
+                f"run 2: airflow dags test {DAG_ID} (incremental: only the new customers; "
+                "then dbt build)"
+            )
+            run_dag(env, {**conf, "transform": True}, warehouse, home / "demo-run-2.log")
         step("what landed")
         report(warehouse, export_dir)
+        step("the dbt models (transform/, built by run 2's transform task)")
+        show_models(models)
     except (DemoError, OSError, requests.RequestException, duckdb.Error) as exc:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         return 1
@@ -241,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\nDemo finished in {time.monotonic() - started:.0f} s. The warehouse stays for you:\n"
         f'    .venv/bin/python -c "import duckdb; '
         f"duckdb.connect('{shown}').sql('FROM customers_report LIMIT 5').show()\"\n"
-        f"    duckdb {shown}   # with the DuckDB CLI, if installed"
+        f"    duckdb {shown}   # with the DuckDB CLI, if installed\n"
+        f"The dbt models: {shorten(models)} (docs/dbt.md)"
     )
     return 0
 

@@ -34,6 +34,8 @@ class AirflowEnv:
             "PYTHONWARNINGS": "ignore",
             # A failing task must fail the test now, not after minutes of retry delays.
             "EQUIPME_DAG_RETRIES": "0",
+            # dbt (about 25 s a run) only where a test asks for it (conf {"transform": true}).
+            "EQUIPME_TRANSFORM": "0",
         }
         self.env.pop("EQUIPME_WAREHOUSE_PATH", None)
 

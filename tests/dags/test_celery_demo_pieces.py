@@ -7,6 +7,7 @@ its own HOME / TMPDIR / AIRFLOW_HOME, and the Redis broker from the wheel answer
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import sys
 import types
 import warnings
@@ -34,13 +35,14 @@ def test_the_cluster_policy_puts_consecutive_tasks_on_different_worker_queues(de
     policy: dict = {}
     exec(demo.POLICY, policy)
     queues = {}
-    for task_id in ("extract_load", "quality_checks", "publish"):
+    order = ("extract_load", "quality_checks", "transform", "publish")
+    for task_id in order:
         task = types.SimpleNamespace(
             task_id=task_id, dag_id="equipme_customers_hourly", queue="default"
         )
         policy["task_policy"](task)
         queues[task_id] = task.queue
-    assert queues["extract_load"] != queues["quality_checks"] != queues["publish"]
+    assert all(queues[a] != queues[b] for a, b in itertools.pairwise(order))
     other = types.SimpleNamespace(task_id="extract_load", dag_id="someone_else", queue="default")
     policy["task_policy"](other)
     assert other.queue == "default"

@@ -60,8 +60,18 @@ def test_hourly_dag_lands_the_sandbox_then_exactly_the_new_customers(
 
     sandbox.control.clear_stats()
     new_ids = sandbox.control.create_customers(NEW_CUSTOMERS)
-    second = airflow.dags_test("equipme_customers_hourly", connection, conf)
+    # The second run also builds the dbt models (transform task, between checks and publish).
+    models = tmp_path / "models.duckdb"
+    second = airflow.dags_test(
+        "equipme_customers_hourly", connection, {**conf, "transform": True, "dbt_path": str(models)}
+    )
     snapshot = sandbox.control.snapshot()
+    with duckdb.connect(str(models), read_only=True) as con:
+        staged = con.execute(
+            "SELECT customer_id, customer_name FROM main_equipme.stg_equipme__customers"
+        ).fetchall()
+    assert sorted(staged) == sorted((c["id"], c["name"]) for c in snapshot["customers"])
+    assert set(new_ids) <= {row[0] for row in staged}
     assert landed.differences("duckdb", warehouse, snapshot) == []
     assert landed.differences("parquet", export, snapshot) == []
     assert loads_of_last_run(warehouse)["customers"] == (len(new_ids), 0, 0, "succeeded")

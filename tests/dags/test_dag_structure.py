@@ -75,6 +75,7 @@ def test_dag_is_scheduled_safely(dagbag, dag_id, schedule, timeout):
     assert dag["max_active_runs"] == 1
     assert dag["catchup"] is False
     assert dag["params"] == [
+        "dbt_path",
         "destination",
         "export_dir",
         "lake_data_path",
@@ -83,11 +84,16 @@ def test_dag_is_scheduled_safely(dagbag, dag_id, schedule, timeout):
         "s3_region",
         "s3_url_style",
         "s3_use_ssl",
+        "transform",
         "warehouse_path",
     ]
     assert dag["param_defaults"]["destination"] == "duckdb"
     assert dag["param_defaults"]["warehouse_path"] is None, "resolved at run time"
-    assert dag["edges"] == [["extract_load", "quality_checks"], ["quality_checks", "publish"]]
+    assert dag["edges"] == [
+        ["extract_load", "quality_checks"],
+        ["quality_checks", "transform"],
+        ["transform", "publish"],
+    ], "the asset (publish's outlet) moves only after the dbt models are built"
     for task in dag["tasks"].values():
         assert task["pool"] == "equipme_warehouse"
         assert task["retries"] == 3

@@ -50,6 +50,7 @@ def test_demo_loads_twice_prints_what_landed_and_stops_the_sandbox(tmp_path):
         "the bookmark",
         "loads table",
         "customers per country",
+        "dbt model stg_equipme__customers",
         "sandbox stopped",
         "Demo finished",
     ):
