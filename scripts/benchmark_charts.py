@@ -20,7 +20,7 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = PROJECT_ROOT / "docs" / "benchmarks.json"
 
-BAR_H, GAP, LABEL_W, BAR_W, VALUE_W = 18, 6, 430, 300, 150
+BAR_H, GAP, LABEL_W, BAR_W, VALUE_W = 18, 6, 430, 300, 190
 MET, UNMET, PLAIN, GOAL_LINE = "#2e7d32", "#c62828", "#3f51b5", "#212121"
 
 
