@@ -28,7 +28,7 @@ lint: install
 
 # The docs site into site/: strict, so a broken link or a nav entry without its page fails.
 # The settings page runs both plugins' --about and the charts read docs/benchmarks.json
-# (scripts/mkdocs_hooks.py); about 5 s.
+# (scripts/mkdocs_hooks.py); about 5 s of CPU.
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 

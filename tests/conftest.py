@@ -165,7 +165,10 @@ def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import fcntl
     import subprocess
 
-    shared = tmp_path_factory.getbasetemp().parent / "equipme-dist"
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's basetemp sits in the run's own directory; without it, the
+    # parent would be shared by every run (a stale wheel), so stay inside this run's.
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "equipme-dist"
     shared.mkdir(exist_ok=True)
     with (shared.parent / "equipme-dist.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time in the source tree
