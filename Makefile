@@ -6,7 +6,7 @@ MELTANO_VERSION := 4.4.1
 DBT_VENV := .venv-dbt
 PY := $(VENV)/bin/python
 
-.PHONY: install meltano dbt test test-fast lint demo bench clean celery-demo
+.PHONY: install meltano dbt test test-fast lint docs docs-serve package demo bench clean celery-demo
 
 install: $(VENV)/.installed
 
@@ -41,15 +41,28 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# The README's test command: lint, types, then the whole suite (slow end-to-end tests included).
+# The docs site into site/: strict, so a broken link or a nav entry without its page fails.
+# The settings page runs both plugins' --about and the charts read docs/benchmarks.json
+# (scripts/mkdocs_hooks.py); about 5 s of CPU.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
+# The wheel and the sdist into dist/ (the wheel test, tests/packaging, builds its own).
+package: install
+	$(PY) -m build --outdir dist .
+
+# The README's test command: lint, types, the docs build, then the whole suite (slow end-to-end tests included).
 # Two workers: most tests wait on subprocesses and HTTP (Airflow, meltano, the sandbox), so two
 # share CI's 2 cores well (about 22 min in one process, see docs/ARCHITECTURE.md "Tests");
 # worksteal keeps both busy when the long end-to-end tests land on one of them.
-test: install meltano dbt lint
+test: install meltano dbt lint docs
 	$(VENV)/bin/pytest -n 2 --dist worksteal
 
 # Local convenience: skip the slow end-to-end tests.
-test-fast: install dbt lint
+test-fast: install dbt lint docs
 	$(VENV)/bin/pytest -n 2 --dist worksteal --skip-slow
 
 # The README's main command: sandbox -> tap -> Airflow DAG -> DuckDB, twice, then what landed.
@@ -65,4 +78,4 @@ celery-demo: install dbt
 	$(PY) scripts/celery_demo.py --out docs/celery-run.md
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) $(DBT_VENV) .airflow .celery-demo .meltano .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MELTANO_VENV) $(DBT_VENV) site dist build .airflow .celery-demo .meltano .pytest_cache .mypy_cache .ruff_cache

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 
 @dataclass
@@ -54,6 +55,19 @@ class Report:
     goals: list[Goal] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (docs/benchmarks.json; the docs' charts read it)."""
+        return {
+            "started": self.started.isoformat(timespec="seconds"),
+            "machine": self.machine,
+            "size": self.size,
+            "goals": [
+                {**asdict(goal), "met": goal.met, "goal": goal.goal_text} for goal in self.goals
+            ],
+            "rows": [{**asdict(row), "records_per_s": row.records_per_s} for row in self.rows],
+            "notes": list(self.notes),
+        }
 
     def markdown(self) -> str:
         """The report as Markdown (printed and written to docs/benchmarks.md)."""

@@ -9,6 +9,7 @@ Exit status: 0 when every benchmark ran (goals met or not: the table says), 1 ot
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -194,7 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(HEADER + table)
+    append_json(args.out.with_suffix(".json"), report.as_dict())
     return 1 if failed else 0
+
+
+def append_json(path: Path, run: dict) -> None:
+    """Add this run to the JSON history the docs' charts are drawn from (latest run last)."""
+    history = json.loads(path.read_text()) if path.exists() else {"runs": []}
+    history["runs"].append(run)
+    path.write_text(json.dumps(history, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ publish (reporting views and a Parquet export), which updates the asset `equipme
 so downstream DAGs can be scheduled on fresh data and built models.
 
 Configuration:
-- Connection `equipme_default`: host = API URL (e.g. `https://api.equipme.io`), password =
-  API key, extra = optional tap settings as JSON (`page_size`, `active`, ...).
+- Connection `equipme_default`, type `equipme` (fields API URL and API key; any older type
+  works too): host = API URL (e.g. `https://api.equipme.io`), password = API key, extra =
+  optional tap settings as JSON (`page_size`, `active`, ...).
 - Params `warehouse_path` (default: `$EQUIPME_WAREHOUSE_PATH`, else
   `$AIRFLOW_HOME/data/equipme.duckdb`, or `.../equipme_parquet` for Parquet, resolved when the
   task runs), `destination` (`duckdb` | `parquet`) and `export_dir` (default: `export/` beside
@@ -91,6 +92,9 @@ def lake_params(params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
 def tap_config_from_connection(conn_id: str = CONN_ID) -> dict[str, t.Any]:
     """Build the tap settings from the Airflow Connection (the key never leaves it in logs).
 
+    Any connection type works: `equipme` (the form with API URL and API key fields) or the
+    older JSON-in-extra ones (`http`, ...); the mapping is `tap_equipme.airflow.connection`.
+
     Args:
         conn_id: The Connection id.
 
@@ -99,29 +103,31 @@ def tap_config_from_connection(conn_id: str = CONN_ID) -> dict[str, t.Any]:
     """
     from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
+    from tap_equipme.airflow.connection import (
+        EquipmeConnectionError,
+        tap_settings_from_connection,
+    )
+
     try:
         conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         # A missing connection does not appear by retrying.
         msg = (
-            f"Connection {conn_id!r} is not defined: create it with host = the API URL "
-            "(e.g. https://api.equipme.io) and password = the API key."
+            f"Connection {conn_id!r} is not defined: create it (type `equipme`) with the API "
+            "URL (e.g. https://api.equipme.io) and the API key."
         )
         raise AirflowFailException(msg) from None
-    settings: dict[str, t.Any] = dict(conn.extra_dejson or {})
-    host = (conn.host or "").rstrip("/")
-    if host:
-        if "://" not in host:
-            host = f"{conn.schema or 'https'}://{host}"
-        if conn.port and host.count(":") < 2:  # the scheme has one colon, a port adds one
-            host = f"{host}:{conn.port}"
-        settings["api_url"] = host
-    if conn.password:
-        settings["api_key"] = conn.password
-    if not settings.get("api_key"):
-        msg = f"Connection {conn_id!r} has no API key: put it in the connection's password."
-        raise AirflowFailException(msg)
-    return settings
+    try:
+        return tap_settings_from_connection(
+            conn_id,
+            host=conn.host,
+            port=conn.port,
+            schema=conn.schema,
+            password=conn.password,
+            extra=conn.extra_dejson,
+        )
+    except EquipmeConnectionError as exc:
+        raise AirflowFailException(str(exc)) from None
 
 
 def lake_from_connection(conn_id: str = LAKE_CONN_ID, *, required: bool = True) -> t.Any:

@@ -156,3 +156,29 @@ def lake_s3(lake_servers: ModuleType) -> Any:
     """One moto S3 server per session on 127.0.0.1 (a key prefix per test)."""
     with lake_servers.s3() as store:
         yield store
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's wheel (and sdist), built once per test run with `python -m build` and
+    shared by the packaging and meltano tests: xdist workers take a lock, the first builds."""
+    import fcntl
+    import subprocess
+
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's basetemp sits in the run's own directory; without it, the
+    # parent would be shared by every run (a stale wheel), so stay inside this run's.
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "equipme-dist"
+    shared.mkdir(exist_ok=True)
+    with (shared.parent / "equipme-dist.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time in the source tree
+        if not list(shared.glob("tap_equipme-*.whl")):
+            # --no-isolation: this venv's setuptools, no download of a build environment.
+            subprocess.run(
+                [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(shared)],
+                cwd=PROJECT_ROOT,
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+    return sorted(shared.glob("tap_equipme-*.whl"))[0]

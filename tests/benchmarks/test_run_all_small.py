@@ -6,6 +6,7 @@ has positive figures, every goal has a ratio.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -40,6 +41,11 @@ def test_small_benchmark_run_measures_every_subject_and_judges_every_goal(
     assert table.startswith("# Benchmarks")
     assert "FAILED" not in table
     assert table.split("\n", 1)[1] in completed.stdout or "| goal |" in completed.stdout
+    # The run's data beside the table: the docs' charts are drawn from it.
+    run = json.loads(out.with_suffix(".json").read_text())["runs"][-1]
+    assert run["size"] == "small"
+    assert {r["benchmark"] for r in run["rows"]} >= {"1 extraction", "3 load"}
+    assert all(goal["goal"] for goal in run["goals"])
 
     goals = [m for line in table.splitlines() if (m := GOAL_ROW.match(line))]
     # Nine goals of benchmarks 1-5 (2: the bound, and the floor at each concurrency), 1b (the

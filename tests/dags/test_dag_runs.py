@@ -97,9 +97,17 @@ def test_weekly_full_refresh_marks_a_deleted_customer(
 
 
 @pytest.mark.slow
-def test_hourly_dag_with_parquet_destination_lands_the_sandbox(
-    airflow, sandbox, connection, tmp_path, landed
+def test_hourly_dag_with_parquet_destination_and_an_equipme_connection_lands_the_sandbox(
+    airflow, sandbox, api_key, tmp_path, landed
 ):
+    # The `equipme` connection type as its form saves it: API URL in host, the key in
+    # password, the named fields in extra (the other tests keep the older `http` type).
+    connection = {
+        "conn_type": "equipme",
+        "host": sandbox.base_url,
+        "password": api_key,
+        "extra": {"sync_mode": "change_capture", "page_size": 100, "max_requests_per_second": ""},
+    }
     warehouse = tmp_path / "parquet-wh"
     conf = {"warehouse_path": str(warehouse), "destination": "parquet"}
     airflow.dags_test("equipme_customers_hourly", connection, conf)
