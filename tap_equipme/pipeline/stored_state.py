@@ -12,10 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tap_equipme.pipeline.errors import SyncError
-
-BOOKMARK_STREAM = "customers"
-"""The stream whose bookmark is tap-equipme's (`createdAfter`): in the run's summary and
-`_equipme_loads` (the loader records it under its `bookmark_stream` setting)."""
+from tap_equipme.pipeline.loader_settings import BOOKMARK_STREAM
 
 
 def read_pipeline_state(

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tap_equipme.pipeline.errors import SyncError, SyncInterrupted
+from tap_equipme.pipeline.loader_settings import TAP_LOADER_SETTINGS
 from tap_equipme.pipeline.processes import run_processes
 from tap_equipme.pipeline.schema_report import read_schema_changes
 from tap_equipme.pipeline.stored_state import bookmark_of, read_pipeline_state, warehouse_location
@@ -201,6 +202,7 @@ def run_sync(
         target_config = {
             "batch_size_rows": SYNC_BATCH_SIZE_ROWS,
             "commit_every_rows": SYNC_BATCH_SIZE_ROWS,
+            **TAP_LOADER_SETTINGS,
             **(target_settings or {}),
             **lake,
             "destination": destination,

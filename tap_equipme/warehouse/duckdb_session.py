@@ -29,7 +29,7 @@ from tap_equipme.warehouse.change_tracking import ChangeTracker
 from tap_equipme.warehouse.child_sets import ChildSet
 from tap_equipme.warehouse.column_evolution import SCHEMA_CHANGES_TABLE, SchemaPlanner
 from tap_equipme.warehouse.connection import connect_duckdb, utc_now
-from tap_equipme.warehouse.state import STATE_TABLE, bookmark_of, parse_state
+from tap_equipme.warehouse.state import STATE_TABLE, parse_state, stream_bookmark
 from tap_equipme.warehouse.versions import VersionTracker
 
 LOADS_TABLE = "_equipme_loads"
@@ -59,9 +59,6 @@ LOADS_COLUMNS = {
     "run_stats": "JSON",
 }
 """`_equipme_loads`, in column order (columns after `status` came with change tracking)."""
-RUN_STATS_KEY = "run_stats"
-"""Top-level key of the final STATE under which a tap may report its run (requests by kind,
-responses by status, waits); copied into `_equipme_loads` (the same for each stream's row)."""
 
 
 @dataclass
@@ -87,6 +84,8 @@ class DuckDBSession(SchemaPlanner):
         *,
         history: bool = True,
         child_sets: list[ChildSet] | None = None,
+        bookmark_stream: str | None = None,
+        run_stats_key: str | None = None,
     ) -> None:
         """Open (or create) the warehouse.
 
@@ -97,13 +96,20 @@ class DuckDBSession(SchemaPlanner):
                 many upserted rows.
             history: Keep a `<stream>_history` table (SCD2) for every keyed stream.
             child_sets: Streams whose rows of a parent form a complete set when the parent
-                appears in a "reads" stream (see `change_tracking.ChildSet`).
+                appears in a "reads" stream (see `child_sets.ChildSet`).
+            bookmark_stream: The stream whose bookmark `_equipme_loads` records (before and
+                after the run); None: none.
+            run_stats_key: Top-level key of the STATE under which the source reports its run
+                (requests by kind, responses by status, waits), copied into `_equipme_loads`
+                (the same for each stream's row); None: none.
         """
         self.path = path
         self.run_id = run_id
         self.commit_every_rows = commit_every_rows
         self.started_at = utc_now()
         self.child_sets = list(child_sets or [])
+        self.bookmark_stream = bookmark_stream
+        self.run_stats_key = run_stats_key
         self._history = history
         self.run_stats: dict[str, Any] | None = None
         self._loader: ThreadPoolExecutor | None = None
@@ -130,7 +136,7 @@ class DuckDBSession(SchemaPlanner):
         except BaseException:
             self.close()  # release the file (and a Parquet directory's lock) on a bad start
             raise
-        self.bookmark_before = bookmark_of(self.stored_state)
+        self.bookmark_before = stream_bookmark(self.stored_state, bookmark_stream)
         self.bookmark_after = self.bookmark_before
 
     @classmethod
@@ -276,9 +282,9 @@ class DuckDBSession(SchemaPlanner):
         self.wait_for_loads()
         self._begin()
         self._put_row(STATE_TABLE, {"id": 1}, [1, json.dumps(state), self.run_id, utc_now()])
-        self.bookmark_after = bookmark_of(state)
-        if isinstance(state.get(RUN_STATS_KEY), dict):
-            self.run_stats = state[RUN_STATS_KEY]
+        self.bookmark_after = stream_bookmark(state, self.bookmark_stream)
+        if self.run_stats_key and isinstance(state.get(self.run_stats_key), dict):
+            self.run_stats = state[self.run_stats_key]
         for stream in self._stats:
             self._write_load_row(stream, "running")
         self._commit()

@@ -25,23 +25,10 @@ WRITERS: dict[str, type[DuckDBWarehouse]] = {
 """One writer class per destination (see `state.DESTINATIONS`), all behind one interface."""
 
 
-DEFAULT_CHILD_SETS: list[dict[str, str]] = [
-    {
-        "stream": "customer_metadata",
-        "key": "customer_id",
-        "reads_stream": "customer_metadata_reads",
-        "parent_stream": "customers",
-        "parent_key": "id",
-    }
-]
-"""tap-equipme's declaration: a customer's metadata is complete whenever the customer appears
-in `customer_metadata_reads`, and goes when the customer is deleted."""
-
-
 def _child_sets(config: t.Mapping[str, t.Any]) -> list[ChildSet]:
     items = config.get("child_sets")
     if items is None:
-        items = DEFAULT_CHILD_SETS
+        items = []
     if not isinstance(items, list):
         msg = f"Setting 'child_sets' must be a list of objects, not {items!r}."
         raise WarehouseError(msg)
@@ -49,6 +36,14 @@ def _child_sets(config: t.Mapping[str, t.Any]) -> list[ChildSet]:
         return [ChildSet.from_setting(item, index) for index, item in enumerate(items)]
     except ValueError as exc:
         raise WarehouseError(str(exc)) from exc
+
+
+def _optional_text(config: t.Mapping[str, t.Any], name: str) -> str | None:
+    value = config.get(name)
+    if value is not None and not isinstance(value, str):
+        msg = f"Setting {name!r} must be a stream name (text), not {value!r}."
+        raise WarehouseError(msg)
+    return value or None
 
 
 def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
@@ -80,6 +75,8 @@ def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
         "commit_every_rows": commit_every_rows,
         "history": bool(config.get("history", True)),
         "child_sets": _child_sets(config),
+        "bookmark_stream": _optional_text(config, "bookmark_stream"),
+        "run_stats_key": _optional_text(config, "run_stats_key"),
     }
     return WRITERS[destination].from_settings(str(path), run_id, config, **options)
 
@@ -153,12 +150,24 @@ CONFIG_JSONSCHEMA: dict[str, t.Any] = th.PropertiesList(
                 th.Property("parent_key", th.StringType),
             )
         ),
-        default=DEFAULT_CHILD_SETS,
         description="Child streams whose rows of a parent are complete whenever the "
         "parent's `key` appears in `reads_stream` in a run: the parent's children not "
         "loaded in that run are soft-deleted; with `parent_stream`, children of a "
-        "soft-deleted parent (matched on its `parent_key`) too. Default: tap-equipme's "
-        "customer_metadata / customer_metadata_reads.",
+        "soft-deleted parent (matched on its `parent_key`) too. Default: none (the "
+        "source's pipeline declares them).",
+    ),
+    th.Property(
+        "bookmark_stream",
+        th.StringType,
+        description="The stream whose bookmark (`bookmarks.<stream>.replication_key_value` of "
+        "the STATE) `_equipme_loads` records as `bookmark_before` / `bookmark_after`. "
+        "Default: none.",
+    ),
+    th.Property(
+        "run_stats_key",
+        th.StringType,
+        description="Top-level key of the STATE under which the source reports its run "
+        "(requests by kind, responses by status), copied into `_equipme_loads`. Default: none.",
     ),
 ).to_dict()
 """The settings of `target-duckdb-lake` (see `--about`)."""
