@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tap_equipme.pipeline.errors import SyncError, SyncInterrupted
+from tap_equipme.pipeline.lake_connection import CREDENTIAL_ENV, LAKE_SETTINGS
 from tap_equipme.pipeline.loader_settings import TAP_LOADER_SETTINGS
 from tap_equipme.pipeline.processes import run_processes
 from tap_equipme.pipeline.schema_report import read_schema_changes
@@ -30,22 +31,6 @@ from tap_equipme.pipeline.summary import SyncSummary, read_loads
 ENV_PREFIX = "TAP_EQUIPME_"
 SECRET_SETTINGS = ("api_key",)
 DESTINATIONS = ("duckdb", "parquet", "ducklake")
-LAKE_SETTINGS = (
-    "lake_data_path",
-    "lake_schema",
-    "s3_endpoint",
-    "s3_region",
-    "s3_url_style",
-    "s3_use_ssl",
-)
-"""The loader settings of destination `ducklake` that `run_sync(lake=...)` passes on."""
-LAKE_CREDENTIAL_ENV = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "PGPASSWORD",
-)
-"""Lake credentials: only the loader gets them (from this environment); logs are redacted."""
 # A sync is paced by the API (one metadata request per customer), not by the target, so
 # small batches, each committed, cost it nothing and keep its memory flat as the data grows
 # (make bench, goal 4): an open DuckDB transaction holds its uncommitted rows in memory.
@@ -151,7 +136,7 @@ def run_sync(
         target_command: The target's command line (default `target-duckdb-lake`, found alike).
         target_settings: Extra target settings (e.g. `batch_size_rows`).
         lake: Destination `ducklake`: the `lake_*` / `s3_*` settings (see `LAKE_SETTINGS`);
-            credentials come from this process's environment (`LAKE_CREDENTIAL_ENV`).
+            credentials come from this process's environment (`CREDENTIAL_ENV`).
 
     Returns:
         The summary of the run.
@@ -171,7 +156,7 @@ def run_sync(
     lake = {k: v for k, v in (lake or {}).items() if k in LAKE_SETTINGS and v is not None}
     location = warehouse_location(destination, path, lake)
     secrets = [str(tap_config[k]) for k in SECRET_SETTINGS if tap_config.get(k)]
-    secrets += [os.environ[n] for n in LAKE_CREDENTIAL_ENV if os.environ.get(n)]
+    secrets += [os.environ[n] for n in CREDENTIAL_ENV if os.environ.get(n)]
     if env_settings:
         secrets += [
             os.environ[f"{ENV_PREFIX}{k.upper()}"]
@@ -197,7 +182,7 @@ def run_sync(
         if not env_settings:
             env = {k: v for k, v in env.items() if not k.startswith(ENV_PREFIX)}
         tap_env = {**env, **tap_secret_env} if not env_settings else {**tap_secret_env, **env}
-        for name in LAKE_CREDENTIAL_ENV:  # the tap never needs the lake's credentials
+        for name in CREDENTIAL_ENV:  # the tap never needs the lake's credentials
             tap_env.pop(name, None)
         target_config = {
             "batch_size_rows": SYNC_BATCH_SIZE_ROWS,
@@ -240,4 +225,10 @@ def run_sync(
     return summary
 
 
-__all__ = ["SyncError", "SyncInterrupted", "console_script", "run_sync"]
+__all__ = [
+    "LAKE_SETTINGS",
+    "SyncError",
+    "SyncInterrupted",
+    "console_script",
+    "run_sync",
+]

@@ -18,7 +18,7 @@ from singer_sdk.mapper import SameRecordTransform
 from tap_equipme.warehouse.errors import WarehouseError
 from tap_equipme.warehouse.reader import LazyRecordReader
 from tap_equipme.warehouse.sinks import WarehouseSink
-from tap_equipme.warehouse.target_settings import CONFIG_JSONSCHEMA, open_warehouse
+from tap_equipme.warehouse.target_settings import CONFIG_JSONSCHEMA, warehouse_opener
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -52,7 +52,7 @@ class TargetDuckdbLake(Target):
     config_jsonschema = CONFIG_JSONSCHEMA
 
     def __init__(self, **kwargs: t.Any) -> None:
-        """Initialize the target and open the warehouse (fails fast on bad settings).
+        """Initialize the target and check its settings (fails fast on bad ones).
 
         Args:
             **kwargs: See `singer_sdk.Target`.
@@ -63,8 +63,9 @@ class TargetDuckdbLake(Target):
         pa.set_memory_pool(pa.system_memory_pool())
         # One DuckDB connection and its open transaction are shared by all sinks.
         self.max_parallelism = 1
-        self.warehouse = open_warehouse(self.config)
-        _OPEN_WAREHOUSES.add(self.warehouse)
+        # Settings are checked now; the destination is opened (and locked) when writing starts.
+        self._open_warehouse = warehouse_opener(self.config)
+        self._warehouse: DuckDBWarehouse | None = None
         self._raw_sinks: dict[str, WarehouseSink | None] = {}
         self._line_sinks: dict[bytes, WarehouseSink | None] = {}
         self._raw_records_seen = 0
@@ -73,6 +74,21 @@ class TargetDuckdbLake(Target):
             self.message_reader.on_failure.append(self._on_failure)
             self.message_reader.raw_record_handler = self._take_raw_record
             self.message_reader.record_line_handler = self._take_record_line
+
+    @property
+    def warehouse(self) -> DuckDBWarehouse:
+        """The destination, opened when writing starts (first SCHEMA, STATE or end of input).
+
+        A target built but never written to (singer-sdk's test harness builds one per test
+        before the one it runs) therefore holds no file or directory lock.
+
+        Returns:
+            The warehouse writer.
+        """
+        if self._warehouse is None:
+            self._warehouse = self._open_warehouse()
+            _OPEN_WAREHOUSES.add(self._warehouse)
+        return self._warehouse
 
     def active_sink(self, stream_name: str) -> Sink | None:
         """Return the current sink of a stream.
@@ -280,7 +296,8 @@ class TargetDuckdbLake(Target):
         raise SystemExit(128 + signum)
 
     def _on_failure(self, exc: BaseException) -> None:
-        self.warehouse.fail(f"{type(exc).__name__}: {exc}")
+        if self._warehouse is not None:  # never opened: nothing to roll back
+            self._warehouse.fail(f"{type(exc).__name__}: {exc}")
 
     @override
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import typing as t
 import uuid
 
@@ -12,7 +13,7 @@ from tap_equipme.warehouse.duckdb_session import DEFAULT_COMMIT_EVERY_ROWS
 from tap_equipme.warehouse.duckdb_writer import DuckDBWarehouse
 from tap_equipme.warehouse.ducklake_writer import DuckLakeWarehouse
 from tap_equipme.warehouse.errors import WarehouseError
-from tap_equipme.warehouse.lake_config import lake_properties
+from tap_equipme.warehouse.lake_config import lake_properties, lake_settings
 from tap_equipme.warehouse.parquet_writer import ParquetWarehouse
 from tap_equipme.warehouse.sinks import DEFAULT_BATCH_SIZE_ROWS
 from tap_equipme.warehouse.state import DESTINATIONS
@@ -46,17 +47,20 @@ def _optional_text(config: t.Mapping[str, t.Any], name: str) -> str | None:
     return value or None
 
 
-def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
-    """Open the configured destination.
+def warehouse_opener(config: t.Mapping[str, t.Any]) -> t.Callable[[], DuckDBWarehouse]:
+    """Check the destination's settings now; return what opens it when writing starts.
+
+    Nothing is opened, created or locked here: a target that never writes leaves no trace
+    and holds no lock (e.g. a Parquet directory's).
 
     Args:
         config: The target's settings.
 
     Returns:
-        The warehouse writer.
+        A function that opens the warehouse writer.
 
     Raises:
-        WarehouseError: For a bad `destination` or `path`.
+        WarehouseError: For a bad `destination`, `path` or other setting.
     """
     destination = config.get("destination") or "duckdb"
     path = config.get("path")
@@ -70,6 +74,8 @@ def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
             "DuckLake catalog to load."
         )
         raise WarehouseError(msg)
+    if destination == "ducklake":
+        lake_settings(str(path), config)  # its checks, before anything is opened
     commit_every_rows = int(config.get("commit_every_rows") or DEFAULT_COMMIT_EVERY_ROWS)
     options: dict[str, t.Any] = {
         "commit_every_rows": commit_every_rows,
@@ -78,7 +84,21 @@ def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
         "bookmark_stream": _optional_text(config, "bookmark_stream"),
         "run_stats_key": _optional_text(config, "run_stats_key"),
     }
-    return WRITERS[destination].from_settings(str(path), run_id, config, **options)
+    return functools.partial(
+        WRITERS[destination].from_settings, str(path), run_id, config, **options
+    )
+
+
+def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
+    """Open the configured destination.
+
+    Args:
+        config: The target's settings.
+
+    Returns:
+        The warehouse writer.
+    """
+    return warehouse_opener(config)()
 
 
 CONFIG_JSONSCHEMA: dict[str, t.Any] = th.PropertiesList(
