@@ -18,17 +18,36 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tap_equipme.warehouse.arrow import Column, last_per_key, quote
 from tap_equipme.warehouse.change_tracking import history_table, seen_table
 from tap_equipme.warehouse.column_evolution import SCHEMA_CHANGES_TABLE, SchemaChange
 from tap_equipme.warehouse.connection import connect_duckdb, utc_now
 from tap_equipme.warehouse.duckdb_session import DuckDBSession, LoadStats
-from tap_equipme.warehouse.errors import IncompatibleSchemaError, WarehouseError
+from tap_equipme.warehouse.errors import IncompatibleSchemaError, MissingKeyError, WarehouseError
 
 _STAGED = "__equipme_staged"
 
 logger = logging.getLogger(__name__)
+
+
+def _check_keys(stream: str, batch: pa.Table, keys: list[str]) -> None:
+    """Refuse a batch with a record that lacks a key value, naming the stream and the key.
+
+    (The fast record paths skip singer-sdk's per-record check; without this, DuckDB would
+    report a NOT NULL failure of an internal staging table.)
+    """
+    for key in keys:
+        column = batch.column(key)
+        if column.null_count:
+            position = pc.index(pc.is_null(column), value=True).as_py()
+            msg = (
+                f"Stream {stream!r}: a record has no value for key property {key!r} (record "
+                f"{position + 1} of its batch of {batch.num_rows}); Singer requires every "
+                "key property in every record. Nothing of this batch was loaded."
+            )
+            raise MissingKeyError(msg)
 
 
 class DuckDBWarehouse(DuckDBSession):
@@ -200,6 +219,7 @@ class DuckDBWarehouse(DuckDBSession):
             WarehouseError: If a row breaks a NOT NULL column.
         """
         self.wait_for_loads()
+        _check_keys(stream, batch, keys)
         self.ensure_stream(stream, columns, keys)
         self._begin()
         types = self._existing_types(stream)

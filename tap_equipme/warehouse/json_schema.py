@@ -174,6 +174,24 @@ def _case_collisions(schema: dict[str, Any], path: str = "") -> list[list[str]]:
     return found
 
 
+def _empty_names(schema: dict[str, Any], path: str = "") -> list[str]:
+    """Return the paths of properties named `""`, at any depth (no column or field can be)."""
+    found: list[str] = []
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        found += [f"{path}''" for name in properties if name == ""]
+        for name, sub in properties.items():
+            if isinstance(sub, dict) and name:
+                found += _empty_names(sub, f"{path}{name}.")
+    items = schema.get("items")
+    if isinstance(items, dict):
+        found += _empty_names(items, f"{path}[]." if path else "[].")
+    for option in schema.get("anyOf") or schema.get("oneOf") or []:
+        if isinstance(option, dict):
+            found += _empty_names(option, path)
+    return found
+
+
 def columns_for(schema: dict[str, Any], key_properties: list[str]) -> list[Column]:
     """Return the table columns of a stream schema, in schema order.
 
@@ -191,6 +209,13 @@ def columns_for(schema: dict[str, Any], key_properties: list[str]) -> list[Colum
         SchemaConversionError: If a key property is missing from the schema, property
             names differ only in case, or a property has a bookkeeping column's name.
     """
+    empty = _empty_names(schema)
+    if empty:
+        msg = (
+            f"a property has an empty name (at {', '.join(empty)}), which no warehouse column "
+            "or field can have; rename it (for example with a stream map)"
+        )
+        raise SchemaConversionError(msg)
     collisions = _case_collisions(schema)
     if collisions:
         groups = "; ".join(" and ".join(repr(n) for n in names) for names in collisions)
