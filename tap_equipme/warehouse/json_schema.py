@@ -149,11 +149,11 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 """DuckDB folds only ASCII letters when it compares identifiers (`É` and `é` may coexist)."""
 
 
-def _case_collisions(schema: dict[str, Any], path: str = "") -> list[list[str]]:
-    """Return the groups of property names that differ only in case, at any depth.
+def _name_groups(schema: dict[str, Any], path: str = "") -> list[list[str]]:
+    """Return every object's property names, as dotted paths grouped by case-folded name.
 
     DuckDB identifiers (columns and STRUCT fields) are case-insensitive for ASCII letters,
-    so `a` and `A` cannot both be stored; nested names are given as dotted paths.
+    so the names of one group cannot all be stored.
     """
     found: list[list[str]] = []
     properties = schema.get("properties")
@@ -161,35 +161,28 @@ def _case_collisions(schema: dict[str, Any], path: str = "") -> list[list[str]]:
         by_folded: dict[str, list[str]] = {}
         for name in properties:
             by_folded.setdefault(name.translate(_ASCII_LOWER), []).append(f"{path}{name}")
-        found += [names for names in by_folded.values() if len(names) > 1]
+        found += list(by_folded.values())
         for name, sub in properties.items():
             if isinstance(sub, dict):
-                found += _case_collisions(sub, f"{path}{name}.")
+                found += _name_groups(sub, f"{path}{name}.")
     items = schema.get("items")
     if isinstance(items, dict):
-        found += _case_collisions(items, f"{path}[]." if path else "[].")
+        found += _name_groups(items, f"{path}[]." if path else "[].")
     for option in schema.get("anyOf") or schema.get("oneOf") or []:
         if isinstance(option, dict):
-            found += _case_collisions(option, path)
+            found += _name_groups(option, path)
     return found
 
 
-def _empty_names(schema: dict[str, Any], path: str = "") -> list[str]:
+def _case_collisions(schema: dict[str, Any]) -> list[list[str]]:
+    """Return the groups of property names that differ only in case, at any depth."""
+    return [names for names in _name_groups(schema) if len(names) > 1]
+
+
+def _empty_names(schema: dict[str, Any]) -> list[str]:
     """Return the paths of properties named `""`, at any depth (no column or field can be)."""
-    found: list[str] = []
-    properties = schema.get("properties")
-    if isinstance(properties, dict):
-        found += [f"{path}''" for name in properties if name == ""]
-        for name, sub in properties.items():
-            if isinstance(sub, dict) and name:
-                found += _empty_names(sub, f"{path}{name}.")
-    items = schema.get("items")
-    if isinstance(items, dict):
-        found += _empty_names(items, f"{path}[]." if path else "[].")
-    for option in schema.get("anyOf") or schema.get("oneOf") or []:
-        if isinstance(option, dict):
-            found += _empty_names(option, path)
-    return found
+    paths = [path for names in _name_groups(schema) for path in names]
+    return [f"{path}''" for path in paths if path == "" or path.endswith(".")]
 
 
 def columns_for(schema: dict[str, Any], key_properties: list[str]) -> list[Column]:
