@@ -1,6 +1,6 @@
-"""`target-duckdb-lake`: a singer-sdk Target that loads Singer streams into DuckDB or Parquet.
+"""`target-duckdb-lake`: a singer-sdk Target loading Singer streams into DuckDB or DuckLake.
 
-Settings and opening the destination: `target_settings`.
+Destinations: a DuckDB file, a Parquet directory, a DuckLake. Settings: `target_settings`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ _OPEN_WAREHOUSES: weakref.WeakSet[DuckDBWarehouse] = weakref.WeakSet()
 
 
 class TargetDuckdbLake(Target):
-    """Loads Singer streams into DuckDB (upserts) or Parquet (one file per stream)."""
+    """Loads Singer streams into a DuckDB file, a Parquet directory or a DuckLake (upserts)."""
 
     name = "target-duckdb-lake"
     package_name = "tap-equipme"
