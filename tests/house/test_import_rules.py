@@ -189,3 +189,30 @@ def test_the_rules_see_a_forbidden_import(tmp_path):
     assert _third_party(sample) == {"typing", "requests", "duckdb"}
     # and a relative import inside the package resolves to the absolute name
     assert "tap_equipme.warehouse.errors" in _imports(PACKAGE / "warehouse" / "state.py")
+
+
+def test_what_the_pipeline_tells_the_loader_matches_the_taps_streams():
+    # The pipeline names tap-equipme's streams for the loader without importing the tap's
+    # classes at run time; this keeps the two lists the same.
+    from tap_equipme.client import RUN_STATS_KEY
+    from tap_equipme.pipeline.loader_settings import BOOKMARK_STREAM, CHILD_SETS
+    from tap_equipme.pipeline.loader_settings import RUN_STATS_KEY as TOLD_RUN_STATS_KEY
+    from tap_equipme.streams import (
+        CustomerMetadataReadsStream,
+        CustomerMetadataStream,
+        CustomersStream,
+    )
+
+    assert TOLD_RUN_STATS_KEY == RUN_STATS_KEY
+    assert CustomersStream.name == BOOKMARK_STREAM
+    assert [
+        {
+            "stream": CustomerMetadataStream.name,
+            "key": "customer_id",
+            "reads_stream": CustomerMetadataReadsStream.name,
+            "parent_stream": CustomersStream.name,
+            "parent_key": "id",
+        }
+    ] == CHILD_SETS
+    assert "customer_id" in CustomerMetadataStream.primary_keys
+    assert CustomerMetadataReadsStream.primary_keys == ["customer_id"]
