@@ -5,7 +5,7 @@ It knows both programs only as processes and the warehouse only through its read
 (`warehouse.lake_config`). Modules: `sync` (`run_sync`), `processes` (starting, relaying,
 stopping the two), `pipes` (relaying lines, draining stderr), `stored_state` (the state and
 bookmark read before a run), `loader_settings` (what the loader is told of tap-equipme's
-streams), `summary` and `schema_report` (what a run reports), `errors`, `cli` (the
+streams), `summary` and `schema_report` (what a run reports), `sync_errors`, `cli` (the
 `equipme-sync` command line), `quality` (the DAG's checks), `publish` (views and export),
 `lake_connection` (a lake Connection and DAG params -> lake settings, credentials apart).
 
@@ -19,13 +19,13 @@ import importlib
 import typing as t
 
 if t.TYPE_CHECKING:
-    from tap_equipme.pipeline.errors import SyncError, SyncInterrupted
     from tap_equipme.pipeline.summary import SyncSummary
     from tap_equipme.pipeline.sync import run_sync
+    from tap_equipme.pipeline.sync_errors import SyncError, SyncInterrupted
 
 _HOMES = {
-    "SyncError": "errors",
-    "SyncInterrupted": "errors",
+    "SyncError": "sync_errors",
+    "SyncInterrupted": "sync_errors",
     "SyncSummary": "summary",
     "run_sync": "sync",
 }

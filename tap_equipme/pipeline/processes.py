@@ -10,8 +10,8 @@ import typing as t
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from tap_equipme.pipeline.errors import SyncError, SyncInterrupted
 from tap_equipme.pipeline.pipes import RecordRelay, StderrTail, redact
+from tap_equipme.pipeline.sync_errors import SyncError, SyncInterrupted
 
 if t.TYPE_CHECKING:
     from tap_equipme.pipeline.summary import SyncSummary

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-from tap_equipme.pipeline.errors import SyncError
 from tap_equipme.pipeline.loader_settings import BOOKMARK_STREAM
+from tap_equipme.pipeline.sync_errors import SyncError
 
 
 def read_pipeline_state(

@@ -20,13 +20,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tap_equipme.pipeline.errors import SyncError, SyncInterrupted
 from tap_equipme.pipeline.lake_connection import CREDENTIAL_ENV, LAKE_SETTINGS
 from tap_equipme.pipeline.loader_settings import TAP_LOADER_SETTINGS
 from tap_equipme.pipeline.processes import run_processes
 from tap_equipme.pipeline.schema_report import read_schema_changes
 from tap_equipme.pipeline.stored_state import bookmark_of, read_pipeline_state, warehouse_location
 from tap_equipme.pipeline.summary import SyncSummary, read_loads
+from tap_equipme.pipeline.sync_errors import SyncError, SyncInterrupted
 
 ENV_PREFIX = "TAP_EQUIPME_"
 SECRET_SETTINGS = ("api_key",)
