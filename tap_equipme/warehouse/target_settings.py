@@ -42,7 +42,7 @@ def _child_sets(config: t.Mapping[str, t.Any]) -> list[ChildSet]:
 def _optional_text(config: t.Mapping[str, t.Any], name: str) -> str | None:
     value = config.get(name)
     if value is not None and not isinstance(value, str):
-        msg = f"Setting {name!r} must be a stream name (text), not {value!r}."
+        msg = f"Setting {name!r} must be text (a name), not {value!r}."
         raise WarehouseError(msg)
     return value or None
 
