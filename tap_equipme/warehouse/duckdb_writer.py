@@ -19,17 +19,25 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+from singer_sdk.exceptions import MissingKeyPropertiesError
 
 from tap_equipme.warehouse.arrow import Column, last_per_key, quote
 from tap_equipme.warehouse.change_tracking import history_table, seen_table
 from tap_equipme.warehouse.column_evolution import SCHEMA_CHANGES_TABLE, SchemaChange
 from tap_equipme.warehouse.connection import connect_duckdb, utc_now
 from tap_equipme.warehouse.duckdb_session import DuckDBSession, LoadStats
-from tap_equipme.warehouse.errors import IncompatibleSchemaError, MissingKeyError, WarehouseError
+from tap_equipme.warehouse.errors import IncompatibleSchemaError, WarehouseError
 
 _STAGED = "__equipme_staged"
 
 logger = logging.getLogger(__name__)
+
+
+class MissingKeyError(WarehouseError, MissingKeyPropertiesError):
+    """A record without a value for one of its stream's key properties (Singer requires one).
+
+    (Here, not in `errors`: that module stays free of singer-sdk, for light importers.)
+    """
 
 
 def _check_keys(stream: str, batch: pa.Table, keys: list[str]) -> None:
@@ -380,6 +388,7 @@ __all__ = [
     "DuckDBWarehouse",
     "IncompatibleSchemaError",
     "LoadStats",
+    "MissingKeyError",
     "connect_duckdb",
     "seen_table",
 ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from singer_sdk.exceptions import MissingKeyPropertiesError
-
 
 class WarehouseError(Exception):
     """An error the user can fix (setting, path, lock, schema); the target exits 1."""
@@ -11,7 +9,3 @@ class WarehouseError(Exception):
 
 class IncompatibleSchemaError(WarehouseError):
     """A SCHEMA message that the existing table cannot take without losing data."""
-
-
-class MissingKeyError(WarehouseError, MissingKeyPropertiesError):
-    """A record without a value for one of its stream's key properties (Singer requires one)."""

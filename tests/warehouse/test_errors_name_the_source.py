@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tap_equipme.warehouse.errors import MissingKeyError
+from tap_equipme.warehouse.duckdb_writer import MissingKeyError
 from tap_equipme.warehouse.target import TargetDuckdbLake
 
 
