@@ -149,18 +149,19 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 """DuckDB folds only ASCII letters when it compares identifiers (`É` and `é` may coexist)."""
 
 
-def _name_groups(schema: dict[str, Any], path: str = "") -> list[list[str]]:
-    """Return every object's property names, as dotted paths grouped by case-folded name.
+def _name_groups(schema: dict[str, Any], path: str = "") -> list[list[tuple[str, str]]]:
+    """Return every object's property names, grouped by case-folded name, with their paths.
 
-    DuckDB identifiers (columns and STRUCT fields) are case-insensitive for ASCII letters,
-    so the names of one group cannot all be stored.
+    Each entry is `(name, dotted path)`. DuckDB identifiers (columns and STRUCT fields) are
+    case-insensitive for ASCII letters, so the names of one group cannot all be stored.
     """
-    found: list[list[str]] = []
+    found: list[list[tuple[str, str]]] = []
     properties = schema.get("properties")
     if isinstance(properties, dict):
-        by_folded: dict[str, list[str]] = {}
+        by_folded: dict[str, list[tuple[str, str]]] = {}
         for name in properties:
-            by_folded.setdefault(name.translate(_ASCII_LOWER), []).append(f"{path}{name}")
+            entry = (name, f"{path}{name}")
+            by_folded.setdefault(name.translate(_ASCII_LOWER), []).append(entry)
         found += list(by_folded.values())
         for name, sub in properties.items():
             if isinstance(sub, dict):
@@ -176,13 +177,12 @@ def _name_groups(schema: dict[str, Any], path: str = "") -> list[list[str]]:
 
 def _case_collisions(schema: dict[str, Any]) -> list[list[str]]:
     """Return the groups of property names that differ only in case, at any depth."""
-    return [names for names in _name_groups(schema) if len(names) > 1]
+    return [[p for _, p in group] for group in _name_groups(schema) if len(group) > 1]
 
 
 def _empty_names(schema: dict[str, Any]) -> list[str]:
     """Return the paths of properties named `""`, at any depth (no column or field can be)."""
-    paths = [path for names in _name_groups(schema) for path in names]
-    return [f"{path}''" for path in paths if path == "" or path.endswith(".")]
+    return [f"{p}''" for group in _name_groups(schema) for name, p in group if name == ""]
 
 
 def columns_for(schema: dict[str, Any], key_properties: list[str]) -> list[Column]:
