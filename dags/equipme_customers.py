@@ -37,6 +37,9 @@ from pathlib import Path
 
 from airflow.sdk import Asset, BaseHook, Param, dag, get_current_context, task
 
+# The one list of lake settings (light: no DuckDB, no singer-sdk, no sync machinery).
+from tap_equipme.pipeline.lake_connection import LAKE_SETTINGS
+
 CONN_ID = "equipme_default"
 LAKE_CONN_ID = "equipme_lake"
 POOL = "equipme_warehouse"
@@ -66,27 +69,8 @@ def warehouse_location(params: t.Mapping[str, t.Any]) -> tuple[str, Path | str]:
     return destination, Path(chosen).expanduser().resolve()
 
 
-LAKE_PARAMS = {
-    "lake_data_path": "string",
-    "lake_schema": "string",
-    "s3_endpoint": "string",
-    "s3_region": "string",
-    "s3_url_style": "string",
-    "s3_use_ssl": "boolean",
-}
+LAKE_PARAMS = {name: spec["type"] for name, spec in LAKE_SETTINGS.items()}
 """Destination `ducklake`: the non-secret lake settings (credentials: the worker's env)."""
-
-
-def lake_params(params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """Return the lake settings set in the run's params.
-
-    Args:
-        params: The run's params.
-
-    Returns:
-        The `lake_*` / `s3_*` settings that are not None.
-    """
-    return {name: params[name] for name in LAKE_PARAMS if params.get(name) is not None}
 
 
 def tap_config_from_connection(conn_id: str = CONN_ID) -> dict[str, t.Any]:
@@ -175,29 +159,6 @@ def lake_from_connection(conn_id: str = LAKE_CONN_ID, *, required: bool = True) 
         raise AirflowFailException(str(exc)) from None
 
 
-def lake_destination(
-    params: t.Mapping[str, t.Any],
-) -> tuple[str, dict[str, t.Any], dict[str, str]]:
-    """Return `(catalog, lake settings, credentials)` of a `ducklake` run.
-
-    With the Connection `equipme_lake` defined, it gives the catalog, the settings and the
-    credentials; the params `warehouse_path` and `lake_*` / `s3_*` override its non-secret
-    parts. Without it: the params (catalog default `$EQUIPME_WAREHOUSE_PATH`) and the
-    credentials already in the worker's environment.
-
-    Args:
-        params: The run's params.
-
-    Returns:
-        The catalog, the `lake_*` / `s3_*` settings and the environment variables to set.
-    """
-    target = lake_from_connection(required=False)
-    catalog = params.get("warehouse_path") or (target.catalog if target else None)
-    catalog = catalog or os.environ.get("EQUIPME_WAREHOUSE_PATH") or ""
-    settings = {**(target.settings if target else {}), **lake_params(params)}
-    return str(catalog), settings, dict(target.credentials) if target else {}
-
-
 def build_dag(
     dag_id: str,
     *,
@@ -274,14 +235,20 @@ def build_dag(
         def extract_load() -> dict[str, t.Any]:
             import sys
 
-            from tap_equipme.pipeline.lake_connection import lake_environment
+            from tap_equipme.pipeline.lake_connection import (
+                lake_destination,
+                lake_environment,
+                lake_params,
+            )
             from tap_equipme.pipeline.sync import run_sync
 
             params = get_current_context()["params"]
             destination, path = warehouse_location(params)
             lake, credentials = lake_params(params), dict[str, str]()
             if destination == "ducklake":
-                path, lake, credentials = lake_destination(params)
+                path, lake, credentials = lake_destination(
+                    params, lake_from_connection(required=False)
+                )
             # The lake's credentials reach the loader through its environment only.
             with lake_environment(credentials):
                 summary = run_sync(
@@ -302,14 +269,20 @@ def build_dag(
 
             from airflow.sdk.exceptions import AirflowFailException
 
-            from tap_equipme.pipeline.lake_connection import lake_environment
+            from tap_equipme.pipeline.lake_connection import (
+                lake_destination,
+                lake_environment,
+                lake_params,
+            )
             from tap_equipme.pipeline.quality import QualityError, api_total, check_warehouse
 
             params = get_current_context()["params"]
             destination, path = warehouse_location(params)
             lake, credentials = lake_params(params), dict[str, str]()
             if destination == "ducklake":
-                path, lake, credentials = lake_destination(params)
+                path, lake, credentials = lake_destination(
+                    params, lake_from_connection(required=False)
+                )
             try:
                 expected = api_total(tap_config_from_connection()) if full_refresh else None
                 with lake_environment(credentials):
@@ -349,21 +322,12 @@ def build_dag(
 
         @task(outlets=[CUSTOMERS_ASSET])
         def publish(report: dict[str, t.Any]) -> dict[str, t.Any]:
-            from tap_equipme.warehouse.views import create_views, export_parquet
+            from tap_equipme.pipeline.publish import publish as publish_warehouse
 
             params = get_current_context()["params"]
             destination, path = warehouse_location(params)
-            if destination != "duckdb":
-                return {"views": [], "exported": {}, "run_id": report["run_id"]}
-            path = Path(path)
-            export_dir = Path(params.get("export_dir") or path.parent / "export")
-            views = create_views(path)
-            exported = export_parquet(path, export_dir)
-            return {
-                "views": views,
-                "exported": {name: str(file) for name, file in exported.items()},
-                "run_id": report["run_id"],
-            }
+            published = publish_warehouse(destination, path, params.get("export_dir"))
+            return {**published, "run_id": report["run_id"]}
 
         publish(transform(quality_checks(extract_load())))  # type: ignore[arg-type]
 

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from singer_sdk import typing as th
 
 from tap_equipme import schemas
-from tap_equipme.client import EquipmeListStream, EquipmeStream
+from tap_equipme.client import EquipmeStream
 from tap_equipme.config_checks import parse_start_date
 from tap_equipme.http.api_client import array_problem
 from tap_equipme.http.fanout import map_bounded
+from tap_equipme.list_stream import EquipmeListStream
 from tap_equipme.listing.metadata_window import plan_slice
 
 if sys.version_info >= (3, 12):

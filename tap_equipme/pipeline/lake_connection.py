@@ -1,11 +1,12 @@
 """A DuckLake destination described by one Airflow-style Connection (host, login, extra...).
 
-The DAG looks the Connection up (`equipme_lake`) and hands its fields here; nothing in this
-module imports Airflow, so the mapping is tested without it. The result keeps the catalog
-(a libpq conninfo without the password), the `lake_*` / `s3_*` loader settings, and the
-credentials apart: the credentials go only into the environment of the process that runs the
-sync (`lake_environment`), where the loader reads them (`PGPASSWORD`, `AWS_*`), never into
-argv, settings, a log line or an XCom.
+The DAG looks the Connection up (`equipme_lake`) and hands its fields here, with its run's
+params (`lake_destination`); nothing in this module imports Airflow (nor anything heavy: the
+DAG file reads `LAKE_SETTINGS` when parsed), so the mapping is tested without it. The result
+keeps the catalog (a libpq conninfo without the password), the `lake_*` / `s3_*` loader
+settings, and the credentials apart: the credentials go only into the environment of the
+process that runs the sync (`lake_environment`), where the loader reads them (`PGPASSWORD`,
+`AWS_*`), never into argv, settings, a log line or an XCom.
 
 Connection fields:
 
@@ -23,15 +24,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from tap_equipme.warehouse.lake_config import CREDENTIAL_ENV, LAKE_SETTINGS
+
+__all__ = ["CREDENTIAL_ENV", "LAKE_SETTINGS"]
+
 SETTING_EXTRAS = {
-    "data_path": "lake_data_path",
-    "lake_schema": "lake_schema",
-    "s3_endpoint": "s3_endpoint",
-    "s3_region": "s3_region",
-    "s3_url_style": "s3_url_style",
-    "s3_use_ssl": "s3_use_ssl",
+    ("data_path" if name == "lake_data_path" else name): name for name in LAKE_SETTINGS
 }
-"""Connection extra -> loader setting."""
+"""Connection extra -> loader setting (the loader's `lake_*` / `s3_*` settings)."""
 CREDENTIAL_EXTRAS = {
     "aws_access_key_id": "AWS_ACCESS_KEY_ID",
     "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
@@ -157,3 +157,38 @@ def lake_environment(credentials: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def lake_params(params: Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """Return the lake settings set in a DAG run's params.
+
+    Args:
+        params: The run's params.
+
+    Returns:
+        The `lake_*` / `s3_*` settings that are not None.
+    """
+    return {name: params[name] for name in LAKE_SETTINGS if params.get(name) is not None}
+
+
+def lake_destination(
+    params: Mapping[str, t.Any], connection: LakeTarget | None
+) -> tuple[str, dict[str, t.Any], dict[str, str]]:
+    """Return `(catalog, lake settings, credentials)` of a `ducklake` run.
+
+    With the Connection (`connection`), it gives the catalog, the settings and the
+    credentials; the params `warehouse_path` and `lake_*` / `s3_*` override its non-secret
+    parts. Without it: the params (catalog default `$EQUIPME_WAREHOUSE_PATH`) and the
+    credentials already in the worker's environment.
+
+    Args:
+        params: The run's params.
+        connection: The lake Connection's destination (`lake_from_connection`), or None.
+
+    Returns:
+        The catalog, the `lake_*` / `s3_*` settings and the environment variables to set.
+    """
+    catalog = params.get("warehouse_path") or (connection.catalog if connection else None)
+    catalog = catalog or os.environ.get("EQUIPME_WAREHOUSE_PATH") or ""
+    settings = {**(connection.settings if connection else {}), **lake_params(params)}
+    return str(catalog), settings, dict(connection.credentials) if connection else {}

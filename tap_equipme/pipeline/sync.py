@@ -12,63 +12,29 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import typing as t
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tap_equipme.pipeline.pipes import RecordRelay, StderrTail, redact
+from tap_equipme.pipeline.lake_connection import CREDENTIAL_ENV, LAKE_SETTINGS
+from tap_equipme.pipeline.loader_settings import TAP_LOADER_SETTINGS
+from tap_equipme.pipeline.processes import run_processes
 from tap_equipme.pipeline.schema_report import read_schema_changes
+from tap_equipme.pipeline.stored_state import bookmark_of, read_pipeline_state, warehouse_location
 from tap_equipme.pipeline.summary import SyncSummary, read_loads
+from tap_equipme.pipeline.sync_errors import SyncError, SyncInterrupted
 
 ENV_PREFIX = "TAP_EQUIPME_"
 SECRET_SETTINGS = ("api_key",)
 DESTINATIONS = ("duckdb", "parquet", "ducklake")
-LAKE_SETTINGS = (
-    "lake_data_path",
-    "lake_schema",
-    "s3_endpoint",
-    "s3_region",
-    "s3_url_style",
-    "s3_use_ssl",
-)
-"""The loader settings of destination `ducklake` that `run_sync(lake=...)` passes on."""
-LAKE_CREDENTIAL_ENV = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "PGPASSWORD",
-)
-"""Lake credentials: only the loader gets them (from this environment); logs are redacted."""
-STOP_GRACE_SECONDS = 20.0
 # A sync is paced by the API (one metadata request per customer), not by the target, so
 # small batches, each committed, cost it nothing and keep its memory flat as the data grows
 # (make bench, goal 4): an open DuckDB transaction holds its uncommitted rows in memory.
 SYNC_BATCH_SIZE_ROWS = 10_000
-
-
-class SyncError(Exception):
-    """A failed run: the message is one redacted paragraph; `summary` tells what landed."""
-
-    def __init__(self, message: str, summary: SyncSummary | None = None) -> None:
-        super().__init__(message)
-        self.summary = summary
-
-
-class SyncInterrupted(SyncError):
-    """The run was stopped by SIGTERM / SIGINT (forwarded to the tap and the target)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"equipme-sync: stopped by signal {signum}; the state was not advanced.")
-        self.signum = signum
 
 
 def _write_private_json(directory: Path, name: str, payload: t.Any) -> Path:
@@ -77,117 +43,6 @@ def _write_private_json(directory: Path, name: str, payload: t.Any) -> Path:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(payload, handle)
     return path
-
-
-def _read_state(
-    destination: str, path: Path | str, lake: Mapping[str, t.Any] | None = None
-) -> dict[str, t.Any] | None:
-    from tap_equipme.warehouse.errors import WarehouseError
-    from tap_equipme.warehouse.state import read_state
-
-    try:
-        state = read_state(destination, path, lake)
-    except WarehouseError as exc:
-        raise SyncError(f"equipme-sync: {exc}") from exc
-    bookmark = _bookmark(state)
-    if bookmark is not None:
-        try:
-            datetime.fromisoformat(bookmark.replace("Z", "+00:00"))
-        except ValueError:
-            msg = (
-                f"equipme-sync: the stored state in {path} is corrupt: the customers bookmark "
-                f"{bookmark!r} is not an ISO-8601 date-time. Restore it, or delete it to start "
-                "over from the start date."
-            )
-            raise SyncError(msg) from None
-    return state
-
-
-def _location(destination: str, path: str | os.PathLike[str], lake: Mapping[str, t.Any]) -> str:
-    """Resolve `path` (a DuckLake catalog is checked, not resolved) and create its directory."""
-    if destination == "ducklake":
-        from tap_equipme.warehouse.errors import WarehouseError
-        from tap_equipme.warehouse.lake import lake_settings
-
-        try:
-            return lake_settings(path, lake).catalog
-        except WarehouseError as exc:
-            raise SyncError(f"equipme-sync: {exc}") from None
-    location = Path(path).expanduser().resolve()
-    try:
-        (location.parent if destination == "duckdb" else location).mkdir(
-            parents=True, exist_ok=True
-        )
-    except OSError as exc:
-        msg = f"equipme-sync: setting 'path' {str(path)!r}: cannot create its directory: {exc}"
-        raise SyncError(msg) from exc
-    return str(location)
-
-
-def _bookmark(state: Mapping[str, t.Any] | None) -> str | None:
-    from tap_equipme.warehouse.state import bookmark_of
-
-    return bookmark_of(dict(state) if state is not None else None)
-
-
-@contextmanager
-def _forwarded_signals(children: list[subprocess.Popen[bytes]]) -> Iterator[None]:
-    """Forward SIGTERM / SIGINT to the children, then stop the run (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous: dict[int, t.Any] = {}
-
-    def forward(signum: int, frame: t.Any) -> None:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
-        handler = previous.get(signum)
-        if callable(handler) and handler is not signal.default_int_handler:
-            handler(signum, frame)  # e.g. Airflow's own handler: let it do its job too
-        raise SyncInterrupted(signum)
-
-    for signum in (int(signal.SIGTERM), int(signal.SIGINT)):
-        previous[signum] = signal.signal(signum, forward)
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def _stop(child: subprocess.Popen[bytes], grace: float = STOP_GRACE_SECONDS) -> None:
-    """Terminate a child still running, then kill it if it ignores SIGTERM."""
-    if child.poll() is not None:
-        return
-    child.terminate()
-    try:
-        child.wait(grace)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
-
-
-class _Progress:
-    """Prints a line with the records relayed so far, every `interval` seconds."""
-
-    def __init__(self, relay: RecordRelay, interval: float, out: t.TextIO | None) -> None:
-        self.relay, self.interval, self.out = relay, interval, out
-        self.started = self.last = time.monotonic()
-
-    def tick(self) -> None:
-        now = time.monotonic()
-        if self.out is None or self.interval <= 0 or now - self.last < self.interval:
-            return
-        self.last = now
-        elapsed = now - self.started
-        counts = ", ".join(f"{name} {n:,}" for name, n in sorted(self.relay.records.items()))
-        total = sum(self.relay.records.values())
-        self.out.write(
-            f"equipme-sync: {elapsed:6.1f} s  {counts or 'no records yet'}"
-            f"  ({total / max(elapsed, 1e-9):,.0f} records/s)\n"
-        )
-        self.out.flush()
 
 
 def _tap_files(
@@ -281,7 +136,7 @@ def run_sync(
         target_command: The target's command line (default `target-duckdb-lake`, found alike).
         target_settings: Extra target settings (e.g. `batch_size_rows`).
         lake: Destination `ducklake`: the `lake_*` / `s3_*` settings (see `LAKE_SETTINGS`);
-            credentials come from this process's environment (`LAKE_CREDENTIAL_ENV`).
+            credentials come from this process's environment (`CREDENTIAL_ENV`).
 
     Returns:
         The summary of the run.
@@ -299,9 +154,9 @@ def run_sync(
         raise SyncError(msg)
     _check_tap_settings(tap_config, env_settings)
     lake = {k: v for k, v in (lake or {}).items() if k in LAKE_SETTINGS and v is not None}
-    location = _location(destination, path, lake)
+    location = warehouse_location(destination, path, lake)
     secrets = [str(tap_config[k]) for k in SECRET_SETTINGS if tap_config.get(k)]
-    secrets += [os.environ[n] for n in LAKE_CREDENTIAL_ENV if os.environ.get(n)]
+    secrets += [os.environ[n] for n in CREDENTIAL_ENV if os.environ.get(n)]
     if env_settings:
         secrets += [
             os.environ[f"{ENV_PREFIX}{k.upper()}"]
@@ -317,8 +172,8 @@ def run_sync(
         if full_refresh or tap_config.get("full_refresh")
         else str(tap_config.get("sync_mode") or "change_capture"),
     )
-    state_before = _read_state(destination, location, lake)
-    summary.bookmark_before = _bookmark(state_before)
+    state_before = read_pipeline_state(destination, location, lake)
+    summary.bookmark_before = bookmark_of(state_before)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="equipme-sync-"))
     try:
@@ -327,11 +182,12 @@ def run_sync(
         if not env_settings:
             env = {k: v for k, v in env.items() if not k.startswith(ENV_PREFIX)}
         tap_env = {**env, **tap_secret_env} if not env_settings else {**tap_secret_env, **env}
-        for name in LAKE_CREDENTIAL_ENV:  # the tap never needs the lake's credentials
+        for name in CREDENTIAL_ENV:  # the tap never needs the lake's credentials
             tap_env.pop(name, None)
         target_config = {
             "batch_size_rows": SYNC_BATCH_SIZE_ROWS,
             "commit_every_rows": SYNC_BATCH_SIZE_ROWS,
+            **TAP_LOADER_SETTINGS,
             **(target_settings or {}),
             **lake,
             "destination": destination,
@@ -340,7 +196,7 @@ def run_sync(
         }
         target_file = _write_private_json(workdir, "target.json", target_config)
         target_env = {k: v for k, v in env.items() if not k.startswith(ENV_PREFIX)}
-        _run_processes(
+        run_processes(
             summary,
             [*(tap_command or console_script("tap-equipme")), *tap_args],
             tap_env,
@@ -358,7 +214,7 @@ def run_sync(
         shutil.rmtree(workdir, ignore_errors=True)
         summary.duration_seconds = round(time.monotonic() - started, 3)
         try:
-            summary.bookmark_after = _bookmark(_read_state(destination, location, lake))
+            summary.bookmark_after = bookmark_of(read_pipeline_state(destination, location, lake))
             summary.loads = read_loads(destination, location, summary.run_id, lake)
             summary.schema_changes = read_schema_changes(
                 destination, location, summary.run_id, lake
@@ -369,110 +225,10 @@ def run_sync(
     return summary
 
 
-def _run_processes(
-    summary: SyncSummary,
-    tap_argv: list[str],
-    tap_env: dict[str, str],
-    target_argv: list[str],
-    target_env: dict[str, str],
-    secrets: list[str],
-    *,
-    progress: tuple[float, t.TextIO | None],
-    echo_logs: bool,
-) -> None:
-    """Start the target, then the tap; relay; stop the other side if one fails."""
-    children: list[subprocess.Popen[bytes]] = []
-    # Signals are forwarded from before the first child starts: a signal that came between
-    # a spawn and the relay would leave a child running and this process waiting on it.
-    with _forwarded_signals(children):
-        echo = progress[1] if echo_logs else None
-        try:
-            target = _spawn(target_argv, target_env, "target", stdin=subprocess.PIPE)
-            children.append(target)
-            tap = _spawn(tap_argv, tap_env, "tap", stdin=subprocess.DEVNULL)
-            children.append(tap)
-        except SyncError:
-            for child in children:
-                _stop(child)
-            summary.status = "failed"
-            raise
-        assert tap.stdout
-        assert tap.stderr
-        assert target.stdin
-        assert target.stdout
-        assert target.stderr
-        tails = {
-            "tap": StderrTail("tap", tap.stderr, secrets, echo=echo),
-            "target": StderrTail("target", target.stderr, secrets, echo=echo),
-        }
-        # The target's stdout carries the committed STATE lines; drain it so it never blocks.
-        StderrTail("target-stdout", target.stdout, secrets)
-        relay = RecordRelay(tap.stdout, target.stdin)
-        ticker = _Progress(relay, *progress)
-        target_failed_first = False
-        try:
-            relay.start()
-            while relay.is_alive():
-                relay.join(0.2)
-                ticker.tick()
-                if target.poll() is not None and tap.poll() is None:
-                    target_failed_first = True
-                    _stop(tap)
-            tap_code = tap.wait()
-            if tap_code != 0 and target.poll() is None:
-                # Abort the load: the target rolls back its open batch and marks the run
-                # failed; batches committed earlier (with their states) stay.
-                target.send_signal(signal.SIGTERM)
-            relay.close_sink()
-            target_code = target.wait()
-        finally:
-            summary.records = dict(relay.records)
-            for child in children:
-                _stop(child)
-            relay.close_sink()
-            for tail in tails.values():
-                tail.join(5)
-                if echo is None and progress[1] is not None:
-                    # Warnings (e.g. an unknown setting) must reach the user even on success.
-                    for line in tail.warnings:
-                        progress[1].write(f"equipme-sync: {tail.name}: {line}\n")
-            summary.requests = tails["tap"].request_stats
-        failure = _failure(tap_code, target_code, target_failed_first, relay, tails)
-        if failure:
-            summary.status = "failed"
-            summary.failure = redact(failure, secrets)
-            raise SyncError(summary.failure, summary)
-
-
-def _spawn(
-    argv: list[str], env: dict[str, str], side: str, *, stdin: t.Any
-) -> subprocess.Popen[bytes]:
-    try:
-        return subprocess.Popen(
-            argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-        )
-    except OSError as exc:
-        msg = f"equipme-sync: cannot start the {side} ({argv[0]!r}): {exc.strerror}."
-        raise SyncError(msg) from exc
-
-
-def _failure(
-    tap_code: int,
-    target_code: int,
-    target_failed_first: bool,
-    relay: RecordRelay,
-    tails: Mapping[str, StderrTail],
-) -> str | None:
-    """Return the failure paragraph of a run, or None if both sides succeeded."""
-    if tap_code == 0 and target_code == 0:
-        if relay.dropped_partial_line:
-            return "equipme-sync: the tap's output ended in the middle of a message."
-        return None
-    side, code = ("tap", tap_code)
-    if target_failed_first or (tap_code == 0 and target_code != 0):
-        side, code = ("target", target_code)
-    lines = "\n".join(f"    {line}" for line in tails[side].last_lines(15))
-    return (
-        f"equipme-sync: the {side} failed (exit code {code}); the stored bookmark was not "
-        f"advanced past the last committed batch. Last lines of the {side}'s log:\n{lines}"
-    )
+__all__ = [
+    "LAKE_SETTINGS",
+    "SyncError",
+    "SyncInterrupted",
+    "console_script",
+    "run_sync",
+]

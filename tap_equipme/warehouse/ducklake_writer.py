@@ -39,11 +39,13 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import duckdb
+from typing_extensions import Self
 
 from tap_equipme.warehouse.arrow import Column, quote
 from tap_equipme.warehouse.change_tracking import history_table
 from tap_equipme.warehouse.column_evolution import SCHEMA_CHANGES_TABLE
-from tap_equipme.warehouse.duckdb_writer import LOADS_COLUMNS, LOADS_TABLE, DuckDBWarehouse
+from tap_equipme.warehouse.duckdb_session import LOADS_COLUMNS, LOADS_TABLE
+from tap_equipme.warehouse.duckdb_writer import DuckDBWarehouse
 from tap_equipme.warehouse.errors import WarehouseError
 from tap_equipme.warehouse.journal import JournaledConnection
 from tap_equipme.warehouse.lake import LAKE_ALIAS, LakeSettings, connect_lake, lake_settings
@@ -95,7 +97,7 @@ class DuckLakeWarehouse(DuckDBWarehouse):
     @classmethod
     def from_settings(
         cls, path: str, run_id: str, settings: Mapping[str, Any], **options: Any
-    ) -> DuckDBWarehouse:
+    ) -> Self:
         """Open the lake named by `path` (the catalog) and the `lake_*` / `s3_*` settings.
 
         Args:

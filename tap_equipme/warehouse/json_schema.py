@@ -149,29 +149,40 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 """DuckDB folds only ASCII letters when it compares identifiers (`É` and `é` may coexist)."""
 
 
-def _case_collisions(schema: dict[str, Any], path: str = "") -> list[list[str]]:
-    """Return the groups of property names that differ only in case, at any depth.
+def _name_groups(schema: dict[str, Any], path: str = "") -> list[list[tuple[str, str]]]:
+    """Return every object's property names, grouped by case-folded name, with their paths.
 
-    DuckDB identifiers (columns and STRUCT fields) are case-insensitive for ASCII letters,
-    so `a` and `A` cannot both be stored; nested names are given as dotted paths.
+    Each entry is `(name, dotted path)`. DuckDB identifiers (columns and STRUCT fields) are
+    case-insensitive for ASCII letters, so the names of one group cannot all be stored.
     """
-    found: list[list[str]] = []
+    found: list[list[tuple[str, str]]] = []
     properties = schema.get("properties")
     if isinstance(properties, dict):
-        by_folded: dict[str, list[str]] = {}
+        by_folded: dict[str, list[tuple[str, str]]] = {}
         for name in properties:
-            by_folded.setdefault(name.translate(_ASCII_LOWER), []).append(f"{path}{name}")
-        found += [names for names in by_folded.values() if len(names) > 1]
+            entry = (name, f"{path}{name}")
+            by_folded.setdefault(name.translate(_ASCII_LOWER), []).append(entry)
+        found += list(by_folded.values())
         for name, sub in properties.items():
             if isinstance(sub, dict):
-                found += _case_collisions(sub, f"{path}{name}.")
+                found += _name_groups(sub, f"{path}{name}.")
     items = schema.get("items")
     if isinstance(items, dict):
-        found += _case_collisions(items, f"{path}[]." if path else "[].")
+        found += _name_groups(items, f"{path}[]." if path else "[].")
     for option in schema.get("anyOf") or schema.get("oneOf") or []:
         if isinstance(option, dict):
-            found += _case_collisions(option, path)
+            found += _name_groups(option, path)
     return found
+
+
+def _case_collisions(schema: dict[str, Any]) -> list[list[str]]:
+    """Return the groups of property names that differ only in case, at any depth."""
+    return [[p for _, p in group] for group in _name_groups(schema) if len(group) > 1]
+
+
+def _empty_names(schema: dict[str, Any]) -> list[str]:
+    """Return the paths of properties named `""`, at any depth (no column or field can be)."""
+    return [f"{p}''" for group in _name_groups(schema) for name, p in group if name == ""]
 
 
 def columns_for(schema: dict[str, Any], key_properties: list[str]) -> list[Column]:
@@ -191,6 +202,13 @@ def columns_for(schema: dict[str, Any], key_properties: list[str]) -> list[Colum
         SchemaConversionError: If a key property is missing from the schema, property
             names differ only in case, or a property has a bookkeeping column's name.
     """
+    empty = _empty_names(schema)
+    if empty:
+        msg = (
+            f"a property has an empty name (at {', '.join(empty)}), which no warehouse column "
+            "or field can have; rename it (for example with a stream map)"
+        )
+        raise SchemaConversionError(msg)
     collisions = _case_collisions(schema)
     if collisions:
         groups = "; ".join(" and ".join(repr(n) for n in names) for names in collisions)

@@ -23,7 +23,8 @@ import duckdb
 from tap_equipme.warehouse.arrow import Column, quote
 from tap_equipme.warehouse.column_evolution import SCHEMA_CHANGES_TABLE
 from tap_equipme.warehouse.connection import connect_duckdb
-from tap_equipme.warehouse.duckdb_writer import LOADS_TABLE, DuckDBWarehouse
+from tap_equipme.warehouse.duckdb_session import LOADS_TABLE
+from tap_equipme.warehouse.duckdb_writer import DuckDBWarehouse
 from tap_equipme.warehouse.errors import WarehouseError
 from tap_equipme.warehouse.state import STATE_FILE, parse_state, write_json_atomically
 

@@ -17,17 +17,20 @@ STATE_FILE = "_equipme_state.json"
 DESTINATIONS = ("duckdb", "parquet", "ducklake")
 
 
-def bookmark_of(state: dict[str, Any] | None) -> str | None:
-    """Return the customers bookmark (`createdAfter`) of a state, if any.
+def stream_bookmark(state: Mapping[str, Any] | None, stream: str | None) -> str | None:
+    """Return a stream's bookmark in singer-sdk's state shape, if any.
 
     Args:
         state: A Singer state.
+        stream: The stream (the loader's `bookmark_stream` setting); None: no bookmark.
 
     Returns:
-        `state["bookmarks"]["customers"]["replication_key_value"]` as text, or None.
+        `state["bookmarks"][stream]["replication_key_value"]` as text, or None.
     """
+    if stream is None:
+        return None
     try:
-        value = (state or {})["bookmarks"]["customers"]["replication_key_value"]
+        value = (state or {})["bookmarks"][stream]["replication_key_value"]
     except (KeyError, TypeError):
         return None
     return None if value is None else str(value)

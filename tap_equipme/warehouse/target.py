@@ -1,33 +1,25 @@
-"""`target-duckdb-lake`: a singer-sdk Target that loads Singer streams into DuckDB or Parquet."""
+"""`target-duckdb-lake`: a singer-sdk Target loading Singer streams into DuckDB or DuckLake.
+
+Destinations: a DuckDB file, a Parquet directory, a DuckLake. Settings: `target_settings`.
+"""
 
 from __future__ import annotations
 
 import sys
 import typing as t
-import uuid
 import weakref
 
 import msgspec
 import pyarrow as pa
 from singer_sdk import Target
-from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.mapper import SameRecordTransform
 
-from tap_equipme.warehouse.change_tracking import ChildSet
-from tap_equipme.warehouse.duckdb_writer import DEFAULT_COMMIT_EVERY_ROWS, DuckDBWarehouse
-from tap_equipme.warehouse.ducklake_writer import DuckLakeWarehouse
 from tap_equipme.warehouse.errors import WarehouseError
-from tap_equipme.warehouse.lake_config import lake_properties
-from tap_equipme.warehouse.parquet_writer import ParquetWarehouse
 from tap_equipme.warehouse.reader import LazyRecordReader
-from tap_equipme.warehouse.sinks import DEFAULT_BATCH_SIZE_ROWS, WarehouseSink
-from tap_equipme.warehouse.state import DESTINATIONS
-from tap_equipme.warehouse.versions import (
-    ACTIVATE_VERSION_MODES,
-    VersionTracker,
-    activate_version_mode,
-)
+from tap_equipme.warehouse.sinks import WarehouseSink
+from tap_equipme.warehouse.target_settings import CONFIG_JSONSCHEMA, warehouse_opener
+from tap_equipme.warehouse.versions import VersionTracker, activate_version_mode
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -39,78 +31,15 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.sinks import Sink
 
-WRITERS: dict[str, type[DuckDBWarehouse]] = {
-    "duckdb": DuckDBWarehouse,
-    "parquet": ParquetWarehouse,
-    "ducklake": DuckLakeWarehouse,
-}
-"""One writer class per destination (see `state.DESTINATIONS`), all behind one interface."""
+    from tap_equipme.warehouse.duckdb_writer import DuckDBWarehouse
+
 _RECORD_DECODER = msgspec.json.Decoder()
 _OPEN_WAREHOUSES: weakref.WeakSet[DuckDBWarehouse] = weakref.WeakSet()
 """Warehouses opened by targets in this process, so the CLI can roll back on any exit."""
 
 
-DEFAULT_CHILD_SETS: list[dict[str, str]] = [
-    {
-        "stream": "customer_metadata",
-        "key": "customer_id",
-        "reads_stream": "customer_metadata_reads",
-        "parent_stream": "customers",
-        "parent_key": "id",
-    }
-]
-"""tap-equipme's declaration: a customer's metadata is complete whenever the customer appears
-in `customer_metadata_reads`, and goes when the customer is deleted."""
-
-
-def _child_sets(config: t.Mapping[str, t.Any]) -> list[ChildSet]:
-    items = config.get("child_sets")
-    if items is None:
-        items = DEFAULT_CHILD_SETS
-    if not isinstance(items, list):
-        msg = f"Setting 'child_sets' must be a list of objects, not {items!r}."
-        raise WarehouseError(msg)
-    try:
-        return [ChildSet.from_setting(item, index) for index, item in enumerate(items)]
-    except ValueError as exc:
-        raise WarehouseError(str(exc)) from exc
-
-
-def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
-    """Open the configured destination.
-
-    Args:
-        config: The target's settings.
-
-    Returns:
-        The warehouse writer.
-
-    Raises:
-        WarehouseError: For a bad `destination` or `path`.
-    """
-    destination = config.get("destination") or "duckdb"
-    path = config.get("path")
-    run_id = config.get("run_id") or str(uuid.uuid4())
-    if destination not in WRITERS:
-        msg = f"Setting 'destination': {destination!r} is not one of {list(WRITERS)}."
-        raise WarehouseError(msg)
-    if not path:
-        msg = (
-            "Setting 'path' is required: the DuckDB file, the Parquet directory or the "
-            "DuckLake catalog to load."
-        )
-        raise WarehouseError(msg)
-    commit_every_rows = int(config.get("commit_every_rows") or DEFAULT_COMMIT_EVERY_ROWS)
-    options: dict[str, t.Any] = {
-        "commit_every_rows": commit_every_rows,
-        "history": bool(config.get("history", True)),
-        "child_sets": _child_sets(config),
-    }
-    return WRITERS[destination].from_settings(str(path), run_id, config, **options)
-
-
 class TargetDuckdbLake(Target):
-    """Loads Singer streams into DuckDB (upserts) or Parquet (one file per stream)."""
+    """Loads Singer streams into a DuckDB file, a Parquet directory or a DuckLake (upserts)."""
 
     name = "target-duckdb-lake"
     package_name = "tap-equipme"
@@ -121,102 +50,10 @@ class TargetDuckdbLake(Target):
         PluginCapabilities.ACTIVATE_VERSION,
     ]
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "destination",
-            th.StringType(allowed_values=list(DESTINATIONS)),
-            default="duckdb",
-            description="Where to load: a DuckDB file (`duckdb`), a Parquet directory "
-            "(`parquet`) or a DuckLake lakehouse (`ducklake`).",
-        ),
-        th.Property(
-            "path",
-            th.StringType,
-            required=True,
-            description="The DuckDB file, the directory of the Parquet files, or the "
-            "DuckLake catalog: `postgres:<libpq conninfo>` (password from PGPASSWORD, a "
-            "passfile or a service file, never here) or a local catalog file.",
-        ),
-        *lake_properties(),
-        th.Property(
-            "run_id",
-            th.StringType,
-            description="Identifier of this load in `_equipme_loads` (default: a new UUID).",
-        ),
-        th.Property(
-            "batch_size_rows",
-            th.IntegerType(minimum=1),
-            default=DEFAULT_BATCH_SIZE_ROWS,
-            description="Rows per batch (parsed as one Arrow table, upserted while the next "
-            "batch is parsed).",
-        ),
-        th.Property(
-            "commit_every_rows",
-            th.IntegerType(minimum=1),
-            default=DEFAULT_COMMIT_EVERY_ROWS,
-            description="Batches are committed with the STATE that covers them; without a "
-            "STATE, the open transaction is committed once it holds this many rows (bounds "
-            "DuckDB's transaction memory).",
-        ),
-        th.Property(
-            "load_method",
-            th.StringType(allowed_values=["upsert"]),
-            default="upsert",
-            description="Always `upsert`: rows are upserted by the stream's key properties "
-            "(appended when it has none); full refreshes soft-delete via ACTIVATE_VERSION.",
-        ),
-        th.Property(
-            "validate_records",
-            th.BooleanType,
-            default=False,
-            description="Validate each record with JSON Schema (slow); the warehouse's "
-            "column types check every value anyway.",
-        ),
-        th.Property(
-            "history",
-            th.BooleanType,
-            default=True,
-            description="Keep a `<stream>_history` table (SCD type 2: one row per observed "
-            "version, `_valid_from` / `_valid_to`) for every stream with key properties.",
-        ),
-        th.Property(
-            "activate_version_mode",
-            th.StringType(allowed_values=list(ACTIVATE_VERSION_MODES)),
-            default="closing",
-            description="When a full refresh's ACTIVATE_VERSION marks the rows absent from "
-            "it deleted. `closing` (default, safe): only once the tap repeats "
-            "ACTIVATE_VERSION after the stream's records, as tap-equipme does; a run cut "
-            "short deletes nothing. `opening`: for taps built on singer-sdk, which send it "
-            "only before the records: the rows of older versions are also marked deleted "
-            "when the input ends cleanly (end of file; never after a signal or an error) and "
-            "a STATE came after the stream's last record; with the final STATE. Risk of "
-            "`opening`: a tap that dies right after a STATE in the middle of a stream (every "
-            "10,000 records in singer-sdk) looks finished, so the rows it had not sent yet "
-            "are marked deleted until its next full refresh. Keep `closing` for tap-equipme. "
-            "See docs/singer-peers.md.",
-        ),
-        th.Property(
-            "child_sets",
-            th.ArrayType(
-                th.ObjectType(
-                    th.Property("stream", th.StringType, required=True),
-                    th.Property("key", th.StringType, required=True),
-                    th.Property("reads_stream", th.StringType, required=True),
-                    th.Property("parent_stream", th.StringType),
-                    th.Property("parent_key", th.StringType),
-                )
-            ),
-            default=DEFAULT_CHILD_SETS,
-            description="Child streams whose rows of a parent are complete whenever the "
-            "parent's `key` appears in `reads_stream` in a run: the parent's children not "
-            "loaded in that run are soft-deleted; with `parent_stream`, children of a "
-            "soft-deleted parent (matched on its `parent_key`) too. Default: tap-equipme's "
-            "customer_metadata / customer_metadata_reads.",
-        ),
-    ).to_dict()
+    config_jsonschema = CONFIG_JSONSCHEMA
 
     def __init__(self, **kwargs: t.Any) -> None:
-        """Initialize the target and open the warehouse (fails fast on bad settings).
+        """Initialize the target and check its settings (fails fast on bad ones).
 
         Args:
             **kwargs: See `singer_sdk.Target`.
@@ -227,10 +64,11 @@ class TargetDuckdbLake(Target):
         pa.set_memory_pool(pa.system_memory_pool())
         # One DuckDB connection and its open transaction are shared by all sinks.
         self.max_parallelism = 1
-        self.warehouse = open_warehouse(self.config)
-        # Which reading of ACTIVATE_VERSION applies (see `versions`).
-        self.warehouse.versions = VersionTracker(activate_version_mode(self.config))
-        _OPEN_WAREHOUSES.add(self.warehouse)
+        # Settings are checked now; the destination is opened (and locked) when writing starts.
+        self._open_warehouse = warehouse_opener(self.config)
+        self._warehouse: DuckDBWarehouse | None = None
+        # Which reading of ACTIVATE_VERSION applies (see `versions`); checked now.
+        self._version_mode = activate_version_mode(self.config)
         self._raw_sinks: dict[str, WarehouseSink | None] = {}
         self._line_sinks: dict[bytes, WarehouseSink | None] = {}
         self._raw_records_seen = 0
@@ -239,6 +77,22 @@ class TargetDuckdbLake(Target):
             self.message_reader.on_failure.append(self._on_failure)
             self.message_reader.raw_record_handler = self._take_raw_record
             self.message_reader.record_line_handler = self._take_record_line
+
+    @property
+    def warehouse(self) -> DuckDBWarehouse:
+        """The destination, opened when writing starts (first SCHEMA, STATE or end of input).
+
+        A target built but never written to (singer-sdk's test harness builds one per test
+        before the one it runs) therefore holds no file or directory lock.
+
+        Returns:
+            The warehouse writer.
+        """
+        if self._warehouse is None:
+            self._warehouse = self._open_warehouse()
+            self._warehouse.versions = VersionTracker(self._version_mode)
+            _OPEN_WAREHOUSES.add(self._warehouse)
+        return self._warehouse
 
     def active_sink(self, stream_name: str) -> Sink | None:
         """Return the current sink of a stream.
@@ -465,7 +319,8 @@ class TargetDuckdbLake(Target):
         raise SystemExit(128 + signum)
 
     def _on_failure(self, exc: BaseException) -> None:
-        self.warehouse.fail(f"{type(exc).__name__}: {exc}")
+        if self._warehouse is not None:  # never opened: nothing to roll back
+            self._warehouse.fail(f"{type(exc).__name__}: {exc}")
 
     @override
     @classmethod

@@ -17,6 +17,8 @@ from typing import Any
 import duckdb
 import pytest
 
+from tap_equipme.pipeline.loader_settings import TAP_LOADER_SETTINGS
+
 
 def customer(customer_id: int, **overrides: Any) -> dict[str, Any]:
     """A customer record in the API's shape (the fields the reporting views read)."""
@@ -80,7 +82,13 @@ class Lake:
     readers: dict[tuple[str, str], duckdb.DuckDBPyConnection] = field(default_factory=dict)
 
     def config(self, **overrides: Any) -> dict[str, Any]:
-        return {"destination": "ducklake", "path": self.catalog, **self.settings, **overrides}
+        return {
+            "destination": "ducklake",
+            "path": self.catalog,
+            **TAP_LOADER_SETTINGS,  # tap-equipme's streams, as equipme-sync passes them
+            **self.settings,
+            **overrides,
+        }
 
     def load(self, batch: Iterable[dict[str, Any]], **overrides: Any) -> list[dict[str, Any]]:
         """Run the loader in this process on the messages; return the STATEs it emitted."""

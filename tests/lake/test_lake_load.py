@@ -95,7 +95,7 @@ def test_a_local_catalog_file_serves_one_machine(
 
 def test_a_catalog_holding_a_password_is_refused_before_anything_is_written(lake: Any) -> None:
     from tap_equipme.warehouse.errors import WarehouseError
-    from tap_equipme.warehouse.target import open_warehouse
+    from tap_equipme.warehouse.target_settings import open_warehouse
 
     with pytest.raises(WarehouseError, match="PGPASSWORD") as info:
         open_warehouse(lake.config(path="postgres:host=db dbname=lake password=hunter2"))
@@ -106,7 +106,7 @@ def test_a_catalog_holding_a_password_is_refused_before_anything_is_written(lake
 
 def test_bad_lake_settings_name_the_setting(lake: Any) -> None:
     from tap_equipme.warehouse.errors import WarehouseError
-    from tap_equipme.warehouse.target import open_warehouse
+    from tap_equipme.warehouse.target_settings import open_warehouse
 
     with pytest.raises(WarehouseError, match="'lake_schema'"):
         open_warehouse(lake.config(lake_schema="bad-name; DROP"))

@@ -15,8 +15,9 @@ import duckdb
 import psutil
 import pytest
 
+from tap_equipme.pipeline.stored_state import bookmark_of
 from tap_equipme.pipeline.sync import SyncError, run_sync
-from tap_equipme.warehouse.state import bookmark_of, read_state
+from tap_equipme.warehouse.state import read_state
 
 FAKE_TAP = (sys.executable, str(Path(__file__).with_name("fake_tap.py")))
 KEY = "sandbox-key-7f3a9c1e-DO-NOT-LEAK"

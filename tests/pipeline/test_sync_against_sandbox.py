@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tap_equipme.pipeline.stored_state import bookmark_of
 from tap_equipme.pipeline.sync import SyncError, run_sync
-from tap_equipme.warehouse.state import bookmark_of, read_state
+from tap_equipme.warehouse.state import read_state
 
 NEW_CUSTOMERS = [
     {"name": "Aalborg Nybyg ApS", "customerNumber": "NEW-1", "active": True},

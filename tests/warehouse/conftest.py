@@ -20,6 +20,8 @@ from typing import Any
 import duckdb
 import pytest
 
+from tap_equipme.pipeline.loader_settings import TAP_LOADER_SETTINGS
+
 TARGET = [str(Path(sys.executable).parent / "target-duckdb-lake")]
 
 
@@ -144,7 +146,13 @@ class TargetRunner:
     capsys: pytest.CaptureFixture[str]
 
     def config(self, **settings: Any) -> dict[str, Any]:
-        return {"path": str(self.tmp_path / "warehouse.duckdb"), **settings}
+        # The loader knows no source: these tests load tap-equipme's streams, so they give it
+        # what equipme-sync gives it (child sets, the bookmark stream, the run-stats key).
+        return {
+            "path": str(self.tmp_path / "warehouse.duckdb"),
+            **TAP_LOADER_SETTINGS,
+            **settings,
+        }
 
     def in_process(
         self, messages: Iterable[dict[str, Any]], *, text: bool = False, **settings: Any

@@ -64,7 +64,7 @@ def test_a_directory_as_duckdb_path_is_a_clear_error(target, tmp_path, singer):
 def test_unwritable_directory_is_a_clear_error(tmp_path):
     import os
 
-    from tap_equipme.warehouse.target import open_warehouse
+    from tap_equipme.warehouse.target_settings import open_warehouse
 
     locked_dir = tmp_path / "ro"
     locked_dir.mkdir()
@@ -116,7 +116,7 @@ def test_duckdb_file_locked_by_another_process_is_a_clear_error(target, tmp_path
 
 
 def test_parquet_directory_locked_by_another_load_is_a_clear_error(tmp_path):
-    from tap_equipme.warehouse.target import open_warehouse
+    from tap_equipme.warehouse.target_settings import open_warehouse
 
     first = open_warehouse({"destination": "parquet", "path": str(tmp_path / "lake")})
     try:
@@ -142,7 +142,7 @@ def test_read_state_rejects_an_unknown_destination(tmp_path):
 def test_a_corrupt_stored_state_is_a_clear_error_and_releases_the_warehouse(tmp_path, destination):
     import duckdb
 
-    from tap_equipme.warehouse.target import open_warehouse
+    from tap_equipme.warehouse.target_settings import open_warehouse
 
     path = tmp_path / ("w.duckdb" if destination == "duckdb" else "lake")
     open_warehouse({"destination": destination, "path": str(path)}).finish()

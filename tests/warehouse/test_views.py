@@ -136,3 +136,17 @@ def test_export_parquet_writes_tables_and_views(loaded, tmp_path):
     assert sorted(report.column("id").to_pylist()) == [1, 2, 4]
     assert duckdb.sql(f"SELECT count(*) FROM '{written['customers']}'").fetchall() == [(4,)]
     assert not [p for p in (tmp_path / "export").iterdir() if p.name.startswith(".")]
+
+
+def test_the_pipelines_publish_makes_the_views_and_the_export_the_dag_publishes(loaded, tmp_path):
+    from tap_equipme.pipeline.publish import publish
+
+    published = publish("duckdb", loaded, tmp_path / "out")
+    assert published["views"] == list(REPORT_VIEWS)
+    assert set(published["exported"]) == {"customers", "customer_metadata", *REPORT_VIEWS}
+    assert published["exported"]["customers"] == str(tmp_path / "out" / "customers.parquet")
+    # Default export directory: `export/` beside the DuckDB file; other destinations: nothing.
+    assert publish("duckdb", loaded)["exported"]["customers"] == str(
+        loaded.parent / "export" / "customers.parquet"
+    )
+    assert publish("parquet", tmp_path / "lake") == {"views": [], "exported": {}}
