@@ -299,7 +299,11 @@ def build_dag(
             """`dbt build` of transform/ after the checks: the asset moves only if it passes."""
             from airflow.sdk.exceptions import AirflowFailException
 
-            from tap_equipme.pipeline.lake_connection import lake_environment
+            from tap_equipme.pipeline.lake_connection import (
+                lake_destination,
+                lake_environment,
+                lake_params,
+            )
             from tap_equipme.pipeline.transform import TransformError, run_dbt_build
 
             params = get_current_context()["params"]
@@ -309,7 +313,9 @@ def build_dag(
             lake, credentials = lake_params(params), dict[str, str]()
             dbt_path = params.get("dbt_path")
             if destination == "ducklake":
-                path, lake, credentials = lake_destination(params)
+                path, lake, credentials = lake_destination(
+                    params, lake_from_connection(required=False)
+                )
                 home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
                 dbt_path = dbt_path or str(home / "data" / "equipme_dbt.duckdb")
             try:
