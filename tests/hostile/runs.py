@@ -67,12 +67,11 @@ def config_file(tmp_path: Path, api_url: str, **settings: Any) -> Path:
 def tap(tmp_path: Path, api_url: str, api_key: str, timeout: float = 60, **settings: Any) -> Run:
     """`tap-equipme --config ...` (its Singer messages on stdout)."""
     config = config_file(tmp_path, api_url, **settings)
-    return _run([str(BIN / "tap-equipme"), "--config", str(config)], api_key, tmp_path, timeout)
+    argv = [str(BIN / "tap-equipme"), "--config", str(config), "--config", "ENV"]
+    return _run(argv, api_key, tmp_path, timeout)
 
 
-def sync(
-    tmp_path: Path, api_url: str, api_key: str, timeout: float = 120, **settings: Any
-) -> Run:
+def sync(tmp_path: Path, api_url: str, api_key: str, timeout: float = 120, **settings: Any) -> Run:
     """`equipme-sync` into tmp_path/warehouse.duckdb."""
     config = config_file(tmp_path, api_url, **settings)
     argv = [
@@ -108,3 +107,26 @@ def bookmark(tmp_path: Path) -> str:
     raw = warehouse(tmp_path)["state"][0][0]
     state = json.loads(raw) if isinstance(raw, str) else raw
     return str(state["bookmarks"]["customers"]["replication_key_value"])
+
+
+def tap_peak_memory(
+    tmp_path: Path, api_url: str, api_key: str, **settings: Any
+) -> tuple[Run, float]:
+    """`tap-equipme`, run by a fresh Python that reports its children's peak RSS in MB."""
+    config = config_file(tmp_path, api_url, **settings)
+    probe = (
+        "import resource, subprocess, sys\n"
+        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "sys.stdout.write(done.stdout)\n"
+        "sys.stderr.write(done.stderr)\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+        "sys.stderr.write(f'\\nPEAK_MB {peak:.0f}\\n')\n"
+        "sys.exit(done.returncode)\n"
+    )
+    tap_argv = [str(BIN / "tap-equipme"), "--config", str(config), "--config", "ENV"]
+    argv = [sys.executable, "-c", probe, *tap_argv]
+    run = _run(argv, api_key, tmp_path, 120)
+    peak = next(
+        float(line.split()[1]) for line in run.stderr.splitlines() if line.startswith("PEAK_MB")
+    )
+    return run, peak

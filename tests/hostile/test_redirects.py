@@ -124,6 +124,7 @@ def test_quality_check_api_total_refuses_a_redirect_to_another_host(
     assert foreign.requests == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("endpoint", ["list", "metadata"])
 def test_equipme_sync_refuses_a_redirect_and_leaves_the_warehouse_untouched(
     endpoint: str,
