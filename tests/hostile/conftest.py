@@ -25,7 +25,8 @@ def _results() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         name, PROJECT_ROOT / "tests" / "reliability" / "results.py"
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import http.server
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -161,16 +160,16 @@ class Recorder:
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 request = Request(parts.path, parse_qs(parts.query), dict(self.headers.items()))
                 try:
                     reply = double._answer(request)
-                except Exception as exc:  # noqa: BLE001 (the double must answer something)
+                except Exception as exc:
                     reply = Reply.json({"errorDescription": f"double: {exc}"}, status=599)
                 try:
                     self._send(reply)
-                except (BrokenPipeError, ConnectionResetError, socket.timeout):
+                except (TimeoutError, BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
 
             def _send(self, reply: Reply) -> None:
@@ -208,7 +207,7 @@ class Recorder:
                 if length != total:
                     self.close_connection = True
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         return Handler
