@@ -175,15 +175,21 @@ def test_a_stall_before_the_headers_times_out_and_is_retried_then_reported(
     assert len(hostile.requests) == 2
 
 
-def test_a_body_shorter_than_its_content_length_is_retried_then_reported(
-    hostile: HostileApi, api_key: str, hostile_case: Case
+@pytest.mark.parametrize(
+    ("announced", "problem"),
+    [(5000, "no complete response"), (8, "invalid JSON")],
+    ids=["length-over-body", "length-under-body"],
+)
+def test_a_content_length_that_does_not_match_the_body_is_retried_then_reported(
+    announced: int, problem: str, hostile: HostileApi, api_key: str, hostile_case: Case
 ):
     hostile_case(
-        "Content-Length larger than the body sent",
-        "truncated body retried, then 'failed after 2 attempts'",
+        f"Content-Length {'larger' if announced > 100 else 'smaller'} than the body sent",
+        f"retried, then 'failed after 2 attempts' ({problem})",
     )
-    hostile.program(Rule(LIST, lambda _r, _f: Reply(200, {}, b'{"items": [', content_length=5000)))
-    with pytest.raises(EquipmeRetriesExhausted, match="no complete response"):
+    body = b'{"items": [], "total": 0}' + b" " * 40
+    hostile.program(Rule(LIST, lambda _r, _f: Reply(200, {}, body, content_length=announced)))
+    with pytest.raises(EquipmeRetriesExhausted, match=problem):
         client(hostile, api_key).get_json(LIST.lstrip("/"))
     assert len(hostile.requests) == 2
 

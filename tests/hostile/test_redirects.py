@@ -159,3 +159,32 @@ def test_equipme_sync_refuses_a_redirect_and_leaves_the_warehouse_untouched(
     assert api_key not in second.stdout + second.stderr
     assert runs.warehouse(tmp_path) == before
     assert foreign.requests == []
+
+
+def test_only_the_origin_module_puts_the_key_into_a_request():
+    # The one rule holds only if nothing else sends the key: no other module of the package
+    # (the sandbox, which receives it, aside) spells the header name in code.
+    import ast
+
+    package = Path(__file__).resolve().parents[2] / "tap_equipme"
+    spelled = []
+    for source in package.rglob("*.py"):
+        if "sandbox" in source.parts:
+            continue
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+        }
+        spelled += [
+            source.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.lower() == "x-api-key"
+            and id(node) not in docstrings
+        ]
+    assert spelled == ["origin.py"]
