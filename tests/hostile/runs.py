@@ -130,3 +130,10 @@ def tap_peak_memory(
         float(line.split()[1]) for line in run.stderr.splitlines() if line.startswith("PEAK_MB")
     )
     return run, peak
+
+
+def bookmarks(tmp_path: Path) -> dict[str, Any]:
+    """The stored state's `bookmarks` (without the run's request counters)."""
+    raw = warehouse(tmp_path)["state"][0][0]
+    state = json.loads(raw) if isinstance(raw, str) else raw
+    return dict(state["bookmarks"])

