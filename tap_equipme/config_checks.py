@@ -19,6 +19,8 @@ UNKNOWN_FIELDS_POLICIES = ("keep", "drop", "fail")
 # `max_requests_per_second` bounds: slower than one request a minute is a mistake, not a limit.
 MIN_REQUESTS_PER_SECOND = 1 / 60
 MAX_REQUESTS_PER_SECOND = 100_000
+# `max_response_bytes` below this cannot hold even an error body.
+MIN_RESPONSE_BYTES = 1024
 # Settings singer-sdk adds to every tap (stream maps, flattening, batching, ...) plus ones
 # Meltano passes; they are not "unknown".
 _SDK_SETTINGS = frozenset(
@@ -183,6 +185,8 @@ def config_problems(config: Mapping[str, Any]) -> list[str]:
         ("metadata_concurrency", 1, MAX_METADATA_CONCURRENCY, True),
         ("max_retries", 0, 100, True),
         ("request_timeout", 0.001, 3600, False),
+        ("request_deadline", 0.001, 24 * 3600, False),
+        ("max_response_bytes", MIN_RESPONSE_BYTES, None, True),
         ("lookback", 0, 60 * 24 * 30, False),
         ("backoff_factor", 0, 100, False),
         ("metadata_refresh_days", 0.000001, 3650, False),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from tap_equipme.http.redaction import redact
+
 
 class EquipmeError(RuntimeError):
     """A failure the tap reports as one paragraph and a non-zero exit (no traceback)."""
@@ -41,17 +43,19 @@ def _error_fields(content: bytes) -> str:
     return f"errorCode={code!r}, errorDescription={description!r}"
 
 
-def client_error(path: str, status: int, content: bytes) -> EquipmeError:
+def client_error(path: str, status: int, content: bytes, *, secret: str = "") -> EquipmeError:
     """The error for a 4xx answer that is not retried, naming the setting to check.
 
     Args:
         path: The request path (no query, no key).
         status: The HTTP status.
         content: The response body (the API's ErrorResponse, if any).
+        secret: The API key: masked wherever the body echoes it.
 
     Returns:
         The exception to raise.
     """
+    fields = redact(_error_fields(content), [secret])
     if status == 401:
         msg = (
             f"The Equipme API refused the API key (HTTP 401 on GET {path}): check the "
@@ -61,18 +65,18 @@ def client_error(path: str, status: int, content: bytes) -> EquipmeError:
         return EquipmeAuthError(msg)
     if status == 403:
         msg = (
-            f"The Equipme API denied access (HTTP 403 on GET {path}; {_error_fields(content)}): "
+            f"The Equipme API denied access (HTTP 403 on GET {path}; {fields}): "
             "the API key in `api_key` lacks permission for this resource."
         )
         return EquipmeAccessError(msg)
     if status == 404:
         msg = (
             f"The Equipme API has no resource at GET {path} (HTTP 404; "
-            f"{_error_fields(content)}): check the `api_url` setting."
+            f"{fields}): check the `api_url` setting."
         )
         return EquipmeAccessError(msg)
     msg = (
-        f"The Equipme API rejected GET {path} (HTTP {status}; {_error_fields(content)}). "
+        f"The Equipme API rejected GET {path} (HTTP {status}; {fields}). "
         "Check the filter settings (`active`, `customer_numbers`, `names`, `start_date`, "
         "`page_size`)."
     )

@@ -21,6 +21,7 @@ from tap_equipme.client import (
 from tap_equipme.config_checks import parse_start_date
 from tap_equipme.errors import EquipmeError
 from tap_equipme.http.api_client import list_page_problem
+from tap_equipme.http.server_clock import future_bookmark
 from tap_equipme.listing.listing_check import STATE_KEY as LISTING_CHECK_KEY
 from tap_equipme.listing.listing_check import ListingCheck
 from tap_equipme.listing.pagination import DriftProofPaginator, PageRequest
@@ -103,7 +104,9 @@ class EquipmeListStream(EquipmeStream):
         bookmark = self.stream_state.get("replication_key_value")
         if bookmark:
             try:
-                return parse_start_date(str(bookmark)).strftime(BOOKMARK_FORMAT)
+                stored = parse_start_date(str(bookmark))
+                if not future_bookmark(stored, self.name, self.logger):
+                    return stored.strftime(BOOKMARK_FORMAT)
             except ValueError:
                 msg = (
                     f"The state's bookmark bookmarks.{self.name}.replication_key_value is not "
@@ -340,12 +343,20 @@ class EquipmeListStream(EquipmeStream):
     def next_bookmark(self) -> str:
         """The bookmark this run writes: sync start (server time) minus `lookback`.
 
+        The server's time is bounded by the local clock (`ServerClock`), and the bookmark
+        never moves back before the stored one.
+
         Returns:
             An ISO-8601 timestamp (`BOOKMARK_FORMAT`).
         """
         started = self.api.first_response_date or datetime.now(timezone.utc)
         lookback = timedelta(minutes=float(self.config.get("lookback", 5)))
-        return (started - lookback).astimezone(timezone.utc).strftime(BOOKMARK_FORMAT)
+        bookmark = (started - lookback).astimezone(timezone.utc).strftime(BOOKMARK_FORMAT)
+        # A server clock running behind (see `server_clock`) must not move the bookmark back:
+        # everything created after the stored one was just listed.
+        previous = self.bookmark_created_after() if not self.full_refresh else None
+        stored = self.stream_state.get("replication_key_value")
+        return max(bookmark, previous) if previous and stored else bookmark
 
     def advance_bookmark(self) -> None:
         """Write the new bookmark (`next_bookmark`) and what the next run needs with it."""

@@ -25,7 +25,12 @@ from tap_equipme.config_checks import (
     unknown_settings,
 )
 from tap_equipme.errors import EquipmeConfigError, EquipmeError
-from tap_equipme.http.api_client import ApiClient
+from tap_equipme.http import redaction
+from tap_equipme.http.api_client import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_REQUEST_DEADLINE_S,
+    ApiClient,
+)
 from tap_equipme.http.rate_limiter import RateLimiter
 from tap_equipme.http.retry import RetryPolicy
 from tap_equipme.singer_output import FastSingerWriter
@@ -99,6 +104,20 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.NumberType,
         default=60,
         description="Seconds to wait for a connection and for each read.",
+    ),
+    th.Property(
+        "request_deadline",
+        th.NumberType,
+        default=DEFAULT_REQUEST_DEADLINE_S,
+        description="Seconds one request may take in all, headers and body (a server that "
+        "drips its answer ends in an error after this long).",
+    ),
+    th.Property(
+        "max_response_bytes",
+        th.IntegerType,
+        default=DEFAULT_MAX_RESPONSE_BYTES,
+        description="Largest response body accepted, counted after decompression (a list page "
+        "of 1,000 customers is about 1 MB); a larger one stops the run with an error.",
     ),
     th.Property(
         "max_retries",
@@ -194,6 +213,9 @@ class TapEquipme(Tap):
         errors = super()._validate_config(raise_errors=False)
         secret = self.config.get("api_key")
         if isinstance(secret, str) and secret:
+            # From here on no log line of this process carries the key (an API error body
+            # may echo it).
+            redaction.install(secret)
             errors = [error.replace(secret, "***") for error in errors]
         errors.extend(config_problems(self.config))
         for name in unknown_settings(self.config, self.config_jsonschema):
@@ -219,6 +241,8 @@ class TapEquipme(Tap):
             ),
             user_agent=str(config.get("user_agent", DEFAULT_USER_AGENT)),
             pool_size=concurrency + 2,
+            max_response_bytes=int(config.get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES)),
+            request_deadline=float(config.get("request_deadline", DEFAULT_REQUEST_DEADLINE_S)),
             limiter=RateLimiter(
                 max_concurrency=concurrency,
                 max_rate=float(cap) if (cap := config.get("max_requests_per_second")) else None,

@@ -1,30 +1,33 @@
 """HTTP access to the Equipme API: one pooled session, retries, error mapping.
 
-The API key goes only into the `X-API-KEY` header of this session. No URL, log line or
-exception message built here contains it, and nothing here logs headers.
+The API key goes only into the `X-API-KEY` header of this session, which sends it only to the
+configured origin (`origin.KeyedSession`). No URL, log line or exception message built here
+contains it (an error body that echoes it is redacted), and nothing here logs headers. Every
+body is read within `max_response_bytes` and every request within `request_deadline`
+(`body.read_body`).
 """
 
 from __future__ import annotations
 
 import decimal
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import msgspec
 import requests
-from requests.adapters import HTTPAdapter
 
 from tap_equipme.errors import EquipmeRequestError, EquipmeRetriesExhausted, client_error
+from tap_equipme.http.body import BodyTransportError, read_body
+from tap_equipme.http.origin import KeyedSession, origin_of
 from tap_equipme.http.rate_limiter import RateLimiter
 from tap_equipme.http.request_progress import ProgressLog
 from tap_equipme.http.request_stats import RequestStats
 from tap_equipme.http.retry import RetryPolicy
+from tap_equipme.http.server_clock import ServerClock
 
 logger = logging.getLogger("tap-equipme")
 
@@ -38,6 +41,10 @@ _TRANSIENT = (
     requests.exceptions.ContentDecodingError,
 )
 ShapeCheck = Callable[[Any], str | None]
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+"""`max_response_bytes` default: a list page of 1,000 customers is about 1 MB (see docs)."""
+DEFAULT_REQUEST_DEADLINE_S = 300.0
+"""`request_deadline` default, in seconds."""
 
 
 def list_page_problem(body: Any) -> str | None:
@@ -87,6 +94,8 @@ class ApiClient:
         pool_size: int,
         sleep: Callable[[float], None] = time.sleep,
         limiter: RateLimiter | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        request_deadline: float = DEFAULT_REQUEST_DEADLINE_S,
     ) -> None:
         """Initialize the client.
 
@@ -100,21 +109,21 @@ class ApiClient:
             sleep: How to wait between retries (tests may pass a fake).
             limiter: The run's request-rate controller (default: adaptive, unthrottled until
                 the first 429, at most `pool_size` requests in flight).
+            max_response_bytes: Largest response body accepted (decompressed bytes).
+            request_deadline: Seconds one request may take in all (headers and body).
         """
         self.base_url = api_url.rstrip("/") + "/"
-        self._origin = _origin(self.base_url)
+        self._origin = origin_of(self.base_url)
         self.timeout = timeout
         self.policy = policy
         self._sleep = sleep
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(1, pool_size), max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers.update(
-            {"X-API-KEY": api_key, "Accept": "application/json", "User-Agent": user_agent}
+        self._key = api_key
+        self.max_response_bytes = max_response_bytes
+        self.request_deadline = request_deadline
+        self.session = KeyedSession(
+            self.base_url, api_key, user_agent=user_agent, pool_size=pool_size
         )
-        self.first_response_date: datetime | None = None
-        self._date_lock = threading.Lock()
+        self.clock = ServerClock()
         self.limiter = limiter or RateLimiter(max_concurrency=pool_size)
         self.stats = RequestStats(rate_limiter=self.limiter)
         self._progress = ProgressLog(self.stats, self.limiter)
@@ -132,14 +141,15 @@ class ApiClient:
             EquipmeRequestError: If an absolute href points at another host (the API key
                 must never travel there).
         """
-        if "://" in href:
-            if _origin(href) != self._origin:
+        if "://" in href or href.startswith("//"):
+            absolute = urljoin(self.base_url, href)
+            if origin_of(absolute) != self._origin:
                 msg = (
-                    f"The API returned a link to another host ({_origin(href)}); the tap only "
-                    f"sends requests to the configured `api_url` host ({self._origin})."
+                    f"The API returned a link to another host ({origin_of(absolute)}); the tap "
+                    f"only sends requests to the configured `api_url` origin ({self._origin})."
                 )
                 raise EquipmeRequestError(msg)
-            return href
+            return absolute
         return self.base_url + href.lstrip("/")
 
     def get_json(
@@ -168,6 +178,8 @@ class ApiClient:
             EquipmeAccessError: On 403 / 404 unless `missing_ok`.
             EquipmeRequestError: On 400 and other client errors.
             EquipmeRetriesExhausted: When retries run out.
+            EquipmeError: A redirect off the origin, a body past `max_response_bytes`, a
+                request past `request_deadline` (not retried).
         """
         url = self.url_for(href)
         path = urlsplit(url).path
@@ -175,8 +187,15 @@ class ApiClient:
         rate_limited = 0
         while True:
             permit = self.limiter.acquire()
+            deadline = time.monotonic() + self.request_deadline
             try:
-                response = self.session.get(url, params=params, timeout=self.timeout)
+                response = self.session.get(
+                    url,
+                    params=params,
+                    # The headers must come within the deadline too (a stall before them).
+                    timeout=(self.timeout, min(self.timeout, self.request_deadline)),
+                    stream=True,
+                )
             except _TRANSIENT as exc:
                 self.limiter.on_answer(permit, throttled=False)
                 self.stats.record(kind, None)
@@ -193,7 +212,7 @@ class ApiClient:
                     )
                 # Before anything that may raise: every permit is answered exactly once.
                 self.limiter.on_answer(permit, throttled=status == 429, pause_s=pause)
-                self._note_date(response)
+                self.clock.note(response.headers.get("Date"))
                 self.stats.record(kind, status)
                 self._progress.tick()
                 if status == 429:
@@ -209,8 +228,21 @@ class ApiClient:
                     self.stats.add_wait(pause)
                     self._sleep(pause)
                     continue
-                if 200 <= status < 300:
-                    body, bad_body = _decode(response, shape_problem)
+                try:
+                    content = read_body(
+                        response,
+                        max_bytes=self.max_response_bytes,
+                        deadline=deadline,
+                        deadline_s=self.request_deadline,
+                        what=f"GET {path}",
+                    )
+                except BodyTransportError as exc:
+                    content = None
+                    problem = f"{exc} (no complete response)"
+                if content is None:
+                    pass
+                elif 200 <= status < 300:
+                    body, bad_body = _decode(status, content, shape_problem)
                     if bad_body is None:
                         return body
                     problem = bad_body
@@ -219,7 +251,7 @@ class ApiClient:
                 elif status in (403, 404) and missing_ok:
                     return None
                 else:
-                    raise client_error(path, response.status_code, response.content)
+                    raise client_error(path, status, content, secret=self._key)
             if failures >= self.policy.max_retries:
                 msg = (
                     f"GET {path} on {self._origin} failed after {failures + 1} attempts "
@@ -233,40 +265,24 @@ class ApiClient:
             self.stats.add_wait(wait)
             self._sleep(wait)
 
-    def _note_date(self, response: requests.Response) -> None:
-        if self.first_response_date is not None:
-            return
-        header = response.headers.get("Date")
-        when: datetime | None = None
-        if header:
-            try:
-                when = parsedate_to_datetime(header)
-            except (TypeError, ValueError, IndexError):
-                when = None
-        if when is not None and when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        with self._date_lock:
-            if self.first_response_date is None:
-                self.first_response_date = when or datetime.now(timezone.utc)
+    @property
+    def first_response_date(self) -> datetime | None:
+        """When the run started by the server's clock, bounded by ours (`ServerClock`)."""
+        return self.clock.started
 
     def close(self) -> None:
         """Close the pooled connections."""
         self.session.close()
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"
-
-
 def _decode(
-    response: requests.Response, shape_problem: ShapeCheck | None
+    status: int, content: bytes, shape_problem: ShapeCheck | None
 ) -> tuple[Any, str | None]:
     try:
-        body = _DECODER.decode(response.content)
+        body = _DECODER.decode(content)
     except msgspec.DecodeError as exc:
-        return None, f"HTTP {response.status_code} with invalid JSON ({exc})"
+        return None, f"HTTP {status} with invalid JSON ({exc})"
     problem = shape_problem(body) if shape_problem else None
     if problem:
-        return None, f"HTTP {response.status_code} with an unexpected body: {problem}"
+        return None, f"HTTP {status} with an unexpected body: {problem}"
     return body, None

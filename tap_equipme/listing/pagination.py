@@ -15,6 +15,12 @@ client skip a customer, an insertion would make it read one twice. This paginato
 
 Every customer that existed (under the same name) for the whole sync is emitted exactly once.
 
+A broken or hostile API cannot keep it paging forever: a page repeated at later offsets (an
+API that ignores `offset`) stops the listing with an error naming the offset, and the
+requests of a listing are capped by what its first page's `total` and the page size justify
+(`request_budget`, with room for drift and passes), so a `total` that grows with every page
+ends too.
+
 A customer renamed while the listing is read moves in the sort order and can be missed by a
 pass without any visible shift (a deletion behind the reading position can even hide it from
 the count). A run that may delete what it did not see (change capture, full refresh) therefore
@@ -29,6 +35,7 @@ pass itself (`first_pass_check`, see `listing_check`): then one pass is enough.
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,6 +48,34 @@ MAX_LIMIT = 1000
 MAX_STEP_BACKS = 1000
 MAX_PASSES = 4
 """Passes over the listing at most when certifying it (two when nothing changes meanwhile)."""
+MIN_STALE_PAGES = 3
+STALE_OFFSETS = 100
+"""Forward pages in a row that repeat the previous page (same ids, same `total`) before the
+API is taken to ignore `offset`: enough to span STALE_OFFSETS offsets, at least
+MIN_STALE_PAGES. A legitimate repeat needs, between two requests, a page's stride of names
+inserted before the reading position and as many deleted after it: possible for a few tiny
+pages, not over a hundred offsets."""
+GROWTH_ROOM = 2
+GROWTH_ABSOLUTE = 1000
+"""The listing may grow to GROWTH_ROOM times its first `total` plus GROWTH_ABSOLUTE during a
+run before the request budget runs out."""
+
+
+def request_budget(first_total: int, page_size: int, passes: int, step_backs: int) -> int:
+    """Most list requests one listing may take.
+
+    Args:
+        first_total: The `total` of the listing's first page.
+        page_size: Items per first request (later pages overlap by one item).
+        passes: Passes allowed over the listing.
+        step_backs: Step backs taken so far (each costs a request and some re-reading).
+
+    Returns:
+        The request budget.
+    """
+    stride = max(1, min(max(page_size, 2), MAX_LIMIT) - 1)
+    per_pass = math.ceil((GROWTH_ROOM * first_total + GROWTH_ABSOLUTE + 2 * page_size) / stride) + 2
+    return passes * per_pass + 3 * step_backs + 2
 
 
 class PaginationError(EquipmeError):
@@ -103,6 +138,9 @@ class DriftProofPaginator:
         self._first_pass_check = first_pass_check
         self._pass_ids: set[int] = set()
         self._previous_pass: tuple[set[int], bool] | None = None
+        self._first_total: int | None = None
+        self._stale_pages = 0
+        self._previous_page: tuple[tuple[int, ...], int] | None = None
 
     @property
     def done(self) -> bool:
@@ -132,9 +170,12 @@ class DriftProofPaginator:
             PaginationError: If the listing kept shifting beyond MAX_STEP_BACKS step backs.
         """
         self.requests += 1
-        if self._last_total is not None and total != self._last_total:
+        if self._first_total is None:
+            self._first_total = total
+        self._check_budget(request)
+        previous_total, self._last_total = self._last_total, total
+        if previous_total is not None and total != previous_total:
             self.drift_detected = True
-        self._last_total = total
 
         head_unseen = bool(ids) and ids[0] not in self.seen
         if self._expect_seen_head and request.offset > 0 and (head_unseen or not ids):
@@ -142,6 +183,7 @@ class DriftProofPaginator:
             # between may have been skipped. Emit nothing, step back, look again.
             self.drift_detected = True
             self.step_backs += 1
+            self._stale_pages, self._previous_page = 0, None
             if self.step_backs > MAX_STEP_BACKS:
                 self._give_up(f"{self.step_backs} step backs")
             back = max(0, request.offset - self._overlap_limit)
@@ -152,8 +194,8 @@ class DriftProofPaginator:
             self._next = PageRequest(back, min(2 * self._overlap_limit, MAX_LIMIT))
             return []
 
-        if self.certify:
-            self._pass_ids.update(ids)
+        self._check_progress(request, ids, total)
+        self._pass_ids.update(ids)
         emit = [index for index, item_id in enumerate(ids) if item_id not in self.seen]
         for index in emit:
             self.seen.add(ids[index])
@@ -171,6 +213,44 @@ class DriftProofPaginator:
             self._next = PageRequest(end - 1, self._overlap_limit)
             self._expect_seen_head = True
         return emit
+
+    def _check_budget(self, request: PageRequest) -> None:
+        passes = MAX_PASSES if self.certify else 2
+        budget = request_budget(self._first_total or 0, self.page_size, passes, self.step_backs)
+        if self.requests > budget:
+            msg = (
+                f"The customer listing did not end after {budget} requests (its first page said "
+                f"total={self._first_total}, page size {self.page_size}); stopped at offset "
+                f"{request.offset}. The API's `total` or its paging is wrong (a total that "
+                "keeps growing, pages that never end)."
+            )
+            raise PaginationError(msg)
+
+    def _check_progress(self, request: PageRequest, ids: Sequence[int], total: int) -> None:
+        """Count forward pages that repeat the previous page's ids under an unchanged total.
+
+        Walking over already-read ids is normal after insertions before the reading position
+        (each page then shows the next ids); the same ids again at a later offset, with the
+        same total, is an API that ignores `offset`.
+        """
+        page = (tuple(ids), total)
+        stale = (
+            request.offset > 0
+            and len(ids) >= request.limit
+            and page == self._previous_page
+            and all(item_id in self._pass_ids for item_id in ids)
+        )
+        self._stale_pages = self._stale_pages + 1 if stale else 0
+        self._previous_page = page
+        stride = max(1, request.limit - 1)
+        if self._stale_pages >= max(MIN_STALE_PAGES, math.ceil(STALE_OFFSETS / stride)):
+            msg = (
+                f"The API answered the customer listing at offset={request.offset} "
+                f"limit={request.limit} with the same customers as the previous page(s) "
+                f"({self._stale_pages + 1} pages in a row, total={total}): it seems to ignore "
+                f"`offset`. Stopped after {self.requests} requests."
+            )
+            raise PaginationError(msg)
 
     @staticmethod
     def _give_up(what: str) -> None:
@@ -203,6 +283,7 @@ class DriftProofPaginator:
         self._next = PageRequest(0, self.page_size)
 
     def _finish_pass(self) -> None:
+        self._pass_ids = set()
         if self.drift_detected and not self.verifying:
             # One verification pass from the start picks up anything a shift hid.
             self.verifying = True

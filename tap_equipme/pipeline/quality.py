@@ -15,6 +15,10 @@ from collections.abc import Mapping
 CUSTOMERS_PATH = "/v1/sales/customers"
 # Tap settings that filter the customer list, as the API's query parameters name them.
 LIST_FILTERS = {"active": "active", "names": "names", "customer_numbers": "customerNumbers"}
+QUALITY_RETRIES = 2
+"""Retries of the check's one request (a check must not wait as long as a sync)."""
+QUALITY_MAX_RESPONSE_BYTES = 1024 * 1024
+"""A `limit=1` page is a few KB."""
 
 
 class QualityError(Exception):
@@ -136,24 +140,39 @@ def api_total(tap_config: Mapping[str, t.Any], timeout: float = 30.0) -> int:
     Raises:
         QualityError: If the API does not answer with a total (the key is never quoted).
     """
-    import requests  # imported here so the DAG files stay light at parse time
+    # Imported here so the DAG files stay light at parse time. The tap's own client: the
+    # same rule for the key (never off the `api_url` origin), body cap, deadline and retries.
+    from tap_equipme.errors import EquipmeError
+    from tap_equipme.http.api_client import ApiClient, list_page_problem
+    from tap_equipme.http.retry import RetryPolicy
 
     params: dict[str, t.Any] = {"limit": 1}
     for setting, parameter in LIST_FILTERS.items():
         if tap_config.get(setting) is not None:
             value = tap_config[setting]
             params[parameter] = str(value).lower() if isinstance(value, bool) else value
-    url = str(tap_config.get("api_url", "https://api.equipme.io")).rstrip("/") + CUSTOMERS_PATH
+    api_url = str(tap_config.get("api_url", "https://api.equipme.io"))
+    url = api_url.rstrip("/") + CUSTOMERS_PATH
     try:
-        response = requests.get(
-            url,
-            params=params,
-            headers={"X-API-KEY": str(tap_config["api_key"]), "Accept": "application/json"},
+        client = ApiClient(
+            api_url,
+            str(tap_config["api_key"]),
             timeout=timeout,
+            policy=RetryPolicy(max_retries=QUALITY_RETRIES),
+            user_agent="tap-equipme-quality-check",
+            pool_size=1,
+            max_response_bytes=QUALITY_MAX_RESPONSE_BYTES,
+            request_deadline=timeout,
         )
-        response.raise_for_status()
-        return int(response.json()["total"])
-    except (requests.RequestException, KeyError, TypeError, ValueError) as exc:
-        # requests' messages quote the URL (which holds no secret), never the headers.
+    except KeyError:
+        msg = f"Could not read the customer total from {url}: the tap config has no api_key"
+        raise QualityError(msg) from None
+    try:
+        page = client.get_json(CUSTOMERS_PATH, params, shape_problem=list_page_problem)
+        return int(page["total"])
+    except EquipmeError as exc:
+        # The client's messages never quote the key (an error body echoing it is masked).
         msg = f"Could not read the customer total from {url}: {exc}"
         raise QualityError(msg) from None
+    finally:
+        client.close()
