@@ -266,6 +266,8 @@ def _decode(
         body = _DECODER.decode(response.content)
     except msgspec.DecodeError as exc:
         return None, f"HTTP {response.status_code} with invalid JSON ({exc})"
+    except RecursionError:
+        return None, f"HTTP {response.status_code} with JSON nested too deep to decode"
     problem = shape_problem(body) if shape_problem else None
     if problem:
         return None, f"HTTP {response.status_code} with an unexpected body: {problem}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import typing as t
 import uuid
 import weakref
@@ -69,6 +71,15 @@ def _child_sets(config: t.Mapping[str, t.Any]) -> list[ChildSet]:
         return [ChildSet.from_setting(item, index) for index, item in enumerate(items)]
     except ValueError as exc:
         raise WarehouseError(str(exc)) from exc
+
+
+def _in_import_machinery(frame: FrameType | None) -> bool:
+    """Whether the interrupted code is inside importlib's bootstrap (holding its locks)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def open_warehouse(config: t.Mapping[str, t.Any]) -> DuckDBWarehouse:
@@ -208,6 +219,8 @@ class TargetDuckdbLake(Target):
         self.max_parallelism = 1
         self.warehouse = open_warehouse(self.config)
         _OPEN_WAREHOUSES.add(self.warehouse)
+        self.terminated_by: int | None = None
+        """The termination signal received, if any (the run then never succeeds)."""
         self._raw_sinks: dict[str, WarehouseSink | None] = {}
         self._line_sinks: dict[bytes, WarehouseSink | None] = {}
         self._raw_records_seen = 0
@@ -392,9 +405,17 @@ class TargetDuckdbLake(Target):
 
     @override
     def process_endofpipe(self) -> None:
-        """Drain everything, commit state, mark the run's loads succeeded."""
+        """Drain everything, commit state, mark the run's loads succeeded.
+
+        Not after a termination signal: a run told to stop (its tap failed, the pipeline was
+        stopped) is never recorded as succeeded, even if its input then ended cleanly.
+        """
         try:
+            if self.terminated_by is not None:
+                raise SystemExit(128 + self.terminated_by)
             super().process_endofpipe()
+            if self.terminated_by is not None:
+                raise SystemExit(128 + self.terminated_by)
             self.warehouse.finish()
         except BaseException as exc:
             self._on_failure(exc)
@@ -415,6 +436,13 @@ class TargetDuckdbLake(Target):
         Raises:
             SystemExit: Always, with status 128 + signum.
         """
+        self.terminated_by = signum
+        if _in_import_machinery(frame):
+            # An exception raised inside importlib's locking would leak the import lock and
+            # hang the loader thread's next import (seen when a tap fails at once and the
+            # pipeline stops the target while it still imports): deliver it again shortly.
+            threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+            return
         self.logger.warning(
             "Received signal %d: rolling back the open batch and stopping. Committed batches "
             "and the last committed state stay; the next run resumes from that state.",
