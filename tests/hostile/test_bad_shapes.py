@@ -212,7 +212,7 @@ def test_a_bad_shape_is_one_clear_error_and_changes_nothing(
     assert _contents(path) == before
     if case in LOADER_SIDE:
         # The API is repaired: the next run loads (where the tap failed first, the warehouse
-        # is byte for byte the loaded one above, which loads again in the other tests).
+        # holds what it held before the run, as the comparison above shows).
         server.serve(GOOD, GOOD_METADATA)
         assert _sync(config, path).status == "succeeded"
 
