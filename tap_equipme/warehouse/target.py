@@ -121,6 +121,9 @@ class TargetDuckdbLake(Target):
     name = "target-duckdb-lake"
     package_name = "tap-equipme"
     default_sink_class = WarehouseSink
+    terminated_by: int | None = None
+    """The termination signal received, if any (the run then never succeeds); set by the
+    handler, which singer-sdk installs before this class's `__init__` body runs."""
     message_reader_class = LazyRecordReader
     capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
         *Target.capabilities,
@@ -219,8 +222,6 @@ class TargetDuckdbLake(Target):
         self.max_parallelism = 1
         self.warehouse = open_warehouse(self.config)
         _OPEN_WAREHOUSES.add(self.warehouse)
-        self.terminated_by: int | None = None
-        """The termination signal received, if any (the run then never succeeds)."""
         self._raw_sinks: dict[str, WarehouseSink | None] = {}
         self._line_sinks: dict[bytes, WarehouseSink | None] = {}
         self._raw_records_seen = 0

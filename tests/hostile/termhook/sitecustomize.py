@@ -6,6 +6,9 @@ target sends SIGTERM to itself there (what the pipeline does when the tap fails 
 loader is still starting):
 
 - `warehouse-open`: right after the warehouse is opened, before any message is read;
+- `swallowed`: there too, but the signal lands inside a finalizer (`__del__`), where Python
+  prints the handler's exception and carries on (as it may during start-up, inside any
+  garbage collection): the loader then reads its whole input as if nothing happened;
 - `end-of-input`: when the input ended, before the loads are marked succeeded.
 
 The production code has no trace of it.
@@ -27,6 +30,13 @@ def _term() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+class _Finalizer:
+    def __del__(self) -> None:
+        _term()
+        for _ in range(10_000):  # the handler runs in here; its SystemExit is ignored
+            pass
+
+
 def _patch(module: Any) -> None:
     target = module.TargetDuckdbLake
     original_open = module.open_warehouse
@@ -36,6 +46,8 @@ def _patch(module: Any) -> None:
         warehouse = original_open(config)
         if _POINT == "warehouse-open":
             _term()
+        elif _POINT == "swallowed":
+            _Finalizer()  # dropped at once: __del__ runs here
         return warehouse
 
     def process_endofpipe(self: Any) -> None:
