@@ -152,21 +152,21 @@ def test_a_run_that_fails_after_a_mid_stream_schema_change_leaves_a_loadable_war
     warehouse = Warehouse("duckdb", tmp_path)
     sandbox.control.reset(customers=CUSTOMERS, seed=2)
     warehouse.sync(tap_config)
-    # A new field from the 3rd customer on, then a value of another type on the 10th: the
-    # run widens the table mid-stream, then stops with a clear error.
+    # A new integer field from the 3rd customer on, then a string on the 10th: the run adds
+    # the column mid-stream, then stops with a clear error (a column's type never changes).
     sandbox.control.set_extra_fields(
-        customer={"segment": "smb"},
+        customer={"tier": 2},
         ids=list(range(3, CUSTOMERS + 1)),
-        also=[{"customer": {"segment": {"code": 7}}, "ids": [10]}],
+        also=[{"customer": {"tier": "gold"}, "ids": [10]}],
     )
     with pytest.raises(SyncError) as failure:
         warehouse.sync(tap_config)
     message = str(failure.value)
-    assert "segment" in message
+    assert "'tier' is BIGINT in the warehouse" in message
     assert "Traceback" not in message
     # The API is repaired: the next run loads everything.
-    sandbox.control.set_extra_fields(customer={"segment": "smb"}, ids=list(range(3, 13)))
+    sandbox.control.set_extra_fields(customer={"tier": 2}, ids=list(range(3, CUSTOMERS + 1)))
     assert warehouse.sync(tap_config).status == "succeeded"
-    assert warehouse.query("SELECT count(*), count(segment) FROM customers") == [
+    assert warehouse.query("SELECT count(*), count(tier) FROM customers") == [
         (CUSTOMERS, CUSTOMERS - 2)
     ]
