@@ -17,6 +17,7 @@ from singer_sdk.singerlib import RecordMessage
 
 from tap_equipme.errors import EquipmeError
 from tap_equipme.http.api_client import ApiClient
+from tap_equipme.record_checks import RecordShapeError, field_problem
 from tap_equipme.schema_widening import SchemaEvolver
 
 if sys.version_info >= (3, 12):
@@ -124,6 +125,15 @@ class EquipmeStream(Stream):
             )
             raise EquipmeError(msg)
         if policy == "keep":
+            problem = field_problem(record)
+            if problem:
+                keys = ", ".join(f"{k}={record.get(k)!r}" for k in self.primary_keys)
+                msg = (
+                    f"Stream '{self.name}', record {keys}: {problem}, so it cannot be added to "
+                    "the schema (`unknown_fields` is 'keep'); stopped before emitting that "
+                    "record. Set `unknown_fields` to 'drop' to leave fields beyond the spec out."
+                )
+                raise RecordShapeError(msg)
             changes = evolver.widen(record)
             if changes:
                 self._adopt_schema(evolver.schema)

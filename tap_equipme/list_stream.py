@@ -25,6 +25,7 @@ from tap_equipme.http.server_clock import future_bookmark
 from tap_equipme.listing.listing_check import STATE_KEY as LISTING_CHECK_KEY
 from tap_equipme.listing.listing_check import ListingCheck
 from tap_equipme.listing.pagination import DriftProofPaginator, PageRequest
+from tap_equipme.record_checks import RecordShapeError, listing_item_problem
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -286,6 +287,7 @@ class EquipmeListStream(EquipmeStream):
             while future is not None and request is not None:
                 page = future.result()
                 items = page["items"]
+                self._check_items(items, request)
                 emit = paginator.accept(request, [item["id"] for item in items], page["total"])
                 href = self._next_href(page, href)
                 request = paginator.next_request()
@@ -294,6 +296,18 @@ class EquipmeListStream(EquipmeStream):
                     yield items[index]
         finally:
             pager.shutdown(wait=True, cancel_futures=True)
+
+    def _check_items(self, items: list[Any], request: PageRequest) -> None:
+        """Stop with one clear error at the first item the spec does not allow."""
+        for index, item in enumerate(items):
+            problem = listing_item_problem(item)
+            if problem:
+                msg = (
+                    f"Stream '{self.name}': the list page at offset {request.offset} (limit "
+                    f"{request.limit}), item {index}: {problem}. The API broke its spec; the "
+                    "tap stopped before emitting that page, the stored bookmark stays."
+                )
+                raise RecordShapeError(msg)
 
     def _next_href(self, page: dict[str, Any], current: str) -> str:
         """The list URL (without query) of the page's `next` link, else the current one.

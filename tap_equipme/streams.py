@@ -22,6 +22,7 @@ from tap_equipme.http.api_client import array_problem
 from tap_equipme.http.fanout import map_bounded
 from tap_equipme.list_stream import EquipmeListStream
 from tap_equipme.listing.metadata_window import plan_slice
+from tap_equipme.record_checks import RecordShapeError, attribute_metadata, metadata_item_problem
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -126,6 +127,11 @@ class CustomerMetadataStream(EquipmeStream):
 
     Fetched concurrently (`metadata_concurrency` requests in flight at most, a bounded window
     of results in memory), emitted from the main thread. No per-customer state partitions.
+
+    Each row's `customer_id` is the customer of the request path, never a value from the
+    item: an item that carries a `customer_id` of its own (the spec's MetadataItem has none)
+    keeps it as `payload_customer_id` (a field beyond the spec, under `unknown_fields`). An
+    item without a string `key` stops the run with an error naming the customer.
     """
 
     name = "customer_metadata"
@@ -184,8 +190,16 @@ class CustomerMetadataStream(EquipmeStream):
                     customer_id,
                 )
                 continue
-            for item in items:
-                yield {"customer_id": customer_id, **item}
+            for index, item in enumerate(items):
+                problem = metadata_item_problem(item)
+                if problem:
+                    msg = (
+                        f"Stream '{self.name}': customer {customer_id}, metadata item {index}: "
+                        f"{problem}. The API broke its spec; stopped before emitting it."
+                    )
+                    raise RecordShapeError(msg)
+                # The row belongs to the customer of the request path, whatever the item says.
+                yield attribute_metadata(customer_id, item)
         self.close_version()
         self.logger.log(
             logging.WARNING if self.skipped_customers else logging.INFO,

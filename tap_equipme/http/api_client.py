@@ -282,6 +282,8 @@ def _decode(
         body = _DECODER.decode(content)
     except msgspec.DecodeError as exc:
         return None, f"HTTP {status} with invalid JSON ({exc})"
+    except RecursionError:
+        return None, f"HTTP {status} with JSON nested too deep to decode"
     problem = shape_problem(body) if shape_problem else None
     if problem:
         return None, f"HTTP {status} with an unexpected body: {problem}"

@@ -19,11 +19,39 @@ if t.TYPE_CHECKING:
 STOP_GRACE_SECONDS = 20.0
 
 
+class _SpawnGate:
+    """Holds back a signal's `SyncInterrupted` while the children are being started.
+
+    Raised between a child's start and its entry in the list of children, it would leave
+    that child running unknown to the pipeline: a loader whose input then ends when this
+    process exits, and which records the stopped run as `succeeded`.
+    """
+
+    def __init__(self, children: list[subprocess.Popen[bytes]]) -> None:
+        self.children = children
+        self.holding = True
+        self.pending: int | None = None
+
+    def release(self) -> None:
+        """Every child is listed: deliver a signal that came meanwhile (to all of them).
+
+        Raises:
+            SyncInterrupted: If a signal came while the children were being started.
+        """
+        self.holding = False
+        if self.pending is not None:
+            for child in self.children:
+                if child.poll() is None:
+                    child.send_signal(self.pending)
+            raise SyncInterrupted(self.pending)
+
+
 @contextmanager
-def _forwarded_signals(children: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+def _forwarded_signals(children: list[subprocess.Popen[bytes]]) -> Iterator[_SpawnGate]:
     """Forward SIGTERM / SIGINT to the children, then stop the run (main thread only)."""
+    gate = _SpawnGate(children)
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield gate
         return
     previous: dict[int, t.Any] = {}
 
@@ -34,12 +62,15 @@ def _forwarded_signals(children: list[subprocess.Popen[bytes]]) -> Iterator[None
         handler = previous.get(signum)
         if callable(handler) and handler is not signal.default_int_handler:
             handler(signum, frame)  # e.g. Airflow's own handler: let it do its job too
+        if gate.holding:
+            gate.pending = signum
+            return
         raise SyncInterrupted(signum)
 
     for signum in (int(signal.SIGTERM), int(signal.SIGINT)):
         previous[signum] = signal.signal(signum, forward)
     try:
-        yield
+        yield gate
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -94,13 +125,14 @@ def run_processes(
     children: list[subprocess.Popen[bytes]] = []
     # Signals are forwarded from before the first child starts: a signal that came between
     # a spawn and the relay would leave a child running and this process waiting on it.
-    with _forwarded_signals(children):
+    with _forwarded_signals(children) as gate:
         echo = progress[1] if echo_logs else None
         try:
             target = _spawn(target_argv, target_env, "target", stdin=subprocess.PIPE)
             children.append(target)
             tap = _spawn(tap_argv, tap_env, "tap", stdin=subprocess.DEVNULL)
             children.append(tap)
+            gate.release()
         except SyncError:
             for child in children:
                 _stop(child)

@@ -113,12 +113,16 @@ class SandboxControl:
         customer: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         ids: list[int] | None = None,
+        also: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Add fields beyond the spec to customers / metadata items (dotted paths -> values).
 
-        Replaces the previous configuration; ``ids`` limits it to those customers.
+        Replaces the previous configuration; ``ids`` limits it to those customers; ``also``
+        adds configurations of their own (``{"customer", "metadata", "ids"}``) on top.
         """
-        body = {"customer": customer or {}, "metadata": metadata or {}, "ids": ids}
+        body: dict[str, Any] = {"customer": customer or {}, "metadata": metadata or {}, "ids": ids}
+        if also:
+            body["also"] = also
         result: dict[str, Any] = self._call("POST", "extra_fields", body)
         return result
 

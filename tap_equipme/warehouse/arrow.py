@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
+from tap_equipme.warehouse.column_names import BOOKKEEPING_COLUMNS, ROW_NUMBER_COLUMN
 from tap_equipme.warehouse.json_schema import (
-    BOOKKEEPING_COLUMNS,
     Column,
     ColumnType,
     SchemaConversionError,
@@ -44,8 +44,6 @@ __all__ = [  # the column-type names are re-exported: callers import them from h
     "wrap_raw",
 ]
 
-ROW_NUMBER_COLUMN = "__equipme_row"
-"""Batch-local arrival order, used to keep the last version of a duplicated key."""
 
 _BLOCK_SIZE = 1 << 22
 """Arrow JSON reader block (4 MiB): blocks are parsed in parallel."""

@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tap_equipme.warehouse.json_schema import BOOKKEEPING_COLUMNS, quote
+from tap_equipme.warehouse.column_names import BOOKKEEPING_COLUMNS, HISTORY_COLUMNS
+from tap_equipme.warehouse.json_schema import quote
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -29,12 +30,7 @@ if TYPE_CHECKING:
     import duckdb
 
 HISTORY_SUFFIX = "_history"
-HISTORY_COLUMNS = {
-    "_content_hash": "VARCHAR",
-    "_valid_from": "TIMESTAMPTZ",
-    "_valid_to": "TIMESTAMPTZ",
-}
-"""Bookkeeping columns of a history table (besides the stream's data columns)."""
+
 _INCOMING = "__equipme_incoming"
 _DELTA = "__equipme_delta"
 _NESTED = ("STRUCT", "MAP", "[]", "JSON", "UNION")

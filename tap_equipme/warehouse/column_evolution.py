@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from tap_equipme.warehouse.column_names import BOOKKEEPING_COLUMNS
 from tap_equipme.warehouse.errors import IncompatibleSchemaError
 from tap_equipme.warehouse.json_schema import (
-    BOOKKEEPING_COLUMNS,
     JSON_TEXT,
     Column,
     quote,

@@ -320,8 +320,10 @@ class DuckDBSession(SchemaPlanner):
         try:
             self._stop_loader()
             if self._in_transaction:
-                self.con.execute("ROLLBACK")
                 self._in_transaction = False
+                # A failed COMMIT has already ended the transaction: nothing left to undo.
+                with contextlib.suppress(duckdb.TransactionException):
+                    self.con.execute("ROLLBACK")
             # Every stream this run touched gets a 'failed' row with what was committed,
             # even if its rows were all rolled back.
             finished = utc_now()

@@ -110,8 +110,15 @@ class DuckDBWarehouse(DuckDBSession):
         self.wait_for_loads()
         if self._ensured.get(stream) == columns:
             return
-        self._begin()
         statements, changes = self.plan_changes(stream, columns, keys)
+        if self._in_transaction and any(s.startswith("ALTER TABLE") for s in statements):
+            # DuckDB cannot commit a transaction that changed a table's rows and then altered
+            # it ("another transaction has altered this table"): a field first seen on a
+            # later record (a new SCHEMA mid-stream) would fail every run. The rows loaded so
+            # far are committed first, as `commit_every_rows` does; the state is not.
+            logger.info("Stream '%s': committing the rows loaded so far before altering it", stream)
+            self._commit()
+        self._begin()
         for statement in statements:
             logger.info("Stream '%s': %s", stream, statement)
             self.con.execute(statement)

@@ -12,15 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-BOOKKEEPING_COLUMNS = {
-    "_loaded_at": "TIMESTAMPTZ",
-    "_deleted_at": "TIMESTAMPTZ",
-    "_sdc_table_version": "BIGINT",
-    "_first_seen_at": "TIMESTAMPTZ",
-    "_changed_at": "TIMESTAMPTZ",
-    "_content_hash": "VARCHAR",
-}
-"""Columns every stream table has besides the record keys."""
+from tap_equipme.warehouse.column_names import name_problems
 
 
 class SchemaConversionError(ValueError):
@@ -200,7 +192,8 @@ def columns_for(schema: dict[str, Any], key_properties: list[str]) -> list[Colum
 
     Raises:
         SchemaConversionError: If a key property is missing from the schema, property
-            names differ only in case, or a property has a bookkeeping column's name.
+            names differ only in case, or a name cannot be stored or is the loader's own
+            (see `column_names`).
     """
     empty = _empty_names(schema)
     if empty:
@@ -218,16 +211,14 @@ def columns_for(schema: dict[str, Any], key_properties: list[str]) -> list[Colum
             "(for example with a stream map)"
         )
         raise SchemaConversionError(msg)
-    properties: dict[str, Any] = schema.get("properties", {})
-    reserved = {name.translate(_ASCII_LOWER) for name in BOOKKEEPING_COLUMNS}
-    clashing = [name for name in properties if name.translate(_ASCII_LOWER) in reserved]
-    if clashing:
+    problems = name_problems(schema)
+    if problems:
         msg = (
-            f"properties {clashing} have the names of the target's own bookkeeping columns "
-            f"{sorted(BOOKKEEPING_COLUMNS)}, which every stream table has; rename them (for "
-            "example with a stream map)"
+            f"{'; '.join(problems)}: the warehouse cannot store it as it is; rename or drop "
+            "the field before the loader (for example with a stream map)"
         )
         raise SchemaConversionError(msg)
+    properties: dict[str, Any] = schema.get("properties", {})
     missing = [k for k in key_properties if k not in properties]
     if missing:
         msg = f"key properties {missing} are not in the schema's properties"

@@ -5,7 +5,9 @@ Destinations: a DuckDB file, a Parquet directory, a DuckLake. Settings: `target_
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import typing as t
 import weakref
 
@@ -38,12 +40,24 @@ _OPEN_WAREHOUSES: weakref.WeakSet[DuckDBWarehouse] = weakref.WeakSet()
 """Warehouses opened by targets in this process, so the CLI can roll back on any exit."""
 
 
+def _in_import_machinery(frame: FrameType | None) -> bool:
+    """Whether the interrupted code is inside importlib's bootstrap (holding its locks)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 class TargetDuckdbLake(Target):
     """Loads Singer streams into a DuckDB file, a Parquet directory or a DuckLake (upserts)."""
 
     name = "target-duckdb-lake"
     package_name = "tap-equipme"
     default_sink_class = WarehouseSink
+    terminated_by: int | None = None
+    """The termination signal received, if any (the run then never succeeds); set by the
+    handler, which singer-sdk installs before this class's `__init__` body runs."""
     message_reader_class = LazyRecordReader
     capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
         *Target.capabilities,
@@ -279,8 +293,14 @@ class TargetDuckdbLake(Target):
 
     @override
     def process_endofpipe(self) -> None:
-        """Drain everything, commit state, mark the run's loads succeeded."""
+        """Drain everything, commit state, mark the run's loads succeeded.
+
+        Not after a termination signal: a run told to stop (its tap failed, the pipeline was
+        stopped) is never recorded as succeeded, even if its input then ended cleanly.
+        """
         try:
+            if self.terminated_by is not None:
+                raise SystemExit(128 + self.terminated_by)
             # Reached only after the last line was read with no error and no signal: the
             # one moment the `opening` reading of ACTIVATE_VERSION may arm deletions.
             self.warehouse.versions.end_of_input(
@@ -291,6 +311,8 @@ class TargetDuckdbLake(Target):
                 }
             )
             super().process_endofpipe()
+            if self.terminated_by is not None:
+                raise SystemExit(128 + self.terminated_by)
             self.warehouse.finish()
         except BaseException as exc:
             self._on_failure(exc)
@@ -311,6 +333,13 @@ class TargetDuckdbLake(Target):
         Raises:
             SystemExit: Always, with status 128 + signum.
         """
+        self.terminated_by = signum
+        if _in_import_machinery(frame):
+            # An exception raised inside importlib's locking would leak the import lock and
+            # hang the loader thread's next import (seen when a tap fails at once and the
+            # pipeline stops the target while it still imports): deliver it again shortly.
+            threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+            return
         self.logger.warning(
             "Received signal %d: rolling back the open batch and stopping. Committed batches "
             "and the last committed state stay; the next run resumes from that state.",

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from tap_equipme.warehouse.arrow import quote
+from tap_equipme.warehouse.column_names import fold, readable_name
 from tap_equipme.warehouse.connection import connect_duckdb
 from tap_equipme.warehouse.errors import WarehouseError
 
@@ -59,7 +60,8 @@ def metadata_wide_sql(keys: list[str]) -> str:
     """Return the `customer_metadata_wide` view for the given metadata keys.
 
     One row per live customer, one column per key (DuckDB column names are
-    case-insensitive, so keys differing only in case get a numeric suffix).
+    case-insensitive, so keys differing only in case get a numeric suffix; a key that cannot
+    name a column, empty or with a NUL, gets `column_names.readable_name`).
 
     Args:
         keys: Distinct metadata keys, in column order.
@@ -70,11 +72,13 @@ def metadata_wide_sql(keys: list[str]) -> str:
     taken = {"customer_id", "customer_name"}
     columns = []
     for key in keys:
-        name, suffix = key, 2
-        while name.lower() in taken:
-            name, suffix = f"{key}_{suffix}", suffix + 1
-        taken.add(name.lower())
-        literal = "'" + key.replace("'", "''") + "'"
+        base = readable_name(key)
+        name, suffix = base, 2
+        while fold(name) in taken:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        taken.add(fold(name))
+        # SQL text cannot carry a NUL: spliced in with chr(0).
+        literal = " || chr(0) || ".join("'" + p.replace("'", "''") + "'" for p in key.split("\x00"))
         columns.append(f"max(m.value) FILTER (WHERE m.key = {literal}) AS {quote(name)}")
     select = ",\n    ".join(["c.id AS customer_id", "c.name AS customer_name", *columns])
     return (

@@ -51,6 +51,23 @@ def test_extra_fields_can_be_limited_to_some_customers(sandbox: SandboxServer, a
     assert carrying == [2, 4]
 
 
+def test_further_configurations_add_fields_of_their_own_to_their_own_customers(
+    sandbox: SandboxServer, api: Api
+):
+    # How a real API grows: one field from the 3rd customer on, another on a few only.
+    sandbox.control.set_extra_fields(
+        customer={"segment": "smb"},
+        ids=list(range(3, 11)),
+        also=[{"customer": {"tier": 2}, "ids": [5, 9]}],
+    )
+    items = api.list(limit=10)["items"]
+    assert [c["id"] for c in items if "segment" in c] == list(range(3, 11))
+    assert [(c["id"], c["tier"]) for c in items if "tier" in c] == [(5, 2), (9, 2)]
+    assert sandbox.control.extra_fields()["also"] == [
+        {"customer": {"tier": 2}, "metadata": {}, "ids": [5, 9]}
+    ]
+
+
 def test_a_path_through_a_missing_object_is_skipped_not_invented(sandbox: SandboxServer, api: Api):
     sandbox.control.set_extra_fields(customer={"referredBy.company.rank": 1})
     for customer in api.list(limit=100)["items"]:
@@ -77,6 +94,7 @@ def test_reset_and_an_empty_body_restore_the_strict_api(sandbox: SandboxServer, 
         ({"metadata": {"": 1}}, "'metadata'"),
         ({"ids": "all"}, "'ids'"),
         ({"customers": {}}, "Unknown"),
+        ({"also": [{"also": []}]}, "'also'"),
     ],
 )
 def test_a_bad_body_is_refused_naming_the_part(sandbox: SandboxServer, body, named):
