@@ -556,6 +556,31 @@ class DuckDBWarehouse(SchemaPlanner):
             done[child_set.stream] = self._count_deleted(child_set.stream, deleted)
         return done
 
+    def apply_child_sets_so_far(self) -> None:
+        """At a STATE: apply the child sets of the parents read so far, then forget them.
+
+        Every batch before the STATE is loaded, and a reads row follows all of its parent's
+        children, so the sets of the parents in the reads seen so far are complete. Applying
+        them with the state means a run cut short after this commit leaves those deletions
+        done (a resumed run does not read these parents again); forgetting the applied keys
+        keeps the next application, and the temporary key tables, small.
+        """
+        for reads_stream in dict.fromkeys(c.reads_stream for c in self.child_sets):
+            if not self.tracker.seen_exists(reads_stream):
+                continue
+            self.apply_child_sets(reads_stream)
+            reads = quote(seen_table(reads_stream))
+            for child_set in self.child_sets:
+                if child_set.reads_stream != reads_stream:
+                    continue
+                if self.tracker.seen_exists(child_set.stream):
+                    key = quote(child_set.key)
+                    self.con.execute(
+                        f"DELETE FROM {quote(seen_table(child_set.stream))} "
+                        f"WHERE {key} IN (SELECT {key} FROM {reads})"
+                    )
+            self.con.execute(f"DELETE FROM {reads}")
+
     def _scalar(self, sql: str, params: list[Any] | None = None, *, count: bool = False) -> int:
         rows = self.con.execute(sql, params or []).fetchall()
         if count:
@@ -599,6 +624,7 @@ class DuckDBWarehouse(SchemaPlanner):
         """
         self.wait_for_loads()
         self._begin()
+        self.apply_child_sets_so_far()
         self._put_row(STATE_TABLE, {"id": 1}, [1, json.dumps(state), self.run_id, utc_now()])
         self.bookmark_after = bookmark_of(state)
         if isinstance(state.get(RUN_STATS_KEY), dict):

@@ -15,6 +15,11 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_equipme.warehouse.change_tracking import ChildSet
+from tap_equipme.warehouse.commit_policy import (
+    DEFAULT_STATE_COMMIT_ROWS,
+    DEFAULT_STATE_COMMIT_SECONDS,
+    CommitPolicy,
+)
 from tap_equipme.warehouse.duckdb_writer import DEFAULT_COMMIT_EVERY_ROWS, DuckDBWarehouse
 from tap_equipme.warehouse.ducklake_writer import DuckLakeWarehouse
 from tap_equipme.warehouse.errors import WarehouseError
@@ -154,6 +159,21 @@ class TargetDuckdbLake(Target):
             "DuckDB's transaction memory).",
         ),
         th.Property(
+            "state_commit_rows",
+            th.IntegerType(minimum=1),
+            default=DEFAULT_STATE_COMMIT_ROWS,
+            description="Commit at a STATE message at once (drain every batch, commit data "
+            "and state) once this many records arrived since the last state commit; a tap "
+            "that checkpoints a long load loses at most one interval to a kill.",
+        ),
+        th.Property(
+            "state_commit_seconds",
+            th.NumberType,
+            default=DEFAULT_STATE_COMMIT_SECONDS,
+            description="Commit at a STATE message at once once this many seconds passed "
+            "since the last state commit (see `state_commit_rows`).",
+        ),
+        th.Property(
             "load_method",
             th.StringType(allowed_values=["upsert"]),
             default="upsert",
@@ -212,6 +232,10 @@ class TargetDuckdbLake(Target):
         self._line_sinks: dict[bytes, WarehouseSink | None] = {}
         self._raw_records_seen = 0
         self._last_schemas: dict[str, tuple[t.Any, t.Any]] = {}
+        self.commit_policy = CommitPolicy(
+            int(self.config.get("state_commit_rows") or DEFAULT_STATE_COMMIT_ROWS),
+            float(self.config.get("state_commit_seconds") or DEFAULT_STATE_COMMIT_SECONDS),
+        )
         if isinstance(self.message_reader, LazyRecordReader):
             self.message_reader.on_failure.append(self._on_failure)
             self.message_reader.raw_record_handler = self._take_raw_record
@@ -261,6 +285,7 @@ class TargetDuckdbLake(Target):
 
     def _count_raw_record(self) -> None:
         self._raw_records_seen += 1
+        self.commit_policy.record()
         if not self._raw_records_seen % 8192:
             self._handle_max_record_age()
 
@@ -361,6 +386,7 @@ class TargetDuckdbLake(Target):
             ):
                 return
             message_dict["record"] = _RECORD_DECODER.decode(record)
+        self.commit_policy.record()
         stream_name = message_dict.get("stream")
         sink_for_version = self._sinks_active.get(stream_name or "")
         if isinstance(sink_for_version, WarehouseSink):
@@ -381,6 +407,14 @@ class TargetDuckdbLake(Target):
                 sink.activate_version(message_dict["version"])
 
     @override
+    def _process_state_message(self, message_dict: dict) -> None:
+        # A STATE after a bounded interval is committed at once (with every batch before
+        # it), not at the next full batch or after five minutes: see `commit_policy`.
+        super()._process_state_message(message_dict)
+        if self.commit_policy.due():
+            self.drain_all()
+
+    @override
     def _write_state_message(self, state: dict) -> None:
         """Commit the state with the data it covers, then (only then) emit it on stdout.
 
@@ -388,6 +422,7 @@ class TargetDuckdbLake(Target):
             state: The latest state; every sink has been drained.
         """
         self.warehouse.commit_state(state)
+        self.commit_policy.committed()
         super()._write_state_message(state)
 
     @override
