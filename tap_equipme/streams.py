@@ -264,6 +264,9 @@ class CustomerMetadataStream(EquipmeStream):
     def _customers(self) -> CustomersStream:
         return cast("CustomersStream", self.owner.streams[CustomersStream.name])
 
+    def _parent_ids(self) -> Iterable[int]:
+        return self._customers().metadata_ids()
+
     def _checkpoint_clock(self) -> CheckpointClock:
         return CheckpointClock(
             int(self.config.get("checkpoint_every_customers") or 500),
@@ -285,7 +288,7 @@ class CustomerMetadataStream(EquipmeStream):
         self.skipped_customers = 0
         self.reads = []
         customers = self._customers()
-        ids = customers.metadata_ids()
+        ids = self._parent_ids()
         done = customers.progress.done if customers.progress else 0
         reads_stream = cast(
             "CustomerMetadataReadsStream", self.owner.streams[CustomerMetadataReadsStream.name]
