@@ -242,17 +242,31 @@ def run(
     json_out: Path | None = RESULTS_JSON,
 ) -> None:
     """Benchmark 9 (see the module docstring); writes the measurements to `json_out`."""
-    sizes = [measure_size(workdir, sandbox, n) for n in sorted(customers)]
+    sizes: list[SizeResult] = []
+    for n in sorted(customers):
+        sizes.append(measure_size(workdir, sandbox, n))
+        _write(json_out, report.machine, sizes, None, [])  # what was measured, as it comes
     resume = measure_resume(workdir, sandbox, kill_at) if kill_at else None
     report_results(report, sizes, resume)
-    if json_out is not None:
-        document = {
-            "machine": report.machine,
-            "sizes": [asdict(s) for s in sizes],
-            "resume": asdict(resume) if resume else None,
-            "goals": [asdict(g) | {"met": g.met} for g in report.goals if g.benchmark == BENCH],
-        }
-        json_out.write_text(json.dumps(document, indent=2) + "\n")
+    _write(json_out, report.machine, sizes, resume, report.goals)
+
+
+def _write(
+    json_out: Path | None,
+    machine: str,
+    sizes: list[SizeResult],
+    resume: ResumeResult | None,
+    goals: list[Goal],
+) -> None:
+    if json_out is None:
+        return
+    document = {
+        "machine": machine,
+        "sizes": [asdict(s) for s in sizes],
+        "resume": asdict(resume) if resume else None,
+        "goals": [asdict(g) | {"met": g.met} for g in goals if g.benchmark == BENCH],
+    }
+    json_out.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
