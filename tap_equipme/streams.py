@@ -21,8 +21,13 @@ from tap_equipme.client import RUN_STATS_KEY, EquipmeListStream, EquipmeStream
 from tap_equipme.config_checks import parse_start_date
 from tap_equipme.http.api_client import array_problem
 from tap_equipme.http.fanout import map_bounded
+from tap_equipme.listing.checkpoint import (
+    DEFAULT_EVERY_CUSTOMERS,
+    DEFAULT_INTERVAL_SECONDS,
+    CheckpointClock,
+    Progress,
+)
 from tap_equipme.listing.checkpoint import STATE_KEY as PROGRESS_KEY
-from tap_equipme.listing.checkpoint import CheckpointClock, Progress
 from tap_equipme.listing.metadata_window import plan_slice
 
 if sys.version_info >= (3, 12):
@@ -269,8 +274,8 @@ class CustomerMetadataStream(EquipmeStream):
 
     def _checkpoint_clock(self) -> CheckpointClock:
         return CheckpointClock(
-            int(self.config.get("checkpoint_every_customers") or 500),
-            float(self.config.get("checkpoint_interval_seconds") or 30),
+            int(self.config.get("checkpoint_every_customers") or DEFAULT_EVERY_CUSTOMERS),
+            float(self.config.get("checkpoint_interval_seconds") or DEFAULT_INTERVAL_SECONDS),
         )
 
     def _fetch(self, customer_id: int) -> list[dict] | None:

@@ -24,7 +24,7 @@ from typing import Any
 
 STATE_KEY = "run_progress"
 """Key of the progress object in `state["bookmarks"]["customers"]`."""
-DEFAULT_EVERY_CUSTOMERS = 500
+DEFAULT_EVERY_CUSTOMERS = 250
 DEFAULT_INTERVAL_SECONDS = 30.0
 
 

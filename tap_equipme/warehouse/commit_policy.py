@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-DEFAULT_STATE_COMMIT_ROWS = 1_000
-"""Records after which a STATE is committed at once (a tap checkpoint of a few hundred
-customers; about 20-50 ms of commit work each on DuckDB)."""
+DEFAULT_STATE_COMMIT_ROWS = 500
+"""Records after which a STATE is committed at once: about every checkpoint of the tap's
+(250 customers with their metadata and reads rows), a few tens of ms of DuckDB work each."""
 DEFAULT_STATE_COMMIT_SECONDS = 30.0
 """Seconds after which a STATE is committed at once, however few records came."""
 
