@@ -24,6 +24,7 @@ import bench_extraction
 import bench_load
 import bench_metadata
 import bench_rate_limit
+import bench_scale
 import bench_sync
 import bench_unknown_fields
 from harness import PROJECT_ROOT, machine_description, sandbox_process
@@ -48,10 +49,28 @@ class Sizes:
     rate_limits: tuple[float, ...] = (2, 5, 20, 100, 500)
     rate_limit_latency_ms: float = 20.0
     change_capture: int = 100_000
+    scale: tuple[int, ...] = (100_000, 1_000_000)
+    scale_kill_at: int = 1_000_000
 
 
 FULL = Sizes(50_000, 2_000, 25.0, 200_000, 200_000, 20_000, 200_000, 100_000, 2)
-SMALL = Sizes(2_000, 100, 25.0, 5_000, 2_000, 500, 5_000, 1_000, 1, 3.0, (20,), 20.0, 1_000)
+SMALL = Sizes(
+    2_000,
+    100,
+    25.0,
+    5_000,
+    2_000,
+    500,
+    5_000,
+    1_000,
+    1,
+    3.0,
+    (20,),
+    20.0,
+    1_000,
+    (500, 2_000),
+    2_000,
+)
 BENCHMARKS = (
     "extraction",
     "metadata",
@@ -61,6 +80,7 @@ BENCHMARKS = (
     "end_to_end",
     "rate_limit",
     "change_capture",
+    "scale",
 )
 HEADER = """# Benchmarks
 
@@ -143,6 +163,13 @@ def run_benchmarks(sizes: Sizes, only: set[str], workdir: Path, report: Report) 
         def change_capture() -> None:
             bench_change_capture.run(report, workdir, sandbox, sizes.change_capture)
 
+        def scale() -> None:
+            # The JSON (and so the chart) is only rewritten by a full-size run.
+            json_out = None if sizes is SMALL else bench_scale.RESULTS_JSON
+            bench_scale.run(
+                report, workdir, sandbox, list(sizes.scale), sizes.scale_kill_at, json_out
+            )
+
         steps: dict[str, Callable[[], None]] = {
             "extraction": extraction,
             "metadata": metadata,
@@ -152,6 +179,7 @@ def run_benchmarks(sizes: Sizes, only: set[str], workdir: Path, report: Report) 
             "end_to_end": end_to_end,
             "rate_limit": rate_limit,
             "change_capture": change_capture,
+            "scale": scale,
         }
         for name in BENCHMARKS:
             if name not in only:

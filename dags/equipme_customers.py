@@ -21,6 +21,8 @@ Configuration:
   password) and `lake_*` / `s3_*` override the Connection's non-secret fields; without the
   Connection, the credentials come from the worker's environment (`PGPASSWORD`, `AWS_*`).
   The loader creates the views in the lake; tasks share nothing but the lake and XCom JSON.
+- Param `restart` (default false): start over instead of continuing an interrupted run; a
+  retry always resumes what the failed try landed (tap checkpoints, see docs/resume.md).
 - Pool `equipme_warehouse` with 1 slot: only one task at a time touches the warehouse file.
 - Each task retries 3 times with exponential backoff (2, 4, 8 min, at most 30);
   `EQUIPME_DAG_RETRIES` (read when the file is parsed) overrides the count.
@@ -222,6 +224,12 @@ def build_dag(
                 description="DuckDB file the dbt models are built in; default beside the "
                 "warehouse (<name>_dbt.duckdb), $AIRFLOW_HOME/data/equipme_dbt.duckdb for a lake",
             ),
+            "restart": Param(
+                False,
+                type="boolean",
+                description="Start over instead of continuing an interrupted run (first "
+                "try only: a retry of this run resumes what its first try landed)",
+            ),
             "export_dir": Param(
                 None,
                 type=["null", "string"],
@@ -242,13 +250,16 @@ def build_dag(
             )
             from tap_equipme.pipeline.sync import run_sync
 
-            params = get_current_context()["params"]
+            context = get_current_context()
+            params = context["params"]
             destination, path = warehouse_location(params)
             lake, credentials = lake_params(params), dict[str, str]()
             if destination == "ducklake":
                 path, lake, credentials = lake_destination(
                     params, lake_from_connection(required=False)
                 )
+            # A retry runs the same command and so resumes where the failed try stopped.
+            restart = bool(params.get("restart")) and context["ti"].try_number <= 1
             # The lake's credentials reach the loader through its environment only.
             with lake_environment(credentials):
                 summary = run_sync(
@@ -259,6 +270,7 @@ def build_dag(
                     progress_interval=30.0,
                     progress_out=sys.stderr,
                     lake=lake,
+                    restart=restart,
                 )
             print(summary.render())  # the task log is the place for the summary
             return summary.as_dict()

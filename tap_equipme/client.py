@@ -60,8 +60,16 @@ class EquipmeStream(Stream):
         # soft-delete what the first still had. The tap's start in milliseconds keeps them
         # apart; the closing message (close_version) repeats the same value.
         if full_table_version == self._initialized_at // 1000:
-            full_table_version = self._stream_version = self._initialized_at
+            full_table_version = self._stream_version = self.run_version()
         super()._write_activate_version_message(full_table_version)
+
+    def run_version(self) -> int:
+        """This run's table version: the tap's start in milliseconds (a resumed run: its own).
+
+        Returns:
+            The version of a full refresh's ACTIVATE_VERSION and records.
+        """
+        return self._initialized_at
 
     def close_version(self) -> None:
         """In a full refresh, repeat ACTIVATE_VERSION once every record of the stream is out.

@@ -190,6 +190,8 @@ def config_problems(config: Mapping[str, Any]) -> list[str]:
         ("lookback", 0, 60 * 24 * 30, False),
         ("backoff_factor", 0, 100, False),
         ("metadata_refresh_days", 0.000001, 3650, False),
+        ("checkpoint_every_customers", 1, 10_000_000, True),
+        ("checkpoint_interval_seconds", 0.001, 86_400, False),
         ("max_requests_per_second", MIN_REQUESTS_PER_SECOND, MAX_REQUESTS_PER_SECOND, False),
     ):
         if (problem := _range_problem(config, name, low, high, integer=integer)) is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -16,11 +17,18 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from singer_sdk import typing as th
 
 from tap_equipme import schemas
-from tap_equipme.client import EquipmeStream
+from tap_equipme.client import RUN_STATS_KEY, EquipmeStream
 from tap_equipme.config_checks import parse_start_date
 from tap_equipme.http.api_client import array_problem
 from tap_equipme.http.fanout import map_bounded
 from tap_equipme.list_stream import EquipmeListStream
+from tap_equipme.listing.checkpoint import (
+    DEFAULT_EVERY_CUSTOMERS,
+    DEFAULT_INTERVAL_SECONDS,
+    CheckpointClock,
+    Progress,
+)
+from tap_equipme.listing.checkpoint import STATE_KEY as PROGRESS_KEY
 from tap_equipme.listing.metadata_window import plan_slice
 from tap_equipme.record_checks import RecordShapeError, attribute_metadata, metadata_item_problem
 
@@ -53,6 +61,110 @@ class CustomersStream(EquipmeListStream):
         self._metadata_cursor: int | None = None
         self.metadata_plan: dict[str, int] = {}
         """How many customers' metadata this run reads: new ones and re-read ones."""
+        self.progress: Progress | None = None
+        """How far this run's metadata phase got (written to the state at each checkpoint)."""
+        self._resumable: tuple[Progress | None] | None = None
+
+    def resumable(self) -> Progress | None:
+        """The unfinished run of the same mode that this run continues, if any.
+
+        Returns:
+            The progress recorded in the state, or None (none, another mode, or `restart`).
+        """
+        if self._resumable is None:
+            self._resumable = (self._find_resumable(),)
+        return self._resumable[0]
+
+    def _find_resumable(self) -> Progress | None:
+        progress = Progress.from_state(self.stream_state.get(PROGRESS_KEY))
+        if progress is None:
+            return None
+        if self.config.get("restart"):
+            self.logger.info("Restarting: unfinished %s dropped (restart)", progress.describe())
+            return None
+        if progress.mode != self.sync_mode:
+            self.logger.warning(
+                "Not resuming unfinished %s %s: this run is %s and starts over",
+                progress.mode.replace("_", " "),
+                progress.describe(),
+                self.sync_mode.replace("_", " "),
+            )
+            return None
+        return progress
+
+    def child_version(self) -> int:
+        """The table version of the child streams (a resumed full refresh: the one it resumes).
+
+        The customers listing itself is read whole by every run and takes a new version.
+
+        Returns:
+            A version in milliseconds.
+        """
+        resumed = self.resumable()
+        if resumed is not None and resumed.version is not None:
+            return resumed.version
+        return self.run_version()
+
+    def run_started(self) -> datetime:
+        """When this run started (server time); a resumed run: when the one it continues did.
+
+        Returns:
+            An aware datetime.
+        """
+        resumed = self.resumable()
+        if resumed is not None:
+            try:
+                return parse_start_date(resumed.started_at)
+            except ValueError:
+                pass
+        return self.api.first_response_date or datetime.now(timezone.utc)
+
+    def _start_progress(self, ids: list[int]) -> list[int]:
+        """Record this run's metadata plan; a resumed run drops the customers already done."""
+        total = len(ids)
+        resumed = self.resumable()
+        if resumed is not None and resumed.after_id is not None:
+            after = resumed.after_id
+            remaining = [i for i in ids if i > after]
+            self.progress = resumed.advanced(after, total - len(remaining))
+            self.progress = Progress(**{**self.progress.to_state(), "total": total})
+            self.logger.info("Resuming %s", self.progress.describe())
+            return remaining
+        self.progress = Progress(
+            run=resumed.run if resumed else uuid.uuid4().hex[:8],
+            mode=self.sync_mode,
+            started_at=self.run_started().astimezone(timezone.utc).isoformat(),
+            version=self.child_version(),
+            after_id=None,
+            done=0,
+            total=total,
+        )
+        return ids
+
+    def checkpoint(self, after_id: int, done: int) -> None:
+        """Emit a STATE saying that every planned customer up to `after_id` is done.
+
+        Called by the metadata stream once the metadata and reads rows of those customers
+        are out; the bookmark itself stays where it was until the run completes.
+
+        Args:
+            after_id: The last customer id whose metadata (and reads row) was emitted.
+            done: Customers of this run's plan done so far.
+        """
+        if self.progress is None:
+            return
+        self.progress = self.progress.advanced(after_id, done)
+        self.stream_state[PROGRESS_KEY] = self.progress.to_state()
+        cast("dict[str, Any]", self.tap_state)[RUN_STATS_KEY] = self.api.stats.as_state()
+        self._tap.state_writer.write_state(self.tap_state)
+
+    @override
+    def advance_bookmark(self) -> None:
+        super().advance_bookmark()
+        self.stream_state.pop(PROGRESS_KEY, None)
+        if self.sync_mode == "full_refresh":
+            # As before resumable runs: a full refresh leaves no rolling-window position.
+            self.stream_state.pop("metadata_refresh", None)
 
     def _previous_start(self) -> datetime | None:
         window = self.stream_state.get("metadata_refresh")
@@ -79,12 +191,13 @@ class CustomersStream(EquipmeListStream):
             Customer ids.
         """
         if self.sync_mode != "change_capture" or self.new_ids is None:
-            ids = list(self.emitted_ids)
+            # Ascending ids: a checkpoint is one id, "every customer up to here is done".
+            ids = sorted(set(self.emitted_ids))
             self.metadata_plan = {"new": len(ids), "refreshed": 0}
-            return ids
+            return self._start_progress(ids)
         window = self.stream_state.get("metadata_refresh")
         cursor = window.get("cursor") if isinstance(window, dict) else None
-        started = self.api.first_response_date or datetime.now(timezone.utc)
+        started = self.run_started()
         days = float(self.config.get("metadata_refresh_days", 7))
         planned = plan_slice(
             self.emitted_ids,
@@ -104,12 +217,13 @@ class CustomersStream(EquipmeListStream):
             days,
             cursor,
         )
-        return [*sorted(self.new_ids), *refreshed]
+        return self._start_progress(sorted({*self.new_ids, *refreshed}))
 
     @override
     def extra_state(self, started: datetime) -> dict[str, Any]:
         if self.sync_mode != "change_capture":
             return {}
+        started = self.run_started()  # a resumed run continues the window of the one it resumes
         previous = self.stream_state.get("metadata_refresh")
         cursor = self._metadata_cursor
         if cursor is None and isinstance(previous, dict):
@@ -154,9 +268,22 @@ class CustomerMetadataStream(EquipmeStream):
     def emit_activate_version_messages(self) -> bool:
         return bool(self.config.get("full_refresh"))
 
+    @override
+    def run_version(self) -> int:
+        # A resumed full refresh keeps the interrupted run's version: its rows already landed.
+        return self._customers().child_version()
+
+    def _customers(self) -> CustomersStream:
+        return cast("CustomersStream", self.owner.streams[CustomersStream.name])
+
     def _parent_ids(self) -> Iterable[int]:
-        parent = self.owner.streams[CustomersStream.name]
-        return cast("CustomersStream", parent).metadata_ids()
+        return self._customers().metadata_ids()
+
+    def _checkpoint_clock(self) -> CheckpointClock:
+        return CheckpointClock(
+            int(self.config.get("checkpoint_every_customers") or DEFAULT_EVERY_CUSTOMERS),
+            float(self.config.get("checkpoint_interval_seconds") or DEFAULT_INTERVAL_SECONDS),
+        )
 
     def _fetch(self, customer_id: int) -> list[dict] | None:
         result = self.api.get_json(
@@ -172,7 +299,24 @@ class CustomerMetadataStream(EquipmeStream):
         concurrency = int(self.config.get("metadata_concurrency", 8))
         self.skipped_customers = 0
         self.reads = []
-        for customer_id, items in map_bounded(self._fetch, self._parent_ids(), concurrency):
+        customers = self._customers()
+        ids = self._parent_ids()
+        done = customers.progress.done if customers.progress else 0
+        reads_stream = cast(
+            "CustomerMetadataReadsStream", self.owner.streams[CustomerMetadataReadsStream.name]
+        )
+        clock = self._checkpoint_clock()
+        previous_id: int | None = None
+        for customer_id, items in map_bounded(self._fetch, ids, concurrency):
+            # Here every record of the customers before this one has been written.
+            done += 1
+            if previous_id is not None and clock.tick():
+                # The previous customers' reads rows, then a STATE covering them: the loader
+                # commits them together, and a run cut short resumes after `previous_id`.
+                reads_stream.emit_now(self.reads)
+                self.reads = []
+                customers.checkpoint(previous_id, done - 1)
+            previous_id = customer_id
             self.reads.append(
                 {
                     "customer_id": customer_id,
@@ -227,10 +371,49 @@ class CustomerMetadataReadsStream(EquipmeStream):
     parent_stream_type = CustomersStream
     state_partitioning_keys: ClassVar[list[str]] = []
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Initialize the stream (see `singer_sdk.Stream`)."""
+        super().__init__(*args, **kwargs)
+        self._opened = False
+
     @property
     @override
     def emit_activate_version_messages(self) -> bool:
         return bool(self.config.get("full_refresh"))
+
+    @override
+    def run_version(self) -> int:
+        parent = self.owner.streams[CustomersStream.name]
+        return cast("CustomersStream", parent).child_version()
+
+    def emit_now(self, rows: list[dict[str, Any]]) -> None:
+        """Write reads rows before this stream's own sync (at a checkpoint of the metadata).
+
+        The first call sends the SCHEMA (and, in a full refresh, the opening
+        ACTIVATE_VERSION) that the stream's sync would send later.
+
+        Args:
+            rows: Reads rows of customers whose metadata records are all out.
+        """
+        if not rows or not self.selected:
+            return
+        if not self._opened:
+            self._write_schema_message()
+            if self.emit_activate_version_messages:
+                self._stream_version = self.run_version()
+                self._write_activate_version_message(self._stream_version)
+            self._opened = True
+        for row in rows:
+            self._write_record_message(row)
+
+    @override
+    def _write_activate_version_message(self, full_table_version: int) -> None:
+        if self._opened and full_table_version == self._initialized_at // 1000:
+            # The sync's opening message, already sent before the checkpointed rows: a repeat
+            # now would read as "closing" to a target that had seen rows of the version.
+            self._stream_version = self.run_version()
+            return
+        super()._write_activate_version_message(full_table_version)
 
     @override
     def get_records(self, context: Context | None) -> Iterator[dict]:

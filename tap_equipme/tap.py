@@ -33,6 +33,7 @@ from tap_equipme.http.api_client import (
 )
 from tap_equipme.http.rate_limiter import RateLimiter
 from tap_equipme.http.retry import RetryPolicy
+from tap_equipme.listing.checkpoint import DEFAULT_EVERY_CUSTOMERS, DEFAULT_INTERVAL_SECONDS
 from tap_equipme.singer_output import FastSingerWriter
 from tap_equipme.streams import (
     CustomerMetadataReadsStream,
@@ -153,6 +154,28 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=7,
         description="Change capture: every customer's metadata is re-read at least once per "
         "this many days, a slice each run sized by the time since the previous run.",
+    ),
+    th.Property(
+        "checkpoint_every_customers",
+        th.IntegerType(minimum=1),
+        default=DEFAULT_EVERY_CUSTOMERS,
+        description="During the metadata phase, emit a STATE recording how far the run got "
+        "every this many customers (or `checkpoint_interval_seconds`, whichever first); an "
+        "interrupted run resumes from the last one the loader committed.",
+    ),
+    th.Property(
+        "checkpoint_interval_seconds",
+        th.NumberType,
+        default=DEFAULT_INTERVAL_SECONDS,
+        description="Seconds between checkpoint STATEs during the metadata phase (see "
+        "`checkpoint_every_customers`).",
+    ),
+    th.Property(
+        "restart",
+        th.BooleanType,
+        default=False,
+        description="Ignore an interrupted run recorded in the state and start over (by "
+        "default a run continues an unfinished run of the same mode).",
     ),
     th.Property(
         "user_agent", th.StringType, default=DEFAULT_USER_AGENT, description="User-Agent header."

@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
         help="tap settings (JSON); TAP_EQUIPME_* environment variables override them",
     )
     parser.add_argument("--full-refresh", action="store_true", help="ignore the bookmark")
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="start over even if an interrupted run could be resumed",
+    )
     parser.add_argument("--run-id", help="identifier of this run in _equipme_loads")
     parser.add_argument("--progress-interval", type=float, default=5.0, metavar="SECONDS")
     parser.add_argument("--verbose", action="store_true", help="echo the tap's and target's logs")
@@ -103,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             echo_logs=args.verbose,
             env_settings=True,
             lake={name: getattr(args, name) for name in LAKE_SETTINGS},
+            restart=args.restart,
         )
     except SyncInterrupted as exc:
         sys.stderr.write(f"{exc}\n")

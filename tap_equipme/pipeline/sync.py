@@ -50,20 +50,40 @@ def _tap_files(
     tap_config: Mapping[str, t.Any],
     full_refresh: bool,
     state: Mapping[str, t.Any] | None,
+    restart: bool = False,
 ) -> tuple[list[str], dict[str, str]]:
     """Write the tap's config (no secrets) and state files; return its args and env."""
+    from tap_equipme.listing.checkpoint import progress_only
+
     settings = {k: v for k, v in tap_config.items() if k not in SECRET_SETTINGS}
     if full_refresh:
         settings["full_refresh"] = True
+        # A full refresh ignores the bookmark, but continues an interrupted full refresh.
+        state = progress_only(state)
+    if restart:
+        settings["restart"] = True
     args = ["--config", str(_write_private_json(workdir, "tap.json", settings))]
     env = {
         f"{ENV_PREFIX}{k.upper()}": str(tap_config[k]) for k in SECRET_SETTINGS if k in tap_config
     }
     args += ["--config", "ENV"]
-    # A full refresh starts from nothing; otherwise the tap resumes from the stored state.
-    if state is not None and not full_refresh:
+    # A full refresh starts from nothing (but its own progress); otherwise the tap resumes
+    # from the stored state.
+    if state is not None:
         args += ["--state", str(_write_private_json(workdir, "state.json", dict(state)))]
     return args, env
+
+
+def _say_resume(
+    state: Mapping[str, t.Any] | None, mode: str, restart: bool, out: t.TextIO | None
+) -> None:
+    """Print whether this run continues an interrupted one (`resuming run 36a63fa4: ...`)."""
+    from tap_equipme.listing.checkpoint import resume_line
+
+    line = resume_line(state, mode, restart=restart)
+    if line and out is not None:
+        out.write(f"equipme-sync: {line}\n")
+        out.flush()
 
 
 def _check_tap_settings(tap_config: Mapping[str, t.Any], env_settings: bool) -> None:
@@ -116,6 +136,7 @@ def run_sync(
     target_command: Sequence[str] | None = None,
     target_settings: Mapping[str, t.Any] | None = None,
     lake: Mapping[str, t.Any] | None = None,
+    restart: bool = False,
 ) -> SyncSummary:
     """Run one sync: tap -> target, with the state read from and written to the warehouse.
 
@@ -137,6 +158,8 @@ def run_sync(
         target_settings: Extra target settings (e.g. `batch_size_rows`).
         lake: Destination `ducklake`: the `lake_*` / `s3_*` settings (see `LAKE_SETTINGS`);
             credentials come from this process's environment (`CREDENTIAL_ENV`).
+        restart: Start over even if the stored state records an unfinished run (by default
+            a run continues an interrupted one of the same mode where it stopped).
 
     Returns:
         The summary of the run.
@@ -174,10 +197,13 @@ def run_sync(
     )
     state_before = read_pipeline_state(destination, location, lake)
     summary.bookmark_before = bookmark_of(state_before)
+    _say_resume(state_before, summary.sync_mode, restart, progress_out)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="equipme-sync-"))
     try:
-        tap_args, tap_secret_env = _tap_files(workdir, tap_config, full_refresh, state_before)
+        tap_args, tap_secret_env = _tap_files(
+            workdir, tap_config, full_refresh, state_before, restart
+        )
         env = dict(os.environ)
         if not env_settings:
             env = {k: v for k, v in env.items() if not k.startswith(ENV_PREFIX)}

@@ -281,6 +281,7 @@ class DuckDBSession(SchemaPlanner):
         """
         self.wait_for_loads()
         self._begin()
+        self.before_state_commit()
         self._put_row(STATE_TABLE, {"id": 1}, [1, json.dumps(state), self.run_id, utc_now()])
         self.bookmark_after = stream_bookmark(state, self.bookmark_stream)
         if self.run_stats_key and isinstance(state.get(self.run_stats_key), dict):
@@ -289,6 +290,9 @@ class DuckDBSession(SchemaPlanner):
             self._write_load_row(stream, "running")
         self._commit()
         self.after_commit(state)
+
+    def before_state_commit(self) -> None:
+        """Hook run in the open transaction just before a state is stored (child sets here)."""
 
     def after_commit(self, state: dict[str, Any] | None) -> None:
         """Hook run after each commit of state or of the final batch (Parquet exports here).

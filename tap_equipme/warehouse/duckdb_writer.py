@@ -348,6 +348,31 @@ class DuckDBWarehouse(DuckDBSession):
         self._write_load_row(stream, "running")
         return deleted
 
+    def before_state_commit(self) -> None:
+        """At a STATE: apply the child sets of the parents read so far, then forget them.
+
+        Every batch before the STATE is loaded, and a reads row follows all of its parent's
+        children, so the sets of the parents in the reads seen so far are complete. Applying
+        them with the state means a run cut short after this commit leaves those deletions
+        done (a resumed run does not read these parents again); forgetting the applied keys
+        keeps the next application, and the temporary key tables, small.
+        """
+        for reads_stream in dict.fromkeys(c.reads_stream for c in self.child_sets):
+            if not self.tracker.seen_exists(reads_stream):
+                continue
+            self.apply_child_sets(reads_stream)
+            reads = quote(seen_table(reads_stream))
+            for child_set in self.child_sets:
+                if child_set.reads_stream != reads_stream:
+                    continue
+                if self.tracker.seen_exists(child_set.stream):
+                    key = quote(child_set.key)
+                    self.con.execute(
+                        f"DELETE FROM {quote(seen_table(child_set.stream))} "
+                        f"WHERE {key} IN (SELECT {key} FROM {reads})"
+                    )
+            self.con.execute(f"DELETE FROM {reads}")
+
     def apply_child_sets(self, reads_stream: str) -> dict[str, int]:
         """At end of input: soft-delete child rows a "reads" stream proves gone.
 

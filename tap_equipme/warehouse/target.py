@@ -17,6 +17,11 @@ from singer_sdk import Target
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.mapper import SameRecordTransform
 
+from tap_equipme.warehouse.commit_policy import (
+    DEFAULT_STATE_COMMIT_ROWS,
+    DEFAULT_STATE_COMMIT_SECONDS,
+    CommitPolicy,
+)
 from tap_equipme.warehouse.errors import WarehouseError
 from tap_equipme.warehouse.reader import LazyRecordReader
 from tap_equipme.warehouse.sinks import WarehouseSink
@@ -87,6 +92,10 @@ class TargetDuckdbLake(Target):
         self._line_sinks: dict[bytes, WarehouseSink | None] = {}
         self._raw_records_seen = 0
         self._last_schemas: dict[str, tuple[t.Any, t.Any]] = {}
+        self.commit_policy = CommitPolicy(
+            int(self.config.get("state_commit_rows") or DEFAULT_STATE_COMMIT_ROWS),
+            float(self.config.get("state_commit_seconds") or DEFAULT_STATE_COMMIT_SECONDS),
+        )
         if isinstance(self.message_reader, LazyRecordReader):
             self.message_reader.on_failure.append(self._on_failure)
             self.message_reader.raw_record_handler = self._take_raw_record
@@ -152,6 +161,7 @@ class TargetDuckdbLake(Target):
 
     def _count_raw_record(self) -> None:
         self._raw_records_seen += 1
+        self.commit_policy.record()
         if not self._raw_records_seen % 8192:
             self._handle_max_record_age()
 
@@ -252,6 +262,7 @@ class TargetDuckdbLake(Target):
             ):
                 return
             message_dict["record"] = _RECORD_DECODER.decode(record)
+        self.commit_policy.record()
         stream_name = message_dict.get("stream")
         sink_for_version = self._sinks_active.get(stream_name or "")
         if isinstance(sink_for_version, WarehouseSink):
@@ -280,6 +291,10 @@ class TargetDuckdbLake(Target):
             if isinstance(sink, WarehouseSink):
                 versions.observe_state(name, sink.rows_received)
         super()._process_state_message(message_dict)
+        # A STATE after a bounded interval is committed at once (with every batch before
+        # it), not at the next full batch or after five minutes: see `commit_policy`.
+        if self.commit_policy.due():
+            self.drain_all()
 
     @override
     def _write_state_message(self, state: dict) -> None:
@@ -289,6 +304,7 @@ class TargetDuckdbLake(Target):
             state: The latest state; every sink has been drained.
         """
         self.warehouse.commit_state(state)
+        self.commit_policy.committed()
         super()._write_state_message(state)
 
     @override

@@ -9,6 +9,10 @@ import uuid
 from singer_sdk import typing as th
 
 from tap_equipme.warehouse.child_sets import ChildSet
+from tap_equipme.warehouse.commit_policy import (
+    DEFAULT_STATE_COMMIT_ROWS,
+    DEFAULT_STATE_COMMIT_SECONDS,
+)
 from tap_equipme.warehouse.duckdb_session import DEFAULT_COMMIT_EVERY_ROWS
 from tap_equipme.warehouse.duckdb_writer import DuckDBWarehouse
 from tap_equipme.warehouse.ducklake_writer import DuckLakeWarehouse
@@ -138,6 +142,21 @@ CONFIG_JSONSCHEMA: dict[str, t.Any] = th.PropertiesList(
         description="Batches are committed with the STATE that covers them; without a "
         "STATE, the open transaction is committed once it holds this many rows (bounds "
         "DuckDB's transaction memory).",
+    ),
+    th.Property(
+        "state_commit_rows",
+        th.IntegerType(minimum=1),
+        default=DEFAULT_STATE_COMMIT_ROWS,
+        description="Commit at a STATE message at once (drain every batch, commit data "
+        "and state) once this many records arrived since the last state commit; a tap "
+        "that checkpoints a long load loses at most one interval to a kill.",
+    ),
+    th.Property(
+        "state_commit_seconds",
+        th.NumberType,
+        default=DEFAULT_STATE_COMMIT_SECONDS,
+        description="Commit at a STATE message at once once this many seconds passed "
+        "since the last state commit (see `state_commit_rows`).",
     ),
     th.Property(
         "load_method",

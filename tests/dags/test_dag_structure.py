@@ -80,6 +80,7 @@ def test_dag_is_scheduled_safely(dagbag, dag_id, schedule, timeout):
         "export_dir",
         "lake_data_path",
         "lake_schema",
+        "restart",
         "s3_endpoint",
         "s3_region",
         "s3_url_style",
@@ -89,6 +90,7 @@ def test_dag_is_scheduled_safely(dagbag, dag_id, schedule, timeout):
     ]
     assert dag["param_defaults"]["destination"] == "duckdb"
     assert dag["param_defaults"]["warehouse_path"] is None, "resolved at run time"
+    assert dag["param_defaults"]["restart"] is False, "a retry resumes by default"
     assert dag["edges"] == [
         ["extract_load", "quality_checks"],
         ["quality_checks", "transform"],

@@ -196,3 +196,35 @@ def test_stream_tap_attribute_is_still_the_owning_tap():
     stream = tap.streams["customers"]
     _contract(getattr(stream, "_tap", None) is tap, hook, used_by, why)
     _contract(stream._initialized_at == tap.initialized_at, "Stream._initialized_at", used_by, why)
+
+
+def test_a_stream_can_write_its_schema_and_records_before_its_own_sync():
+    hook = "Stream._write_schema_message / Stream._write_record_message"
+    used_by = "tap_equipme/streams.py CustomerMetadataReadsStream.emit_now"
+    why = (
+        "writes reads rows at each checkpoint of the metadata phase, before the reads "
+        "stream's own sync, so that the STATE after them covers them"
+    )
+    _contract(
+        _params(Stream._write_schema_message) == ["self"]
+        and _params(Stream._write_record_message) == ["self", "record"]
+        and _calls(Stream._write_record_message, "self._generate_record_messages"),
+        hook,
+        used_by,
+        why,
+    )
+
+
+def test_the_tap_state_writer_writes_a_state_mid_stream():
+    hook = "Tap.state_writer.write_state"
+    used_by = "tap_equipme/streams.py CustomersStream.checkpoint"
+    why = "emits a checkpoint STATE (run_progress) in the middle of the metadata phase"
+    from singer_sdk import Tap
+
+    writer = inspect.getattr_static(Tap, "state_writer", None)
+    _contract(
+        writer is not None and _calls(Stream._write_state_message, "state_writer.write_state"),
+        hook,
+        used_by,
+        why,
+    )

@@ -12,6 +12,8 @@ that exact point:
 - `before-state`: in `commit_state`, data written but the state row not yet committed;
 - `after-state`: after data and state committed, before STATE reaches stdout;
 - `parquet-published`: (Parquet) a stream's file replaced, its state file not yet written.
+- `tap-metadata`: in the tap, as its N-th metadata request returns (`EQUIPME_TEST_CRASH_AFTER`
+  counts metadata requests there): a kill during a long metadata phase.
 
 `EQUIPME_TEST_CRASH_AFTER=N` skips the first N-1 hits. The production code has no trace of it.
 """
@@ -26,7 +28,11 @@ import sys
 from typing import Any
 
 _POINT = os.environ.get("EQUIPME_TEST_CRASH_AT")
-_MODULES = ("tap_equipme.warehouse.duckdb_writer", "tap_equipme.warehouse.parquet_writer")
+_MODULES = (
+    "tap_equipme.warehouse.duckdb_writer",
+    "tap_equipme.warehouse.parquet_writer",
+    "tap_equipme.http.api_client",
+)
 _hits = 0
 
 
@@ -107,6 +113,19 @@ def _patch(module: Any) -> None:
     warehouse.after_commit = after_commit
 
 
+def _patch_api_client(module: Any) -> None:
+    client = module.ApiClient
+    original_get_json = client.get_json
+
+    def get_json(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original_get_json(self, *args, **kwargs)
+        if _POINT == "tap-metadata" and kwargs.get("kind") == "metadata":
+            _crash()
+        return result
+
+    client.get_json = get_json
+
+
 def _patch_parquet(module: Any) -> None:
     warehouse = module.ParquetWarehouse
     original_publish = warehouse._publish
@@ -144,6 +163,8 @@ class _Finder(importlib.abc.MetaPathFinder):
             original_exec(module)
             if fullname.endswith("parquet_writer"):
                 _patch_parquet(module)
+            elif fullname.endswith("api_client"):
+                _patch_api_client(module)
             else:
                 _patch(module)
 
