@@ -39,6 +39,13 @@ def _bookmark(path: Path) -> Any:
         con.close()
 
 
+def _catches_sigterm(pid: int) -> bool:
+    """Whether a (Linux) process has a handler for SIGTERM installed."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+
+
 @pytest.mark.parametrize("point", ["warehouse-open", "swallowed", "end-of-input"])
 def test_a_loader_stopped_by_sigterm_is_never_recorded_as_succeeded(
     point: str, sandbox: Any, tap_config: dict[str, Any], tmp_path: Path, monkeypatch: Any
@@ -53,7 +60,8 @@ def test_a_loader_stopped_by_sigterm_is_never_recorded_as_succeeded(
     monkeypatch.setenv("EQUIPME_TEST_TERM_AT", point)
     with pytest.raises(SyncError) as failure:
         run_sync(tap_config, "duckdb", path, progress_out=None, run_id="stopped")
-    assert "target failed" in str(failure.value)
+    # 143 = 128 + SIGTERM: stopped by the hook's signal, not by a hook that broke its import.
+    assert "target failed (exit code 143)" in str(failure.value)
     if point != "swallowed":  # there Python prints the ignored exception of the hook's __del__
         assert "Traceback" not in str(failure.value)
     assert all(status != "succeeded" for _, status in _loads(path, "stopped"))
@@ -68,27 +76,29 @@ def test_a_loader_stopped_by_sigterm_is_never_recorded_as_succeeded(
 def test_a_signal_while_the_pipeline_starts_its_processes_leaves_no_loader_behind(
     sandbox: Any, tap_config: dict[str, Any], tmp_path: Path, monkeypatch: Any
 ) -> None:
-    from tap_equipme.pipeline import sync
+    from tap_equipme.pipeline import processes, sync
 
     started: list[Any] = []
     warehouse = tmp_path / "wh.duckdb"
-    real_spawn = sync._spawn
+    real_spawn = processes._spawn
 
     def spawn(argv: list[str], env: dict[str, str], side: str, *, stdin: Any) -> Any:
         child = real_spawn(argv, env, side, stdin=stdin)
         started.append(child)
         if side == "target":
-            # The loader has read its settings and opened the warehouse...
+            # The loader has checked its settings and installed its SIGTERM handler (it opens
+            # the warehouse only at its first message, which needs the tap started next)...
             deadline = time.monotonic() + 60
-            while not warehouse.exists() and time.monotonic() < deadline:
+            while not _catches_sigterm(child.pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
+            assert _catches_sigterm(child.pid), "the loader never got ready"
             # ...when SIGTERM (Airflow stopping the task) comes, before the pipeline lists it.
             os.kill(os.getpid(), signal.SIGTERM)
             for _ in range(10_000):  # the handler runs in here
                 pass
         return child
 
-    monkeypatch.setattr(sync, "_spawn", spawn)
+    monkeypatch.setattr(processes, "_spawn", spawn)
     with pytest.raises(sync.SyncInterrupted):
         run_sync(tap_config, "duckdb", warehouse, progress_out=None)
     assert started

@@ -5,7 +5,8 @@ only in the process that imports the loader's target module, it wraps one method
 target sends SIGTERM to itself there (what the pipeline does when the tap fails while the
 loader is still starting):
 
-- `warehouse-open`: right after the warehouse is opened, before any message is read;
+- `warehouse-open`: right after the warehouse is opened (lazily, at the first SCHEMA), before
+  anything is written to it;
 - `swallowed`: there too, but the signal lands inside a finalizer (`__del__`), where Python
   prints the handler's exception and carries on (as it may during start-up, inside any
   garbage collection): the loader then reads its whole input as if nothing happened;
@@ -39,23 +40,29 @@ class _Finalizer:
 
 def _patch(module: Any) -> None:
     target = module.TargetDuckdbLake
-    original_open = module.open_warehouse
+    original_opener = module.warehouse_opener
     original_endofpipe = target.process_endofpipe
 
-    def open_warehouse(config: Any) -> Any:
-        warehouse = original_open(config)
-        if _POINT == "warehouse-open":
-            _term()
-        elif _POINT == "swallowed":
-            _Finalizer()  # dropped at once: __del__ runs here
-        return warehouse
+    def warehouse_opener(config: Any) -> Any:
+        open_warehouse = original_opener(config)
+
+        def opened() -> Any:
+            warehouse = open_warehouse()
+            if _POINT == "warehouse-open":
+                _term()
+            elif _POINT == "swallowed":
+                _Finalizer()  # dropped at once: __del__ runs here
+            return warehouse
+
+        return opened
 
     def process_endofpipe(self: Any) -> None:
         if _POINT == "end-of-input":
             _term()
         original_endofpipe(self)
 
-    module.open_warehouse = open_warehouse
+    # The target module looks `warehouse_opener` up when a target is built (in `__init__`).
+    module.warehouse_opener = warehouse_opener
     target.process_endofpipe = process_endofpipe
 
 
