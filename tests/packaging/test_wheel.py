@@ -148,7 +148,7 @@ def test_the_wheel_installs_and_runs_in_a_fresh_venv(built_wheel, tmp_path, sand
     )
     assert imported == {
         "dags": ["equipme_customers_hourly", "equipme_customers_weekly_full_refresh"],
-        "tasks": ["extract_load", "publish", "quality_checks"],
+        "tasks": ["extract_load", "publish", "quality_checks", "transform"],
         "pools": ["equipme_warehouse"],
         "hook": "tap_equipme.airflow.hook.EquipmeHook",
         "relabeling": {"host": "API URL", "password": "API key"},
