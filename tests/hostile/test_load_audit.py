@@ -99,8 +99,15 @@ def test_a_signal_while_the_pipeline_starts_its_processes_leaves_no_loader_behin
         return child
 
     monkeypatch.setattr(processes, "_spawn", spawn)
-    with pytest.raises(sync.SyncInterrupted):
-        run_sync(tap_config, "duckdb", warehouse, progress_out=None)
+    # An in-process tap built by an earlier test on this worker leaves singer-sdk's SIGTERM
+    # handler (sys.exit(0)) installed, and the pipeline chains to the handler it finds: start
+    # from the default handler, as a fresh `equipme-sync` process does.
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        with pytest.raises(sync.SyncInterrupted):
+            run_sync(tap_config, "duckdb", warehouse, progress_out=None)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     assert started
     for child in started:
         if child.stdin:
