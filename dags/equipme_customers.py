@@ -71,6 +71,29 @@ def warehouse_location(params: t.Mapping[str, t.Any]) -> tuple[str, Path | str]:
     return destination, Path(chosen).expanduser().resolve()
 
 
+def warehouse_destination(
+    params: t.Mapping[str, t.Any],
+) -> tuple[str, Path | str, dict[str, t.Any], dict[str, str]]:
+    """Return `(destination, path, lake settings, lake credentials)` for a task.
+
+    Destination `ducklake` merges the params with the Connection `equipme_lake` (if defined);
+    the credentials are for the task's environment only (`lake_environment`).
+
+    Args:
+        params: The run's params.
+
+    Returns:
+        The destination, the warehouse path (or catalog), the lake settings and credentials.
+    """
+    from tap_equipme.pipeline.lake_connection import lake_destination, lake_params
+
+    destination, path = warehouse_location(params)
+    if destination != "ducklake":
+        return destination, path, lake_params(params), {}
+    path, lake, credentials = lake_destination(params, lake_from_connection(required=False))
+    return destination, path, lake, credentials
+
+
 LAKE_PARAMS = {name: spec["type"] for name, spec in LAKE_SETTINGS.items()}
 """Destination `ducklake`: the non-secret lake settings (credentials: the worker's env)."""
 
@@ -243,21 +266,12 @@ def build_dag(
         def extract_load() -> dict[str, t.Any]:
             import sys
 
-            from tap_equipme.pipeline.lake_connection import (
-                lake_destination,
-                lake_environment,
-                lake_params,
-            )
+            from tap_equipme.pipeline.lake_connection import lake_environment
             from tap_equipme.pipeline.sync import run_sync
 
             context = get_current_context()
             params = context["params"]
-            destination, path = warehouse_location(params)
-            lake, credentials = lake_params(params), dict[str, str]()
-            if destination == "ducklake":
-                path, lake, credentials = lake_destination(
-                    params, lake_from_connection(required=False)
-                )
+            destination, path, lake, credentials = warehouse_destination(params)
             # A retry runs the same command and so resumes where the failed try stopped.
             restart = bool(params.get("restart")) and context["ti"].try_number <= 1
             # The lake's credentials reach the loader through its environment only.
@@ -281,20 +295,11 @@ def build_dag(
 
             from airflow.sdk.exceptions import AirflowFailException
 
-            from tap_equipme.pipeline.lake_connection import (
-                lake_destination,
-                lake_environment,
-                lake_params,
-            )
+            from tap_equipme.pipeline.lake_connection import lake_environment
             from tap_equipme.pipeline.quality import QualityError, api_total, check_warehouse
 
             params = get_current_context()["params"]
-            destination, path = warehouse_location(params)
-            lake, credentials = lake_params(params), dict[str, str]()
-            if destination == "ducklake":
-                path, lake, credentials = lake_destination(
-                    params, lake_from_connection(required=False)
-                )
+            destination, path, lake, credentials = warehouse_destination(params)
             try:
                 expected = api_total(tap_config_from_connection()) if full_refresh else None
                 with lake_environment(credentials):
@@ -311,23 +316,15 @@ def build_dag(
             """`dbt build` of transform/ after the checks: the asset moves only if it passes."""
             from airflow.sdk.exceptions import AirflowFailException
 
-            from tap_equipme.pipeline.lake_connection import (
-                lake_destination,
-                lake_environment,
-                lake_params,
-            )
+            from tap_equipme.pipeline.lake_connection import lake_environment
             from tap_equipme.pipeline.transform import TransformError, run_dbt_build
 
             params = get_current_context()["params"]
             if not params.get("transform"):
                 return {"run_id": report["run_id"], "transform": None}
-            destination, path = warehouse_location(params)
-            lake, credentials = lake_params(params), dict[str, str]()
+            destination, path, lake, credentials = warehouse_destination(params)
             dbt_path = params.get("dbt_path")
             if destination == "ducklake":
-                path, lake, credentials = lake_destination(
-                    params, lake_from_connection(required=False)
-                )
                 home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
                 dbt_path = dbt_path or str(home / "data" / "equipme_dbt.duckdb")
             try:
