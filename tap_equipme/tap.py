@@ -34,12 +34,9 @@ from tap_equipme.http.api_client import (
 from tap_equipme.http.rate_limiter import RateLimiter
 from tap_equipme.http.retry import RetryPolicy
 from tap_equipme.listing.checkpoint import DEFAULT_EVERY_CUSTOMERS, DEFAULT_INTERVAL_SECONDS
+from tap_equipme.metadata_streams import CustomerMetadataReadsStream, CustomerMetadataStream
 from tap_equipme.singer_output import FastSingerWriter
-from tap_equipme.streams import (
-    CustomerMetadataReadsStream,
-    CustomerMetadataStream,
-    CustomersStream,
-)
+from tap_equipme.streams import CustomersStream
 
 if sys.version_info >= (3, 12):
     from typing import override

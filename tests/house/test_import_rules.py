@@ -198,13 +198,13 @@ def test_what_the_pipeline_tells_the_loader_matches_the_taps_streams():
     # The pipeline names tap-equipme's streams for the loader without importing the tap's
     # classes at run time; this keeps the two lists the same.
     from tap_equipme.client import RUN_STATS_KEY
-    from tap_equipme.pipeline.loader_settings import BOOKMARK_STREAM, CHILD_SETS
-    from tap_equipme.pipeline.loader_settings import RUN_STATS_KEY as TOLD_RUN_STATS_KEY
-    from tap_equipme.streams import (
+    from tap_equipme.metadata_streams import (
         CustomerMetadataReadsStream,
         CustomerMetadataStream,
-        CustomersStream,
     )
+    from tap_equipme.pipeline.loader_settings import BOOKMARK_STREAM, CHILD_SETS
+    from tap_equipme.pipeline.loader_settings import RUN_STATS_KEY as TOLD_RUN_STATS_KEY
+    from tap_equipme.streams import CustomersStream
 
     assert TOLD_RUN_STATS_KEY == RUN_STATS_KEY
     assert CustomersStream.name == BOOKMARK_STREAM

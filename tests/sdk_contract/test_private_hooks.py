@@ -200,7 +200,7 @@ def test_stream_tap_attribute_is_still_the_owning_tap():
 
 def test_a_stream_can_write_its_schema_and_records_before_its_own_sync():
     hook = "Stream._write_schema_message / Stream._write_record_message"
-    used_by = "tap_equipme/streams.py CustomerMetadataReadsStream.emit_now"
+    used_by = "tap_equipme/metadata_streams.py CustomerMetadataReadsStream.emit_now"
     why = (
         "writes reads rows at each checkpoint of the metadata phase, before the reads "
         "stream's own sync, so that the STATE after them covers them"

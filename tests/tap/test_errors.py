@@ -100,7 +100,7 @@ def test_a_link_to_another_host_is_refused(stub_api, api_key, run_tap, monkeypat
 def test_deleted_customers_metadata_is_skipped_and_counted(
     sandbox, config, run_tap, caplog, monkeypatch
 ):
-    from tap_equipme.streams import CustomerMetadataStream
+    from tap_equipme.metadata_streams import CustomerMetadataStream
 
     snapshot = sandbox.control.snapshot()
     doomed = [c["id"] for c in snapshot["customers"][:3]]
