@@ -78,7 +78,7 @@ def check_warehouse(
         QualityError: If a check fails or the warehouse holds no customers table.
     """
     # Imported here so the DAG files stay light at parse time.
-    from tap_equipme.warehouse.errors import WarehouseError
+    from tap_equipme.warehouse.load_errors import WarehouseError
     from tap_equipme.warehouse.tables import connect_read_only, has_table, relation
 
     try:

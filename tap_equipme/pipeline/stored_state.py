@@ -31,7 +31,7 @@ def read_pipeline_state(
     Raises:
         SyncError: If the state cannot be read, or its bookmark is not a date-time.
     """
-    from tap_equipme.warehouse.errors import WarehouseError
+    from tap_equipme.warehouse.load_errors import WarehouseError
     from tap_equipme.warehouse.state import read_state
 
     try:
@@ -69,8 +69,8 @@ def warehouse_location(
         SyncError: If the directory cannot be created or the lake settings are bad.
     """
     if destination == "ducklake":
-        from tap_equipme.warehouse.errors import WarehouseError
         from tap_equipme.warehouse.lake import lake_settings
+        from tap_equipme.warehouse.load_errors import WarehouseError
 
         try:
             return lake_settings(path, lake).catalog

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from tap_equipme.sandbox import data
-from tap_equipme.sandbox.errors import ApiError, bad_request, not_found
+from tap_equipme.sandbox.api_error import ApiError, bad_request, not_found
 from tap_equipme.sandbox.query import (
     MAX_INT32,
     ListRequest,

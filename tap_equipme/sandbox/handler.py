@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 from typing_extensions import override
 
 from tap_equipme.sandbox.api import ROUTE_TEMPLATES, Response, error_response, match_route
-from tap_equipme.sandbox.errors import ApiError
+from tap_equipme.sandbox.api_error import ApiError
 from tap_equipme.sandbox.faults import Decision
 from tap_equipme.sandbox.query import parse_list_query
 

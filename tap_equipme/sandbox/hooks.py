@@ -9,8 +9,8 @@ from typing import Any
 
 from tap_equipme.sandbox import data
 from tap_equipme.sandbox.api import Response, error_response
+from tap_equipme.sandbox.api_error import ApiError, bad_request, not_found
 from tap_equipme.sandbox.drift import Drift, DriftPlan
-from tap_equipme.sandbox.errors import ApiError, bad_request, not_found
 from tap_equipme.sandbox.extra_fields import ExtraFields
 from tap_equipme.sandbox.faults import FaultInjector, Faults
 from tap_equipme.sandbox.render import dumps

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qs
 
 from tap_equipme.sandbox import data
-from tap_equipme.sandbox.errors import bad_request
+from tap_equipme.sandbox.api_error import bad_request
 from tap_equipme.sandbox.store import ListFilter
 
 MAX_LIMIT = 1000

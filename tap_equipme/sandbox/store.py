@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tap_equipme.sandbox import data
+from tap_equipme.sandbox.api_error import forbidden, not_found
 from tap_equipme.sandbox.data import CustomerCore
-from tap_equipme.sandbox.errors import forbidden, not_found
 from tap_equipme.sandbox.extra_fields import ExtraFields
 from tap_equipme.sandbox.render import Renderer, dumps
 from tap_equipme.sandbox.writes import details_from_create

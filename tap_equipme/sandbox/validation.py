@@ -14,7 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from tap_equipme.sandbox.errors import bad_request
+from tap_equipme.sandbox.api_error import bad_request
 
 _REF_PREFIX = "#/components/schemas/"
 

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from tap_equipme.sandbox import data
-from tap_equipme.sandbox.errors import bad_request, forbidden
+from tap_equipme.sandbox.api_error import bad_request, forbidden
 from tap_equipme.sandbox.validation import validate_body
 
 # Fields where PUT's null means "leave as is" and "" means "clear".

@@ -24,12 +24,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tap_equipme.warehouse.column_names import BOOKKEEPING_COLUMNS
-from tap_equipme.warehouse.errors import IncompatibleSchemaError
 from tap_equipme.warehouse.json_schema import (
     JSON_TEXT,
     Column,
     quote,
 )
+from tap_equipme.warehouse.load_errors import IncompatibleSchemaError
 
 if TYPE_CHECKING:
     import duckdb

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.load_errors import WarehouseError
 
 
 def utc_now() -> dt.datetime:

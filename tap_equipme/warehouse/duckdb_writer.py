@@ -26,7 +26,7 @@ from tap_equipme.warehouse.change_tracking import history_table, seen_table
 from tap_equipme.warehouse.column_evolution import SCHEMA_CHANGES_TABLE, SchemaChange
 from tap_equipme.warehouse.connection import connect_duckdb, utc_now
 from tap_equipme.warehouse.duckdb_session import DuckDBSession, LoadStats
-from tap_equipme.warehouse.errors import IncompatibleSchemaError, WarehouseError
+from tap_equipme.warehouse.load_errors import IncompatibleSchemaError, WarehouseError
 
 _STAGED = "__equipme_staged"
 

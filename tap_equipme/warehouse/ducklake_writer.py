@@ -46,9 +46,9 @@ from tap_equipme.warehouse.change_tracking import history_table
 from tap_equipme.warehouse.column_evolution import SCHEMA_CHANGES_TABLE
 from tap_equipme.warehouse.duckdb_session import LOADS_COLUMNS, LOADS_TABLE
 from tap_equipme.warehouse.duckdb_writer import DuckDBWarehouse
-from tap_equipme.warehouse.errors import WarehouseError
 from tap_equipme.warehouse.journal import JournaledConnection
 from tap_equipme.warehouse.lake import LAKE_ALIAS, LakeSettings, connect_lake, lake_settings
+from tap_equipme.warehouse.load_errors import WarehouseError
 from tap_equipme.warehouse.state import STATE_TABLE
 from tap_equipme.warehouse.views import create_views_in
 

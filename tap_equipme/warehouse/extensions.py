@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.load_errors import WarehouseError
 
 LAKE_EXTENSIONS = ("ducklake", "postgres_scanner", "httpfs")
 """Extensions a DuckLake warehouse may need: the lake itself, a PostgreSQL catalog, S3."""

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import duckdb
 
-from tap_equipme.warehouse.errors import WarehouseError
 from tap_equipme.warehouse.extensions import load_lake_extensions
 from tap_equipme.warehouse.lake_config import (
     CREDENTIAL_ENV,
@@ -26,6 +25,7 @@ from tap_equipme.warehouse.lake_config import (
     LakeSettings,
     lake_settings,
 )
+from tap_equipme.warehouse.load_errors import WarehouseError
 
 ATTACH_ATTEMPTS = 5
 LAKE_ALIAS = "lake"

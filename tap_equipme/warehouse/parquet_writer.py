@@ -25,7 +25,7 @@ from tap_equipme.warehouse.column_evolution import SCHEMA_CHANGES_TABLE
 from tap_equipme.warehouse.connection import connect_duckdb
 from tap_equipme.warehouse.duckdb_session import LOADS_TABLE
 from tap_equipme.warehouse.duckdb_writer import DuckDBWarehouse
-from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.load_errors import WarehouseError
 from tap_equipme.warehouse.state import STATE_FILE, parse_state, write_json_atomically
 
 KEYS_METADATA = "equipme_key_properties"

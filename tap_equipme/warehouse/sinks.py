@@ -18,7 +18,7 @@ from tap_equipme.warehouse.arrow import (
     records_to_arrow,
     wrap_raw,
 )
-from tap_equipme.warehouse.errors import IncompatibleSchemaError, WarehouseError
+from tap_equipme.warehouse.load_errors import IncompatibleSchemaError, WarehouseError
 
 if sys.version_info >= (3, 12):
     from typing import override

@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.load_errors import WarehouseError
 
 
 def connect_read_only(

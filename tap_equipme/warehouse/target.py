@@ -22,7 +22,7 @@ from tap_equipme.warehouse.commit_policy import (
     DEFAULT_STATE_COMMIT_SECONDS,
     CommitPolicy,
 )
-from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.load_errors import WarehouseError
 from tap_equipme.warehouse.reader import LazyRecordReader
 from tap_equipme.warehouse.sinks import WarehouseSink
 from tap_equipme.warehouse.target_settings import CONFIG_JSONSCHEMA, warehouse_opener

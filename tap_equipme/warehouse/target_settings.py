@@ -16,8 +16,8 @@ from tap_equipme.warehouse.commit_policy import (
 from tap_equipme.warehouse.duckdb_session import DEFAULT_COMMIT_EVERY_ROWS
 from tap_equipme.warehouse.duckdb_writer import DuckDBWarehouse
 from tap_equipme.warehouse.ducklake_writer import DuckLakeWarehouse
-from tap_equipme.warehouse.errors import WarehouseError
 from tap_equipme.warehouse.lake_config import lake_properties, lake_settings
+from tap_equipme.warehouse.load_errors import WarehouseError
 from tap_equipme.warehouse.parquet_writer import ParquetWarehouse
 from tap_equipme.warehouse.sinks import DEFAULT_BATCH_SIZE_ROWS
 from tap_equipme.warehouse.state import DESTINATIONS

@@ -23,7 +23,7 @@ from __future__ import annotations
 import typing as t
 from collections import defaultdict
 
-from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.load_errors import WarehouseError
 
 ACTIVATE_VERSION_MODES = ("closing", "opening")
 """Values of the `activate_version_mode` setting; the first is the default."""

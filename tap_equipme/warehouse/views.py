@@ -19,7 +19,7 @@ import duckdb
 from tap_equipme.warehouse.arrow import quote
 from tap_equipme.warehouse.column_names import fold, readable_name
 from tap_equipme.warehouse.connection import connect_duckdb
-from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.load_errors import WarehouseError
 
 REPORT_VIEWS = (
     "customers_report",

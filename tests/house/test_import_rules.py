@@ -191,7 +191,7 @@ def test_the_rules_see_a_forbidden_import(tmp_path):
     )
     assert _third_party(sample) == {"typing", "requests", "duckdb"}
     # and a relative import inside the package resolves to the absolute name
-    assert "tap_equipme.warehouse.errors" in _imports(PACKAGE / "warehouse" / "state.py")
+    assert "tap_equipme.warehouse.load_errors" in _imports(PACKAGE / "warehouse" / "state.py")
 
 
 def test_what_the_pipeline_tells_the_loader_matches_the_taps_streams():

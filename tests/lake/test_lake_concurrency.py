@@ -171,7 +171,7 @@ def test_a_conflict_that_outlasts_the_retries_fails_clearly_and_loses_nothing(
     lake: Any, singer_lake: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tap_equipme.warehouse import ducklake_writer
-    from tap_equipme.warehouse.errors import WarehouseError
+    from tap_equipme.warehouse.load_errors import WarehouseError
 
     monkeypatch.setattr(ducklake_writer, "COMMIT_ATTEMPTS", 1)
     first = _warehouse(lake, "first")

@@ -94,7 +94,7 @@ def test_a_local_catalog_file_serves_one_machine(
 
 
 def test_a_catalog_holding_a_password_is_refused_before_anything_is_written(lake: Any) -> None:
-    from tap_equipme.warehouse.errors import WarehouseError
+    from tap_equipme.warehouse.load_errors import WarehouseError
     from tap_equipme.warehouse.target_settings import open_warehouse
 
     with pytest.raises(WarehouseError, match="PGPASSWORD") as info:
@@ -105,7 +105,7 @@ def test_a_catalog_holding_a_password_is_refused_before_anything_is_written(lake
 
 
 def test_bad_lake_settings_name_the_setting(lake: Any) -> None:
-    from tap_equipme.warehouse.errors import WarehouseError
+    from tap_equipme.warehouse.load_errors import WarehouseError
     from tap_equipme.warehouse.target_settings import open_warehouse
 
     with pytest.raises(WarehouseError, match="'lake_schema'"):

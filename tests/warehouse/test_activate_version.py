@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.load_errors import WarehouseError
 
 
 def _activate(version):

@@ -6,7 +6,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.load_errors import WarehouseError
 from tap_equipme.warehouse.views import REPORT_VIEWS, create_views, export_parquet
 
 

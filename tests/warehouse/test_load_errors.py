@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from tap_equipme.warehouse.errors import WarehouseError
+from tap_equipme.warehouse.load_errors import WarehouseError
 from tap_equipme.warehouse.state import read_state
 
 

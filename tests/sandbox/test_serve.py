@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pytest
 import requests
 
-CLI = [sys.executable, "-m", "tap_equipme.sandbox.cli"]
+CLI = [sys.executable, "-m", "tap_equipme.sandbox.serve"]
 
 
 @contextmanager
