@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -18,6 +19,10 @@ from tap_equipme.pipeline.sync import (
     SyncInterrupted,
     run_sync,
 )
+
+# `equipme-sync NAME ...`: the module whose `main(argv) -> int` runs command NAME. Without a
+# command name, `equipme-sync` syncs (as it always has).
+COMMANDS: dict[str, str] = {}
 
 
 def _load_config_files(paths: Sequence[str]) -> dict[str, t.Any]:
@@ -35,12 +40,15 @@ def _load_config_files(paths: Sequence[str]) -> dict[str, t.Any]:
     return config
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="equipme-sync",
-        description="Sync Equipme customers into DuckDB, Parquet or DuckLake (tap-equipme | "
-        "target-duckdb-lake), incrementally from the bookmark stored in the warehouse.",
-    )
+def add_warehouse_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the warehouse's arguments (`--destination`, `--path`, the lake's) to a parser.
+
+    Every `equipme-sync` command that opens the warehouse takes them alike; read them back
+    with `warehouse_arguments`.
+
+    Args:
+        parser: The command's parser.
+    """
     parser.add_argument("--destination", choices=DESTINATIONS, default="duckdb")
     parser.add_argument(
         "--path",
@@ -61,6 +69,29 @@ def _parser() -> argparse.ArgumentParser:
     lake.add_argument(
         "--s3-use-ssl", action=argparse.BooleanOptionalAction, default=None, help="default on"
     )
+
+
+def lake_arguments(args: argparse.Namespace) -> dict[str, t.Any]:
+    """The lake settings given on the command line (see `add_warehouse_arguments`).
+
+    Args:
+        args: The parsed arguments.
+
+    Returns:
+        `{setting: value}` for every setting of `LAKE_SETTINGS` (None where not given).
+    """
+    return {name: getattr(args, name) for name in LAKE_SETTINGS}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="equipme-sync",
+        description="Sync Equipme customers into DuckDB, Parquet or DuckLake (tap-equipme | "
+        "target-duckdb-lake), incrementally from the bookmark stored in the warehouse. "
+        f"Other commands: {', '.join(f'equipme-sync {name}' for name in COMMANDS)} "
+        "(each with its own --help).",
+    )
+    add_warehouse_arguments(parser)
     parser.add_argument(
         "--config",
         action="append",
@@ -90,6 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit code (0 success, 1 failure, 2 bad arguments, 128+N stopped by signal N).
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        command = importlib.import_module(COMMANDS[argv[0]])
+        return int(command.main(argv[1:]))
     args = _parser().parse_args(argv)
     try:
         tap_config = _load_config_files(args.config)
@@ -107,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress_interval=args.progress_interval,
             echo_logs=args.verbose,
             env_settings=True,
-            lake={name: getattr(args, name) for name in LAKE_SETTINGS},
+            lake=lake_arguments(args),
             restart=args.restart,
         )
     except SyncInterrupted as exc:
