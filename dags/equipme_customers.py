@@ -337,11 +337,15 @@ def build_dag(
 
         @task(outlets=[CUSTOMERS_ASSET])
         def publish(report: dict[str, t.Any]) -> dict[str, t.Any]:
+            from tap_equipme.pipeline.lake_connection import lake_environment
             from tap_equipme.pipeline.publish import publish as publish_warehouse
 
             params = get_current_context()["params"]
-            destination, path = warehouse_location(params)
-            published = publish_warehouse(destination, path, params.get("export_dir"))
+            destination, path, lake, credentials = warehouse_destination(params)
+            with lake_environment(credentials):
+                published = publish_warehouse(
+                    destination, path, params.get("export_dir"), lake=lake
+                )
             return {**published, "run_id": report["run_id"]}
 
         publish(transform(quality_checks(extract_load())))  # type: ignore[arg-type]

@@ -22,7 +22,9 @@ from tap_equipme.pipeline.sync import (
 
 # `equipme-sync NAME ...`: the module whose `main(argv) -> int` runs command NAME. Without a
 # command name, `equipme-sync` syncs (as it always has).
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "publish": "tap_equipme.pipeline.publish_cli",
+}
 
 
 def _load_config_files(paths: Sequence[str]) -> dict[str, t.Any]:
@@ -40,19 +42,37 @@ def _load_config_files(paths: Sequence[str]) -> dict[str, t.Any]:
     return config
 
 
+WAREHOUSE_ENV_PREFIX = "EQUIPME_SYNC_"
+"""`--path` etc. default to `EQUIPME_SYNC_PATH` etc.: how meltano hands a utility its settings."""
+
+
+def _env_default(name: str) -> str | None:
+    return os.environ.get(WAREHOUSE_ENV_PREFIX + name.upper()) or None
+
+
+def _env_flag(name: str) -> bool | None:
+    value = _env_default(name)
+    return None if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
 def add_warehouse_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the warehouse's arguments (`--destination`, `--path`, the lake's) to a parser.
 
     Every `equipme-sync` command that opens the warehouse takes them alike; read them back
-    with `warehouse_arguments`.
+    with `lake_arguments`. Each defaults to its environment variable `EQUIPME_SYNC_<NAME>`
+    (`EQUIPME_SYNC_PATH`, `EQUIPME_SYNC_LAKE_DATA_PATH`, ...), which is how meltano passes a
+    utility's settings (meltano.yml's `equipme-sync` utility).
 
     Args:
         parser: The command's parser.
     """
-    parser.add_argument("--destination", choices=DESTINATIONS, default="duckdb")
+    parser.add_argument(
+        "--destination", choices=DESTINATIONS, default=_env_default("destination") or "duckdb"
+    )
     parser.add_argument(
         "--path",
-        required=True,
+        required=_env_default("path") is None,
+        default=_env_default("path"),
         help="DuckDB file, Parquet directory, or DuckLake catalog (postgres:<conninfo> without "
         "a password, or a catalog file)",
     )
@@ -61,13 +81,22 @@ def add_warehouse_arguments(parser: argparse.ArgumentParser) -> None:
         "credentials only from the environment: PGPASSWORD (or PGPASSFILE / PGSERVICE), "
         "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN",
     )
-    lake.add_argument("--lake-data-path", help="directory or s3://bucket/prefix/ of the files")
-    lake.add_argument("--lake-schema", help="lake schema of this warehouse (default main)")
-    lake.add_argument("--s3-endpoint", help="S3-compatible endpoint host:port (default AWS)")
-    lake.add_argument("--s3-region", help="S3 region (default AWS_REGION)")
-    lake.add_argument("--s3-url-style", choices=("vhost", "path"))
+    helps = {
+        "lake_data_path": "directory or s3://bucket/prefix/ of the files",
+        "lake_schema": "lake schema of this warehouse (default main)",
+        "s3_endpoint": "S3-compatible endpoint host:port (default AWS)",
+        "s3_region": "S3 region (default AWS_REGION)",
+    }
+    for name, text in helps.items():
+        lake.add_argument(f"--{name.replace('_', '-')}", default=_env_default(name), help=text)
     lake.add_argument(
-        "--s3-use-ssl", action=argparse.BooleanOptionalAction, default=None, help="default on"
+        "--s3-url-style", choices=("vhost", "path"), default=_env_default("s3_url_style")
+    )
+    lake.add_argument(
+        "--s3-use-ssl",
+        action=argparse.BooleanOptionalAction,
+        default=_env_flag("s3_use_ssl"),
+        help="default on",
     )
 
 

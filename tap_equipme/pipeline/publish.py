@@ -1,14 +1,16 @@
-"""Publishing after a checked load: the reporting views and the Parquet export (DuckDB file).
+"""Publishing after a checked load: the reporting views and the Parquet export.
 
-The DAG's publish task calls this, as it calls `run_sync` and the checks: it never reaches
-into the warehouse itself. A DuckLake warehouse gets its views from the loader (in the lake,
-with the data), a Parquet directory is its own export: both publish nothing here.
+The DAG's publish task and `equipme-sync publish` call this, as they call `run_sync` and the
+checks: neither reaches into the warehouse itself. A DuckDB file gets the views and an export;
+a DuckLake gets the views in the lake (beside the tables, for any reader attaching it); a
+Parquet directory is its own export and publishes nothing here.
 """
 
 from __future__ import annotations
 
 import os
 import typing as t
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -16,21 +18,30 @@ def publish(
     destination: str,
     path: str | os.PathLike[str],
     export_dir: str | os.PathLike[str] | None = None,
+    lake: Mapping[str, t.Any] | None = None,
 ) -> dict[str, t.Any]:
     """(Re)create the reporting views and export tables and views as Parquet files.
 
     Args:
         destination: `duckdb`, `parquet` or `ducklake`.
-        path: The warehouse (for `duckdb`: the DuckDB file).
+        path: The warehouse (the DuckDB file, or the lake's catalog).
         export_dir: Where the Parquet files go (default: `export/` beside the DuckDB file).
+        lake: Destination `ducklake`: the `lake_*` / `s3_*` settings (credentials from the
+            environment).
 
     Returns:
-        `{"views": [names], "exported": {name: file}}` (both empty but for `duckdb`).
+        `{"views": [names], "exported": {name: file}}` (both empty for `parquet`).
     """
+    from tap_equipme.pipeline.reporting_views import (
+        create_lake_views,
+        create_views,
+        export_parquet,
+    )
+
+    if destination == "ducklake":
+        return {"views": create_lake_views(str(path), lake), "exported": {}}
     if destination != "duckdb":
         return {"views": [], "exported": {}}
-    from tap_equipme.warehouse.views import create_views, export_parquet
-
     location = Path(path)
     views = create_views(location)
     exported = export_parquet(location, Path(export_dir or location.parent / "export"))

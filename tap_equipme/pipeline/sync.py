@@ -247,8 +247,26 @@ def run_sync(
             )
         except Exception:  # noqa: S110 - a summary must not hide the real failure
             pass
+    if destination == "ducklake":
+        # A lake is read by others attaching it: its views are there after every load (a
+        # DuckDB file gets them from the DAG's publish task or `equipme-sync publish`).
+        _publish_lake_views(summary, location, lake)
     summary.status = "succeeded"
     return summary
+
+
+def _publish_lake_views(
+    summary: SyncSummary, catalog: str | os.PathLike[str], lake: Mapping[str, t.Any]
+) -> None:
+    from tap_equipme.pipeline.reporting_views import create_lake_views
+    from tap_equipme.warehouse.load_errors import WarehouseError
+
+    try:
+        create_lake_views(str(catalog), lake)
+    except WarehouseError as exc:
+        summary.status = "failed"
+        summary.failure = str(exc)
+        raise SyncError(f"equipme-sync: {exc}", summary) from None
 
 
 __all__ = [

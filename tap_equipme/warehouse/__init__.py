@@ -8,8 +8,8 @@ parsing), `duckdb_session` (connection, transactions, bookkeeping) and `duckdb_w
 (upserts, soft deletes), `parquet_writer`, `ducklake_writer`, `lake_config` (the lake
 settings, parsed once for the loader, the pipeline and the DAG) and `lake` (connecting),
 `change_tracking`, `child_sets`, `column_evolution`, `versions`, `journal`, `extensions`,
-`state` and `tables` (the read API), `errors`; and `views` (tap-equipme's reporting views
-and export: the one module that names a source's tables).
+`state` and `tables` (the read API), `load_errors`. Views over a source's tables (e.g.
+tap-equipme's reporting views) are not the loader's: the pipeline creates them.
 """
 
 from __future__ import annotations

@@ -13,8 +13,6 @@ only what DuckLake lacks or adds:
   schemas) by itself; a real conflict (another writer changed the same table) rolls the
   transaction back, and this writer replays its statements on the new snapshot, at most
   `COMMIT_ATTEMPTS` times, then fails with a clear error;
-- the reporting views are (re)created in the lake at the end of each run (right after the
-  last commit), so an analyst who attaches the lake sees them;
 - data inlining: DuckLake 1.5.5 with a PostgreSQL catalog fails to read values of a STRUCT
   nested in a STRUCT (customers' `referredBy`, `accountManager`, ...) back from inlined rows
   ("INTERNAL Error: Attempted to access index 0 within vector of size 0"), and refuses a
@@ -50,7 +48,6 @@ from tap_equipme.warehouse.journal import JournaledConnection
 from tap_equipme.warehouse.lake import LAKE_ALIAS, LakeSettings, connect_lake, lake_settings
 from tap_equipme.warehouse.load_errors import WarehouseError
 from tap_equipme.warehouse.state import STATE_TABLE
-from tap_equipme.warehouse.views import create_views_in
 
 STREAMS_TABLE = "_equipme_streams"
 BOOKKEEPING_INLINING_ROW_LIMIT = 10
@@ -297,36 +294,6 @@ class DuckLakeWarehouse(DuckDBWarehouse):
         if any(str(t).upper().count("STRUCT(") > 1 for t in types):
             self._not_inlined += [stream] if created else []
             self._not_inlined += [history] if new_history else []
-
-    def after_commit(self, state: dict[str, Any] | None) -> None:
-        """At the end of the run, (re)create the reporting views in the lake.
-
-        In a transaction of their own, after the data's: a view that cannot be created
-        (e.g. a stream selected without a column it reads) fails the run clearly but
-        leaves the committed data and state in place.
-
-        Args:
-            state: The state just committed, or None at the end of the run.
-
-        Raises:
-            WarehouseError: If a view cannot be created.
-        """
-        super().after_commit(state)
-        if state is not None:
-            return
-        try:
-            self.con.execute("BEGIN TRANSACTION")
-            created = create_views_in(self.con)
-            self.con.execute("COMMIT")
-        except duckdb.Error as exc:
-            with contextlib.suppress(duckdb.Error):
-                self.con.execute("ROLLBACK")
-            msg = (
-                f"The data and state were committed to schema {self.lake.schema!r}, but the "
-                f"reporting views could not be created there: {exc}"
-            )
-            raise WarehouseError(msg) from exc
-        logger.info("Reporting views in schema %r: %s", self.lake.schema, ", ".join(created))
 
 
 __all__ = ["DuckLakeWarehouse", "is_conflict"]

@@ -241,7 +241,7 @@ def test_metadata_rows_belong_to_the_customer_of_the_request(
 def test_metadata_keys_empty_or_with_a_nul_are_stored_and_the_views_still_build(
     server: Any, config: dict[str, Any], tmp_path: Path
 ) -> None:
-    from tap_equipme.warehouse.views import create_views
+    from tap_equipme.pipeline.reporting_views import create_views
 
     path = tmp_path / "wh.duckdb"
     # The spec allows any key of 0..150 characters.

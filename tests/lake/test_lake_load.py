@@ -53,22 +53,38 @@ def test_rows_absent_from_a_complete_version_are_soft_deleted_and_others_kept(
 def test_an_analyst_attaching_the_lake_sees_tables_and_reporting_views(
     lake: Any, singer_lake: Any
 ) -> None:
+    from tap_equipme.pipeline.publish import publish
     from tap_equipme.warehouse.extensions import extension_file
 
+    def lake_views() -> set[str]:
+        con = duckdb.connect()
+        for name in ("ducklake", "postgres_scanner"):
+            path = extension_file(name)
+            assert path is not None
+            con.execute(f"LOAD '{path}'")
+        con.execute(f"ATTACH 'ducklake:{lake.catalog}' AS lake (READ_ONLY)")
+        views = {
+            r[0]
+            for r in con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE database_name = 'lake'"
+            ).fetchall()
+        }
+        con.close()
+        return views
+
     lake.load(singer_lake.messages([singer_lake.customer(i) for i in range(1, 4)]))
+    # The loader knows no source: tap-equipme's views come from the pipeline's publish step
+    # (equipme-sync runs it after each load into a lake; meltano: `equipme-sync:publish`).
+    assert lake_views() == set()
+    published = publish("ducklake", lake.catalog, lake=lake.settings)
+    assert {"customers_report", "customer_counts_by_country"} <= set(published["views"])
+    assert {"customers_report", "customer_counts_by_country"} <= lake_views()
     con = duckdb.connect()
     for name in ("ducklake", "postgres_scanner"):
         path = extension_file(name)
         assert path is not None
         con.execute(f"LOAD '{path}'")
     con.execute(f"ATTACH 'ducklake:{lake.catalog}' AS lake (READ_ONLY)")
-    views = {
-        r[0]
-        for r in con.execute(
-            "SELECT view_name FROM duckdb_views() WHERE database_name = 'lake'"
-        ).fetchall()
-    }
-    assert {"customers_report", "customer_counts_by_country"} <= views
     assert con.execute("SELECT count(*) FROM lake.customers_report").fetchall() == [(3,)]
     assert con.execute(
         "SELECT country_code, customers FROM lake.customer_counts_by_country"

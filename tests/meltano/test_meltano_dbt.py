@@ -1,4 +1,4 @@
-"""`meltano run tap-equipme target-duckdb-lake dbt-duckdb:build` under the real Meltano (slow).
+"""`meltano run tap-equipme target-duckdb-lake equipme-sync:publish dbt-duckdb:build` (slow).
 
 The dbt-duckdb utility of meltano.yml (pinned, installed by `meltano install` into Meltano's
 own venv) builds the package in transform/ over the warehouse the loader just filled.
@@ -27,6 +27,7 @@ def test_meltano_run_loads_then_builds_the_dbt_models(meltano, sandbox, api_key,
         "TAP_EQUIPME_API_KEY": api_key,
         "TAP_EQUIPME_API_URL": sandbox.base_url,
         "TARGET_DUCKDB_LAKE_PATH": str(warehouse),
+        "EQUIPME_SYNC_PATH": str(warehouse),
         "DBT_DUCKDB_WAREHOUSE": str(warehouse),
         "DBT_DUCKDB_PATH": str(models),
         "DBT_DUCKDB_TARGET_PATH": str(tmp_path / "dbt_target"),
@@ -39,6 +40,7 @@ def test_meltano_run_loads_then_builds_the_dbt_models(meltano, sandbox, api_key,
         suffix,
         "tap-equipme",
         "target-duckdb-lake",
+        "equipme-sync:publish",
         "dbt-duckdb:build",
         env=env,
     )
@@ -46,6 +48,13 @@ def test_meltano_run_loads_then_builds_the_dbt_models(meltano, sandbox, api_key,
     assert (tmp_path / "dbt_target" / "run_results.json").is_file()
 
     snapshot = sandbox.control.snapshot()
+    # The loader knows no source: tap-equipme's reporting views come from the publish step.
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+        assert {"customers_report", "customer_counts_by_country"} <= views
+        assert con.execute("SELECT count(*) FROM customers_report").fetchall() == [
+            (len(snapshot["customers"]),)
+        ]
     with duckdb.connect(str(models), read_only=True) as con:
         staged = con.execute(
             "SELECT customer_id, customer_name, customer_number "

@@ -80,7 +80,7 @@ def test_one_change_capture_run_brings_edits_deletions_and_metadata_changes(
             f"WHERE id IN ({ids[0]}, {ids[3]}) ORDER BY id",
         )
         assert changed == [(True, True), (False, False)]
-        from tap_equipme.warehouse.views import create_views
+        from tap_equipme.pipeline.reporting_views import create_views
 
         assert "changes_by_day" in create_views(path)
         per_day = _sql(

@@ -1,24 +1,32 @@
-"""Reporting views (DuckDB) and the Parquet export of tables and views.
+"""tap-equipme's reporting views (DuckDB file or DuckLake) and the Parquet export.
+
+They read tap-equipme's tables, so they belong to the pipeline, not to the loader (which
+knows no source): `equipme-sync` creates them after each load into a lake, the DAG's publish
+task and `equipme-sync publish` after any load.
 
 `create_views(path)` is idempotent (`CREATE OR REPLACE VIEW`). The static views live in
-`views.sql`; `customer_metadata_wide` is generated here because DuckDB cannot keep a
-data-dependent PIVOT in a view: its columns are the metadata keys present when the views are
-(re)created, so run `create_views` after each load (the DAG does).
+`reporting_views.sql`; `customer_metadata_wide` is generated here because DuckDB cannot keep
+a data-dependent PIVOT in a view: its columns are the metadata keys present when the views
+are (re)created, so run `create_views` after each load (the DAG does).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from tap_equipme.warehouse.arrow import quote
 from tap_equipme.warehouse.column_names import fold, readable_name
 from tap_equipme.warehouse.connection import connect_duckdb
+from tap_equipme.warehouse.lake import connect_lake, lake_settings
 from tap_equipme.warehouse.load_errors import WarehouseError
 
 REPORT_VIEWS = (
@@ -36,8 +44,9 @@ _VIEW_NAME = re.compile(r"CREATE OR REPLACE VIEW (\w+)")
 
 
 def _static_views() -> list[tuple[str, set[str], str]]:
-    """Return `(view name, required tables, statement)` for each view in views.sql."""
-    text = resources.files("tap_equipme.warehouse").joinpath("views.sql").read_text("utf-8")
+    """Return `(view name, required tables, statement)` for each view in the SQL file."""
+    sql = resources.files("tap_equipme.pipeline").joinpath("reporting_views.sql")
+    text = sql.read_text("utf-8")
     views = []
     for chunk in text.split(";"):
         requires = _REQUIRES.search(chunk)
@@ -119,11 +128,47 @@ def create_views(path: str | os.PathLike[str]) -> list[str]:
     return created
 
 
+def create_lake_views(catalog: str, lake: Mapping[str, Any] | None = None) -> list[str]:
+    """Create (or replace) the reporting views in a DuckLake, beside its tables.
+
+    In a transaction of their own, after the load's: a view that cannot be created (e.g. a
+    stream selected without a column it reads) fails clearly and leaves the committed data
+    and state in place.
+
+    Args:
+        catalog: The lake's catalog (`postgres:<conninfo>` or a catalog file).
+        lake: The `lake_*` / `s3_*` settings; credentials come from the environment.
+
+    Returns:
+        The names of the views created.
+
+    Raises:
+        WarehouseError: If the lake cannot be opened or a view cannot be created.
+    """
+    settings = lake_settings(catalog, lake)
+    con = connect_lake(settings)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        created = create_views_in(con)
+        con.execute("COMMIT")
+    except duckdb.Error as exc:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        msg = (
+            f"The data and state are committed to schema {settings.schema!r}, but the "
+            f"reporting views could not be created there: {exc}"
+        )
+        raise WarehouseError(msg) from exc
+    finally:
+        con.close()
+    return created
+
+
 def create_views_in(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Create (or replace) the reporting views in the connection's current schema.
 
-    The DuckLake writer calls this inside its last transaction, so the views land in the
-    lake with the data.
+    On a lake, `create_lake_views` calls this with the lake attached as the default
+    database, so the views land in the lake's schema beside the tables.
 
     Args:
         con: A connection whose default schema holds the loaded tables.

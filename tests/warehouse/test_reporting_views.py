@@ -6,8 +6,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from tap_equipme.pipeline.reporting_views import REPORT_VIEWS, create_views, export_parquet
 from tap_equipme.warehouse.load_errors import WarehouseError
-from tap_equipme.warehouse.views import REPORT_VIEWS, create_views, export_parquet
 
 
 def _meta(customer_id, key, value):
