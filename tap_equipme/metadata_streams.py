@@ -38,7 +38,24 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 
-class CustomerMetadataStream(EquipmeStream):
+class CustomerChildStream(EquipmeStream):
+    """A stream of what each customer of this run has: versions follow the customers'."""
+
+    @property
+    @override
+    def emit_activate_version_messages(self) -> bool:
+        return bool(self.config.get("full_refresh"))
+
+    @override
+    def run_version(self) -> int:
+        # A resumed full refresh keeps the interrupted run's version: its rows already landed.
+        return self._customers().child_version()
+
+    def _customers(self) -> CustomersStream:
+        return cast("CustomersStream", self.owner.streams[CustomersStream.name])
+
+
+class CustomerMetadataStream(CustomerChildStream):
     """Metadata of the customers the parent emitted in this run (one request per customer).
 
     Fetched concurrently (`metadata_concurrency` requests in flight at most, a bounded window
@@ -64,19 +81,6 @@ class CustomerMetadataStream(EquipmeStream):
         self.skipped_customers = 0
         self.reads: list[dict[str, Any]] = []
         """One entry per customer whose metadata this run read (for the reads stream)."""
-
-    @property
-    @override
-    def emit_activate_version_messages(self) -> bool:
-        return bool(self.config.get("full_refresh"))
-
-    @override
-    def run_version(self) -> int:
-        # A resumed full refresh keeps the interrupted run's version: its rows already landed.
-        return self._customers().child_version()
-
-    def _customers(self) -> CustomersStream:
-        return cast("CustomersStream", self.owner.streams[CustomersStream.name])
 
     def _parent_ids(self) -> Iterable[int]:
         return self._customers().metadata_ids()
@@ -154,7 +158,7 @@ class CustomerMetadataStream(EquipmeStream):
         )
 
 
-class CustomerMetadataReadsStream(EquipmeStream):
+class CustomerMetadataReadsStream(CustomerChildStream):
     """One row per customer whose metadata this run read (no request of its own).
 
     `customer_id`, `read_at`, `key_count`, `found` (False: 403/404, the customer is gone);
@@ -177,16 +181,6 @@ class CustomerMetadataReadsStream(EquipmeStream):
         """Initialize the stream (see `singer_sdk.Stream`)."""
         super().__init__(*args, **kwargs)
         self._opened = False
-
-    @property
-    @override
-    def emit_activate_version_messages(self) -> bool:
-        return bool(self.config.get("full_refresh"))
-
-    @override
-    def run_version(self) -> int:
-        parent = self.owner.streams[CustomersStream.name]
-        return cast("CustomersStream", parent).child_version()
 
     def emit_now(self, rows: list[dict[str, Any]]) -> None:
         """Write reads rows before this stream's own sync (at a checkpoint of the metadata).

@@ -39,6 +39,11 @@ REPORT_VIEWS = (
     "changes_by_day",
 )
 EXPORTED_TABLES = ("customers", "customer_metadata")
+COUNTS_BY: dict[str, tuple[str, str]] = {
+    "customer_counts_by_country": ("companyAddress.countryCode", "country_code"),
+    "customer_counts_by_language": ("language", "language"),
+}
+"""Live customers (and the active ones) counted by one attribute: view -> (expression, column)."""
 _REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.MULTILINE)
 _VIEW_NAME = re.compile(r"CREATE OR REPLACE VIEW (\w+)")
 
@@ -63,6 +68,26 @@ def _existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
         "current_database() AND table_schema = current_schema() AND table_type = 'BASE TABLE'"
     ).fetchall()
     return {r[0] for r in rows}
+
+
+def counts_by_sql(view: str, expression: str, column: str) -> str:
+    """Return a view counting live (and active) customers by one attribute.
+
+    Args:
+        view: The view's name.
+        expression: What to group by (an SQL expression over `customers`).
+        column: The name of its column in the view.
+
+    Returns:
+        The `CREATE OR REPLACE VIEW` statement.
+    """
+    return (
+        f"CREATE OR REPLACE VIEW {view} AS\n"
+        f"SELECT\n    {expression} AS {column},\n    count(*) AS customers,\n"
+        "    count(*) FILTER (WHERE active) AS active_customers\n"
+        "FROM customers\nWHERE _deleted_at IS NULL\nGROUP BY ALL\n"
+        f"ORDER BY customers DESC, {column} NULLS LAST"
+    )
 
 
 def metadata_wide_sql(keys: list[str]) -> str:
@@ -182,6 +207,10 @@ def create_views_in(con: duckdb.DuckDBPyConnection) -> list[str]:
         if required <= tables:
             con.execute(statement)
             created.append(name)
+    if "customers" in tables:
+        for view, (expression, column) in COUNTS_BY.items():
+            con.execute(counts_by_sql(view, expression, column))
+            created.append(view)
     if {"customers", "customer_metadata"} <= tables:
         keys = [
             r[0]

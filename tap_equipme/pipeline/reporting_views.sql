@@ -97,28 +97,6 @@ JOIN customers AS c ON c.id = m.customer_id AND c._deleted_at IS NULL
 WHERE m._deleted_at IS NULL;
 
 -- requires: customers
-CREATE OR REPLACE VIEW customer_counts_by_country AS
-SELECT
-    companyAddress.countryCode AS country_code,
-    count(*) AS customers,
-    count(*) FILTER (WHERE active) AS active_customers
-FROM customers
-WHERE _deleted_at IS NULL
-GROUP BY ALL
-ORDER BY customers DESC, country_code NULLS LAST;
-
--- requires: customers
-CREATE OR REPLACE VIEW customer_counts_by_language AS
-SELECT
-    language,
-    count(*) AS customers,
-    count(*) FILTER (WHERE active) AS active_customers
-FROM customers
-WHERE _deleted_at IS NULL
-GROUP BY ALL
-ORDER BY customers DESC, language NULLS LAST;
-
--- requires: customers
 CREATE OR REPLACE VIEW customer_counts_by_active AS
 SELECT
     active,

@@ -25,7 +25,7 @@ import duckdb
 from typing_extensions import Self
 
 from tap_equipme.warehouse.arrow import Column
-from tap_equipme.warehouse.change_tracking import ChangeTracker
+from tap_equipme.warehouse.change_tracking import ChangeTracker, MergeCounts
 from tap_equipme.warehouse.child_sets import ChildSet
 from tap_equipme.warehouse.column_evolution import SCHEMA_CHANGES_TABLE, SchemaPlanner
 from tap_equipme.warehouse.connection import connect_duckdb, utc_now
@@ -62,13 +62,10 @@ LOADS_COLUMNS = {
 
 
 @dataclass
-class LoadStats:
-    """One stream's row of `_equipme_loads` for this run."""
+class LoadStats(MergeCounts):
+    """One stream's row of `_equipme_loads` for this run: its batches' merges, and deletes."""
 
-    inserted: int = 0
-    updated: int = 0
     deleted: int = 0
-    undeleted: int = 0
 
 
 class DuckDBSession(SchemaPlanner):

@@ -108,8 +108,17 @@ class DuckDBWarehouse(DuckDBSession):
             keys: Key properties.
         """
         self.wait_for_loads()
-        if self._ensured.get(stream) == columns:
-            return
+        if self._ensured.get(stream) != columns:
+            self.create_or_evolve(stream, columns, keys)
+
+    def create_or_evolve(self, stream: str, columns: list[Column], keys: list[str]) -> None:
+        """Create the stream's table or change it to `columns` (`ensure_stream`'s work).
+
+        Args:
+            stream: Stream name.
+            columns: The stream's columns.
+            keys: Key properties.
+        """
         statements, changes = self.plan_changes(stream, columns, keys)
         if self._in_transaction and any(s.startswith("ALTER TABLE") for s in statements):
             # DuckDB cannot commit a transaction that changed a table's rows and then altered

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import duckdb
-from typing_extensions import Self
+from typing_extensions import Self, override
 
 from tap_equipme.warehouse.arrow import Column, quote
 from tap_equipme.warehouse.change_tracking import history_table
@@ -273,7 +273,8 @@ class DuckLakeWarehouse(DuckDBWarehouse):
         ).fetchall()
         return {r[0] for r in rows}
 
-    def ensure_stream(self, stream: str, columns: list[Column], keys: list[str]) -> None:
+    @override
+    def create_or_evolve(self, stream: str, columns: list[Column], keys: list[str]) -> None:
         """Create or evolve the stream's table; record a new table's keys.
 
         Args:
@@ -281,13 +282,10 @@ class DuckLakeWarehouse(DuckDBWarehouse):
             columns: The stream's columns.
             keys: Key properties.
         """
-        self.wait_for_loads()
-        if self._ensured.get(stream) == columns:
-            return
         created = not self._table_exists(stream)
         history = history_table(stream)
         new_history = bool(keys) and self.keeps_history(stream) and not self._table_exists(history)
-        super().ensure_stream(stream, columns, keys)
+        super().create_or_evolve(stream, columns, keys)
         if created:
             self._put_row(STREAMS_TABLE, {"stream": stream}, [stream, json.dumps(keys)])
         types = self._existing_types(stream).values()
