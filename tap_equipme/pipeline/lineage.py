@@ -210,7 +210,16 @@ def lineage_configured() -> bool:
     return any(path.is_file() for path in candidates)
 
 
-def _dataset(data: Mapping[str, t.Any], output: bool) -> t.Any:
+def ol_dataset(data: Mapping[str, t.Any], output: bool) -> t.Any:
+    """Build an openlineage-python dataset (schema, row-count facets) from `describe_run` data.
+
+    Args:
+        data: One of `describe_run`'s inputs or outputs.
+        output: Whether it is an output (`OutputDataset`, with `outputStatistics`).
+
+    Returns:
+        An `InputDataset` or `OutputDataset` (`openlineage.client.event_v2`).
+    """
     from openlineage.client.event_v2 import InputDataset, OutputDataset
     from openlineage.client.facet_v2 import output_statistics_output_dataset as statistics
     from openlineage.client.facet_v2 import schema_dataset
@@ -279,8 +288,8 @@ def build_run_event(
             name=job_name,
             facets=job_facets,
         ),
-        inputs=[_dataset(d, output=False) for d in lineage.get("inputs", [])],
-        outputs=[_dataset(d, output=True) for d in lineage.get("outputs", [])],
+        inputs=[ol_dataset(d, output=False) for d in lineage.get("inputs", [])],
+        outputs=[ol_dataset(d, output=True) for d in lineage.get("outputs", [])],
         producer=PRODUCER,
     )
 
