@@ -52,7 +52,10 @@ def default_max_staleness(schedule: str) -> str | None:
     period = SCHEDULE_PERIODS.get(schedule)
     if period is None:
         return None
-    return f"{int((period * STALENESS_RUNS).total_seconds() // 60)}m"
+    minutes = int((period * STALENESS_RUNS).total_seconds() // 60)
+    if minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)}d"
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
 
 def failure_message(context: t.Mapping[str, t.Any]) -> str:
