@@ -30,7 +30,7 @@ import threading
 import typing as t
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from tap_equipme import __version__
 
@@ -76,13 +76,19 @@ def api_datasets(api_url: str | None) -> list[dict[str, t.Any]]:
 def _conninfo(catalog: str) -> dict[str, str]:
     """Host, port and database of a `postgres:` catalog (a conninfo or a URI), nothing else."""
     rest = catalog.split(":", 1)[1]
-    if rest.startswith("//"):
-        parts = urlsplit("postgres:" + rest)
-        fields = {"host": parts.hostname or "", "dbname": parts.path.lstrip("/")}
-        if parts.port:
-            fields["port"] = str(parts.port)
-        return fields
-    return {key: value.strip("'") for key, value in _CONNINFO_PAIR.findall(rest)}
+    if rest.startswith("//"):  # `postgresql://...` given whole
+        rest = "postgres:" + rest
+    elif not rest.lower().startswith(("postgres://", "postgresql://")):  # a conninfo
+        return {key: value.strip("'") for key, value in _CONNINFO_PAIR.findall(rest)}
+    parts = urlsplit(rest)
+    fields = {"host": unquote(parts.hostname or ""), "dbname": unquote(parts.path.lstrip("/"))}
+    if parts.port:
+        fields["port"] = str(parts.port)
+    # libpq lets the query name them too (`?host=/run/postgresql` for a Unix socket).
+    for key, values in parse_qs(parts.query).items():
+        if key in ("host", "port", "dbname") and values:
+            fields[key] = values[-1]
+    return fields
 
 
 def table_namespace(

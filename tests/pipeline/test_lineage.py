@@ -127,6 +127,9 @@ def test_dataset_names_follow_the_naming_spec_and_carry_no_credentials(tmp_path)
         "ducklake://db.internal:5432",
         "lake.main.",
     )
+    assert table_namespace(
+        "ducklake", "postgres:postgresql://postgres:@/lake?host=/tmp/pg-socket&port=5433", None
+    ) == ("ducklake://localhost:5433", "lake.main.")
     assert table_namespace("ducklake", tmp_path / "cat.ducklake", None) == (
         f"ducklake://{tmp_path / 'cat.ducklake'}",
         "main.",
@@ -148,6 +151,7 @@ def test_a_lineage_server_that_never_answers_holds_the_sync_no_longer_than_the_d
         monkeypatch.setenv(
             "OPENLINEAGE__TRANSPORT__URL", f"http://127.0.0.1:{server.getsockname()[1]}"
         )
+        monkeypatch.setenv("OPENLINEAGE__TRANSPORT__RETRY__TOTAL", "0")
         monkeypatch.setattr(lineage, "SEND_DEADLINE_S", 0.5)
         started = time.monotonic()
         sent = lineage.emit_run_event(
@@ -155,3 +159,30 @@ def test_a_lineage_server_that_never_answers_holds_the_sync_no_longer_than_the_d
         )
         assert not sent
         assert time.monotonic() - started < 2.0
+    # The abandoned sender ends once the server goes (it must not outlive the test's output).
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == "openlineage-emit":
+            thread.join(10)
+
+
+@pytest.mark.slow  # a DuckLake sync on an embedded PostgreSQL catalog: about 30 s here
+def test_a_ducklake_sync_names_its_tables_by_catalog_database_and_lake_schema(
+    tap_config, sandbox, tmp_path, events_file, lake_postgres, api_key
+):
+    from urllib.parse import urlsplit
+
+    catalog = lake_postgres.create_database()
+    database = urlsplit(catalog.removeprefix("postgres:")).path.lstrip("/")
+    lake = {"lake_data_path": str(tmp_path / "lake-data"), "lake_schema": "tenant_a"}
+    summary = run_sync(tap_config, "ducklake", catalog, progress_out=None, lake=lake)
+    assert api_key not in events_file.read_text()
+    complete = read_events(events_file)[-1]
+    assert complete["eventType"] == "COMPLETE"
+    outputs = {d["name"]: d for d in complete["outputs"]}
+    assert {d["namespace"] for d in outputs.values()} == {"ducklake://localhost:5432"}
+    customers = outputs[f"{database}.tenant_a.customers"]
+    assert {"id", "name"} <= {f["name"] for f in customers["facets"]["schema"]["fields"]}
+    assert customers["outputFacets"]["outputStatistics"]["rowCount"] == summary.rows("customers")
+    assert f"{database}.tenant_a.customer_metadata" in outputs
