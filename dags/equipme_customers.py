@@ -26,6 +26,11 @@ Configuration:
 - Pool `equipme_warehouse` with 1 slot: only one task at a time touches the warehouse file.
 - Each task retries 3 times with exponential backoff (2, 4, 8 min, at most 30);
   `EQUIPME_DAG_RETRIES` (read when the file is parsed) overrides the count.
+- Operations (docs/operations.md): a task that fails for good calls the notifier named by
+  `$EQUIPME_FAILURE_NOTIFIER` or the Variable `equipme_failure_notifier` (Slack, email, ...);
+  param `max_staleness` (default 3 x the schedule) fails the checks naming a stream whose last
+  successful load is older; with an OpenLineage transport configured, extract-load reports
+  the API as input and each table as output.
 
 Nothing here does work at import time: heavy modules are imported inside the tasks.
 """
@@ -38,6 +43,11 @@ import typing as t
 from pathlib import Path
 
 from airflow.sdk import Asset, BaseHook, Param, dag, get_current_context, task
+
+# Light at parse time: failure alerts (a notifier read when a task fails), the task that
+# reports its sync's OpenLineage datasets.
+from tap_equipme.airflow.alerts import default_max_staleness, on_task_failure
+from tap_equipme.airflow.lineage import sync_task
 
 # The one list of lake settings (light: no DuckDB, no singer-sdk, no sync machinery).
 from tap_equipme.pipeline.lake_connection import LAKE_SETTINGS
@@ -222,6 +232,7 @@ def build_dag(
             "retry_exponential_backoff": 2.0,
             "max_retry_delay": dt.timedelta(minutes=30),
             "execution_timeout": timeout,
+            "on_failure_callback": on_task_failure,
         },
         params={
             "warehouse_path": Param(
@@ -253,6 +264,12 @@ def build_dag(
                 description="Start over instead of continuing an interrupted run (first "
                 "try only: a retry of this run resumes what its first try landed)",
             ),
+            "max_staleness": Param(
+                default_max_staleness(schedule),
+                type=["null", "string"],
+                description="Fail the checks naming a stream whose last successful load is "
+                "older than this (e.g. 3h, 90m, 21d; default 3 x the schedule; null: off)",
+            ),
             "export_dir": Param(
                 None,
                 type=["null", "string"],
@@ -262,7 +279,7 @@ def build_dag(
         },
     )
     def equipme_customers() -> None:
-        @task
+        @sync_task
         def extract_load() -> dict[str, t.Any]:
             import sys
 
@@ -285,6 +302,7 @@ def build_dag(
                     progress_out=sys.stderr,
                     lake=lake,
                     restart=restart,
+                    lineage_events=False,  # the OpenLineage provider reports this task
                 )
             print(summary.render())  # the task log is the place for the summary
             return summary.as_dict()
@@ -296,15 +314,25 @@ def build_dag(
             from airflow.sdk.exceptions import AirflowFailException
 
             from tap_equipme.pipeline.lake_connection import lake_environment
-            from tap_equipme.pipeline.quality import QualityError, api_total, check_warehouse
+            from tap_equipme.pipeline.quality import (
+                QualityError,
+                api_total,
+                check_warehouse,
+                parse_duration,
+            )
 
             params = get_current_context()["params"]
             destination, path, lake, credentials = warehouse_destination(params)
             try:
+                stale = params.get("max_staleness")
                 expected = api_total(tap_config_from_connection()) if full_refresh else None
                 with lake_environment(credentials):
                     report = check_warehouse(
-                        destination, path, expected_customers=expected, lake=lake
+                        destination,
+                        path,
+                        expected_customers=expected,
+                        lake=lake,
+                        max_staleness=parse_duration(stale) if stale else None,
                     )
             except QualityError as exc:
                 # Bad data does not get better by retrying.

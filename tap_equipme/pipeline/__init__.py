@@ -6,7 +6,9 @@ It knows both programs only as processes and the warehouse only through its read
 stopping the two), `pipes` (relaying lines, draining stderr), `stored_state` (the state and
 bookmark read before a run), `loader_settings` (what the loader is told of tap-equipme's
 streams), `summary` and `schema_report` (what a run reports), `sync_errors`, `cli` (the
-`equipme-sync` command line), `quality` (the DAG's checks), `publish` (views and export),
+`equipme-sync` command line), `quality` (the DAG's checks, staleness included), `check_cli`
+(`equipme-sync check`), `lineage` (the run's datasets named for OpenLineage, and its events),
+`publish` (views and export),
 `lake_connection` (a lake Connection and DAG params -> lake settings, credentials apart).
 
 Importing the package is cheap (the DAG file imports `lake_connection` when parsed): the

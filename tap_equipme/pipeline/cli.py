@@ -23,6 +23,7 @@ from tap_equipme.pipeline.sync import (
 # `equipme-sync NAME ...`: the module whose `main(argv) -> int` runs command NAME. Without a
 # command name, `equipme-sync` syncs (as it always has).
 COMMANDS: dict[str, str] = {
+    "check": "tap_equipme.pipeline.check_cli",
     "publish": "tap_equipme.pipeline.publish_cli",
 }
 

@@ -8,6 +8,7 @@ through the warehouse's read API (`warehouse.tables`).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import typing as t
 from collections.abc import Mapping
@@ -34,6 +35,10 @@ class QualityReport:
     customers_without_name: int
     duplicate_metadata_keys: int
     expected_customers: int | None = None
+    last_loads: dict[str, str | None] = dataclasses.field(default_factory=dict)
+    """Per stream, when its last successful load finished (ISO 8601, UTC; None: never)."""
+    stale_streams: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Streams whose last successful load is older than `max_staleness`: stream -> why."""
 
     def failures(self) -> list[str]:
         """Return one sentence per failed check (empty if all passed)."""
@@ -52,6 +57,7 @@ class QualityReport:
                 f"customers: {self.live_customers} live row(s) after a full refresh, but the API "
                 f"reports total = {self.expected_customers}"
             )
+        found += [f"{stream}: {why}" for stream, why in sorted(self.stale_streams.items())]
         return found
 
 
@@ -61,6 +67,8 @@ def check_warehouse(
     expected_customers: int | None = None,
     *,
     lake: Mapping[str, t.Any] | None = None,
+    max_staleness: dt.timedelta | None = None,
+    now: dt.datetime | None = None,
 ) -> QualityReport:
     """Run the checks on a warehouse.
 
@@ -70,6 +78,9 @@ def check_warehouse(
         expected_customers: The API's `total` (checked against the live customers when given:
             only meaningful right after a full refresh).
         lake: Destination `ducklake`: the `lake_*` / `s3_*` settings.
+        max_staleness: Fail a stream whose last successful load (`_equipme_loads`) finished
+            longer ago than this, or that has none (None: no staleness check).
+        now: The time to measure staleness against (default: now; tests pass one).
 
     Returns:
         The measured counts.
@@ -119,12 +130,103 @@ def check_warehouse(
             else 0,
             expected_customers=expected_customers,
         )
+        if has_table(con, destination, path, "_equipme_loads"):
+            report.last_loads = _last_loads(con, relation(destination, path, "_equipme_loads"))
     finally:
         con.close()
+    if max_staleness is not None:
+        report.stale_streams = stale_streams(report.last_loads, max_staleness, now)
     failures = report.failures()
     if failures:
         raise QualityError("Data quality checks failed: " + "; ".join(failures) + ".")
     return report
+
+
+def _last_loads(con: t.Any, loads: str) -> dict[str, str | None]:
+    """When each stream's last successful load finished (None: it has only failed ones)."""
+    rows = con.execute(
+        f"SELECT stream, max(finished_at) FILTER (WHERE status = 'succeeded') FROM {loads} "
+        "GROUP BY stream ORDER BY stream"
+    ).fetchall()
+    return {
+        str(stream): None if at is None else at.astimezone(dt.timezone.utc).isoformat()
+        for stream, at in rows
+    }
+
+
+def stale_streams(
+    last_loads: Mapping[str, str | None],
+    max_staleness: dt.timedelta,
+    now: dt.datetime | None = None,
+) -> dict[str, str]:
+    """Return the streams whose last successful load is older than `max_staleness`.
+
+    Args:
+        last_loads: Stream -> when its last successful load finished (ISO 8601; None: never).
+        max_staleness: The oldest a last successful load may be.
+        now: The time to measure against (default: now).
+
+    Returns:
+        Stream -> one sentence saying how old its data is; empty if none is stale. No load at
+        all (a warehouse without `_equipme_loads` rows) counts as stale for `customers`.
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    limit = _duration(max_staleness)
+    if not last_loads:
+        return {"customers": f"no successful load recorded (max_staleness {limit})"}
+    stale = {}
+    for stream, finished in last_loads.items():
+        if finished is None:
+            stale[stream] = f"no successful load recorded (max_staleness {limit})"
+            continue
+        age = now - dt.datetime.fromisoformat(finished)
+        if age > max_staleness:
+            stale[stream] = (
+                f"last successful load finished {finished} ({_duration(age)} ago), older than "
+                f"max_staleness {limit}"
+            )
+    return stale
+
+
+def _duration(delta: dt.timedelta) -> str:
+    """`3h`, `21d`, `2h 5m`: a duration as an operator reads it."""
+    minutes = int(delta.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
+    return " ".join(parts) or f"{delta.total_seconds():.0f}s"
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """Read `max_staleness` as written in a setting: `90m`, `3h`, `21d`, `1d 12h`, or minutes.
+
+    Args:
+        text: The setting's value.
+
+    Returns:
+        The duration.
+
+    Raises:
+        QualityError: If it is not a positive duration (the message names the setting).
+    """
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    total = 0.0
+    cleaned = str(text).strip().lower()
+    try:
+        if cleaned.replace(".", "", 1).isdigit():
+            total = float(cleaned) * 60
+        else:
+            for part in cleaned.split():
+                total += float(part[:-1]) * units[part[-1]]
+    except (KeyError, ValueError, IndexError):
+        total = 0
+    if total <= 0:
+        msg = (
+            f"Setting 'max_staleness': {text!r} is not a duration; write e.g. '3h', '90m', "
+            "'21d' (a bare number is minutes)."
+        )
+        raise QualityError(msg)
+    return dt.timedelta(seconds=total)
 
 
 def api_total(tap_config: Mapping[str, t.Any], timeout: float = 30.0) -> int:

@@ -38,6 +38,9 @@ class SyncSummary:
     requests: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     """What the tap asked of the API (`RequestStats.as_dict()`: requests, answers by status,
     waits, the rate limiter's figures); empty if the tap logged none."""
+    lineage: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    """The datasets the run read and wrote, named for OpenLineage (`pipeline.lineage`):
+    `{"inputs": [{namespace, name}], "outputs": [{namespace, name, table, fields, rows}]}`."""
 
     def as_dict(self) -> dict[str, t.Any]:
         """Return the summary as JSON-serialisable data (e.g. for an Airflow XCom)."""

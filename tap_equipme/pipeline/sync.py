@@ -21,7 +21,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tap_equipme.pipeline.lake_connection import CREDENTIAL_ENV, LAKE_SETTINGS
-from tap_equipme.pipeline.loader_settings import TAP_LOADER_SETTINGS
+from tap_equipme.pipeline.lineage import JOB_NAME, describe_run, emit_run_event, lineage_configured
+from tap_equipme.pipeline.loader_settings import CHILD_SETS, TAP_LOADER_SETTINGS
 from tap_equipme.pipeline.processes import run_processes
 from tap_equipme.pipeline.schema_report import read_schema_changes
 from tap_equipme.pipeline.stored_state import bookmark_of, read_pipeline_state, warehouse_location
@@ -137,6 +138,7 @@ def run_sync(
     target_settings: Mapping[str, t.Any] | None = None,
     lake: Mapping[str, t.Any] | None = None,
     restart: bool = False,
+    lineage_events: bool = True,
 ) -> SyncSummary:
     """Run one sync: tap -> target, with the state read from and written to the warehouse.
 
@@ -160,6 +162,9 @@ def run_sync(
             credentials come from this process's environment (`CREDENTIAL_ENV`).
         restart: Start over even if the stored state records an unfinished run (by default
             a run continues an interrupted one of the same mode where it stopped).
+        lineage_events: Send OpenLineage START / COMPLETE / FAIL events when openlineage-python
+            is configured (`pipeline.lineage`); the DAG passes False, as Airflow's OpenLineage
+            provider reports its tasks from `SyncSummary.lineage`.
 
     Returns:
         The summary of the run.
@@ -198,6 +203,15 @@ def run_sync(
     state_before = read_pipeline_state(destination, location, lake)
     summary.bookmark_before = bookmark_of(state_before)
     _say_resume(state_before, summary.sync_mode, restart, progress_out)
+    api_url = str(tap_config.get("api_url") or os.environ.get(f"{ENV_PREFIX}API_URL") or "")
+    job_name = f"{JOB_NAME}.{summary.sync_mode}"
+    send_lineage = lineage_events and lineage_configured()
+    if send_lineage:
+        # START names the tables the run is about to write (COMPLETE: those it wrote).
+        streams = [name for c in CHILD_SETS for name in (c["parent_stream"], c["stream"])]
+        expected: dict[str, dict[str, t.Any]] = {name: {} for name in streams}
+        planned = describe_run(api_url, destination, location, lake, expected, read_schemas=False)
+        emit_run_event("START", summary.run_id, job_name, planned, out=progress_out)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="equipme-sync-"))
     try:
@@ -236,6 +250,10 @@ def run_sync(
             progress=(progress_interval, progress_out),
             echo_logs=echo_logs,
         )
+        if destination == "ducklake":
+            # A lake is read by others attaching it: its views are there after every load
+            # (a DuckDB file gets them from the DAG's publish task or `equipme-sync publish`).
+            _publish_lake_views(summary, location, lake)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         summary.duration_seconds = round(time.monotonic() - started, 3)
@@ -245,12 +263,11 @@ def run_sync(
             summary.schema_changes = read_schema_changes(
                 destination, location, summary.run_id, lake
             )
+            summary.lineage = describe_run(api_url, destination, location, lake, summary.loads)
         except Exception:  # noqa: S110 - a summary must not hide the real failure
             pass
-    if destination == "ducklake":
-        # A lake is read by others attaching it: its views are there after every load (a
-        # DuckDB file gets them from the DAG's publish task or `equipme-sync publish`).
-        _publish_lake_views(summary, location, lake)
+        if send_lineage:
+            _emit_end(summary, job_name, sys.exc_info()[1], progress_out)
     summary.status = "succeeded"
     return summary
 
@@ -267,6 +284,19 @@ def _publish_lake_views(
         summary.status = "failed"
         summary.failure = str(exc)
         raise SyncError(f"equipme-sync: {exc}", summary) from None
+
+
+def _emit_end(
+    summary: SyncSummary, job_name: str, error: BaseException | None, out: t.TextIO | None
+) -> None:
+    """Send the run's COMPLETE, or FAIL with its reason (only this package's redacted ones)."""
+    if error is None:
+        emit_run_event("COMPLETE", summary.run_id, job_name, summary.lineage, out=out)
+        return
+    reason = summary.failure or (
+        str(error) if isinstance(error, SyncError) else f"{type(error).__name__} (see the log)"
+    )
+    emit_run_event("FAIL", summary.run_id, job_name, summary.lineage, error=reason, out=out)
 
 
 __all__ = [

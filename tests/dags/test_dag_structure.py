@@ -33,6 +33,8 @@ for dag_id, dag in bag.dags.items():
                 "max_retry_delay": str(t.max_retry_delay),
                 "timeout": t.execution_timeout.total_seconds() if t.execution_timeout else None,
                 "outlets": [getattr(o, "uri", str(o)) for o in t.outlets],
+                "on_failure": [getattr(c, "__qualname__", str(c))
+                               for c in (t.on_failure_callback or [])],
             }
             for t in dag.tasks
         },
@@ -80,6 +82,7 @@ def test_dag_is_scheduled_safely(dagbag, dag_id, schedule, timeout):
         "export_dir",
         "lake_data_path",
         "lake_schema",
+        "max_staleness",
         "restart",
         "s3_endpoint",
         "s3_region",
@@ -91,6 +94,8 @@ def test_dag_is_scheduled_safely(dagbag, dag_id, schedule, timeout):
     assert dag["param_defaults"]["destination"] == "duckdb"
     assert dag["param_defaults"]["warehouse_path"] is None, "resolved at run time"
     assert dag["param_defaults"]["restart"] is False, "a retry resumes by default"
+    # Staleness: 3 x the schedule (docs/operations.md).
+    assert dag["param_defaults"]["max_staleness"] == {"@hourly": "3h", "@weekly": "21d"}[schedule]
     assert dag["edges"] == [
         ["extract_load", "quality_checks"],
         ["quality_checks", "transform"],
@@ -102,6 +107,7 @@ def test_dag_is_scheduled_safely(dagbag, dag_id, schedule, timeout):
         assert task["backoff"] > 1, "exponential backoff between retries"
         assert task["max_retry_delay"] == "0:30:00"
         assert task["timeout"] == timeout.total_seconds()
+        assert task["on_failure"] == ["on_task_failure"], "the notifier hook (docs/operations.md)"
     assert dag["tasks"]["publish"]["outlets"] == ["equipme://customers/"]
 
 
@@ -117,7 +123,8 @@ dag_done = time.perf_counter()
 # The DAG reads the lake settings' names from `tap_equipme.pipeline.lake_connection` (light);
 # the sync machinery and everything heavy stays out until a task runs.
 heavy = [m for m in ("duckdb", "pyarrow", "requests", "singer_sdk", "tap_equipme.pipeline.sync",
-                     "tap_equipme.pipeline.processes", "tap_equipme.warehouse.lake")
+                     "tap_equipme.pipeline.processes", "tap_equipme.warehouse.lake",
+                     "openlineage.client")
          if m in sys.modules]
 import json
 print(json.dumps({"seconds": dag_done - airflow_done, "heavy": heavy}))

@@ -73,3 +73,69 @@ def test_api_total_failure_never_quotes_the_key(tap_config, sandbox, api_key):
     with pytest.raises(QualityError) as raised:
         api_total(tap_config)
     assert api_key not in str(raised.value)
+
+
+def test_staleness_fails_naming_the_stream_whose_last_successful_load_is_too_old(
+    tap_config, sandbox, tmp_path
+):
+    import datetime as dt
+
+    from tap_equipme.pipeline.sync import run_sync
+
+    path = tmp_path / "wh.duckdb"
+    run_sync(tap_config, "duckdb", path, progress_out=None)
+    three_hours = dt.timedelta(hours=3)
+    report = check_warehouse("duckdb", path, max_staleness=three_hours)
+    assert set(report.last_loads) == {"customers", "customer_metadata", "customer_metadata_reads"}
+    assert report.stale_streams == {}
+    # customers last loaded 4 h ago, and a failed load since does not count as fresh.
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "UPDATE _equipme_loads SET finished_at = finished_at - INTERVAL 4 HOUR "
+            "WHERE stream = 'customers'"
+        )
+        con.execute(
+            "INSERT INTO _equipme_loads (run_id, stream, finished_at, status) "
+            "VALUES ('later', 'customers', now(), 'failed')"
+        )
+    with pytest.raises(QualityError, match=r"customers: last successful load finished") as err:
+        check_warehouse("duckdb", path, max_staleness=three_hours)
+    assert "(4h ago), older than max_staleness 3h" in str(err.value)
+    assert "customer_metadata:" not in str(err.value)
+    # Within a larger limit it passes; without a limit nothing is checked.
+    assert check_warehouse("duckdb", path, max_staleness=dt.timedelta(hours=5)).stale_streams == {}
+    assert check_warehouse("duckdb", path).stale_streams == {}
+
+
+def test_a_stream_that_never_loaded_successfully_is_stale(tmp_path):
+    import datetime as dt
+
+    path = tmp_path / "wh.duckdb"
+    make_warehouse(path, [(1, "A", None)], [])
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE TABLE _equipme_loads (run_id VARCHAR, stream VARCHAR, "
+            "finished_at TIMESTAMPTZ, status VARCHAR)"
+        )
+        con.execute("INSERT INTO _equipme_loads VALUES ('r1', 'customers', now(), 'failed')")
+    with pytest.raises(QualityError, match="customers: no successful load recorded"):
+        check_warehouse("duckdb", path, max_staleness=dt.timedelta(hours=1))
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes"), [("3h", 180), ("90m", 90), ("1d 12h", 2160), ("45", 45), ("2w", 20160)]
+)
+def test_max_staleness_reads_durations(text, minutes):
+    import datetime as dt
+
+    from tap_equipme.pipeline.quality import parse_duration
+
+    assert parse_duration(text) == dt.timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize("text", ["", "soon", "0h", "-3h", "3x"])
+def test_a_bad_max_staleness_names_the_setting(text):
+    from tap_equipme.pipeline.quality import parse_duration
+
+    with pytest.raises(QualityError, match="Setting 'max_staleness'"):
+        parse_duration(text)
