@@ -242,17 +242,24 @@ class LakeStore:
     """A DuckLake: catalog plus data files."""
 
     def __init__(
-        self, path: str | os.PathLike[str], lake: dict[str, Any] | None, *, apply: bool
+        self,
+        path: str | os.PathLike[str],
+        tables: list[str],
+        lake: dict[str, Any] | None,
+        *,
+        apply: bool,
     ) -> None:
         """Attach the lake (read-only for a dry run).
 
         Args:
             path: The catalog.
+            tables: The tables the erasure may touch (their files are rewritten).
             lake: The `lake_*` / `s3_*` settings.
             apply: Whether the erasure writes.
         """
         from tap_equipme.warehouse.lake import connect_lake, lake_settings
 
+        self.tables = tables
         self.settings = lake_settings(str(path), lake or {})
         self.apply = apply
         self.started = utc_now()
@@ -283,15 +290,28 @@ class LakeStore:
 
         con = self.con
         alias = _literal(LAKE_ALIAS)
-        con.execute(f"CALL ducklake_flush_inlined_data({alias})")
-        rewritten = con.execute(
-            f"CALL ducklake_rewrite_data_files({alias}, delete_threshold => 0)"
-        ).fetchall()
+        schema = _literal(self.settings.schema)
+        # Table by table (only these changed): with DuckLake 1.5.5 a catalog-wide flush
+        # followed by rewrites fails ("DuckLakeCompactor: failed to find table entry for
+        # given snapshot id"); flushing each table's inlined rows right before its rewrite
+        # does not.
+        touched = sorted(set(self.tables) & existing_tables(con))
+        for table in touched:
+            name = _literal(table)
+            con.execute(
+                f"CALL ducklake_flush_inlined_data({alias}, table_name => {name}, "
+                f"schema_name => {schema})"
+            )
+            con.execute(
+                f"CALL ducklake_rewrite_data_files({alias}, {name}, schema => {schema}, "
+                "delete_threshold => 0)"
+            )
         row = con.execute("SELECT max(snapshot_time) FROM lake.snapshots()").fetchone()
         assert row is not None
         expired = con.execute(
             f"CALL ducklake_expire_snapshots({alias}, older_than => ?)", [row[0]]
         ).fetchall()
+        self._refresh_table_stats(touched)
         removed = con.execute(
             f"CALL ducklake_cleanup_old_files({alias}, cleanup_all => true)"
         ).fetchall()
@@ -302,12 +322,44 @@ class LakeStore:
         ).fetchall()
         snapshot, since = self._earliest()
         done = (
-            f"rewrote {len(rewritten)} table(s)' data files, expired {len(expired)} snapshot(s), "
-            f"deleted {len(removed) + len(orphans)} file(s)"
+            f"rewrote the data files of {len(touched)} table(s), expired {len(expired)} "
+            f"snapshot(s), deleted {len(removed) + len(orphans)} file(s)"
         )
         done += self._purge_catalog()
         travel = f"time travel now reaches back to snapshot {snapshot} ({since.isoformat()})"
         return done, travel
+
+    def _refresh_table_stats(self, tables: list[str]) -> None:
+        """Recompute the touched tables' text min/max statistics from their live files.
+
+        DuckLake keeps a table-level min/max per column in the catalog and never narrows it
+        when rows go: the erased email can be a table's `min_value`. The live files' own
+        statistics (all rewritten or written after the erasure) are clean; text compares the
+        same in SQL as in the stats, so their min/max is the table's.
+        """
+        from tap_equipme.warehouse.lake import LAKE_ALIAS
+
+        meta = f"__ducklake_metadata_{LAKE_ALIAS}"
+        if not tables:
+            return
+        live_stats = (
+            f"SELECT {{}}(fs.{{}}) FROM {meta}.ducklake_file_column_stats fs "
+            f"JOIN {meta}.ducklake_data_file d ON d.data_file_id = fs.data_file_id "
+            "WHERE d.end_snapshot IS NULL AND fs.table_id = s.table_id "
+            "AND fs.column_id = s.column_id"
+        )
+        self.con.execute(
+            f"UPDATE {meta}.ducklake_table_column_stats s SET "
+            f"min_value = ({live_stats.format('min', 'min_value')}), "
+            f"max_value = ({live_stats.format('max', 'max_value')}) "
+            f"WHERE s.column_id IN (SELECT column_id FROM {meta}.ducklake_column "
+            "WHERE column_type = 'varchar' AND end_snapshot IS NULL) "
+            f"AND s.table_id IN (SELECT t.table_id FROM {meta}.ducklake_table t "
+            f"JOIN {meta}.ducklake_schema sc ON sc.schema_id = t.schema_id "
+            "WHERE t.end_snapshot IS NULL AND sc.end_snapshot IS NULL "
+            "AND sc.schema_name = ? AND t.table_name IN (SELECT unnest(?::VARCHAR[])))",
+            [self.settings.schema, tables],
+        )
 
     def _purge_catalog(self) -> str:
         """Rid the catalog's own storage of expired rows (inlined data, statistics)."""
@@ -315,6 +367,7 @@ class LakeStore:
 
         if self.settings.uses_postgres:
             return self._vacuum_postgres()
+        self.con.execute("USE memory")
         self.con.execute("DETACH lake")
         self.con.close()
         rewrite_duckdb_file(Path(self.settings.catalog))
@@ -377,7 +430,7 @@ def open_store(
     if destination == "parquet":
         return ParquetStore(path, tables, apply=apply)
     if destination == "ducklake":
-        return LakeStore(path, lake, apply=apply)
+        return LakeStore(path, tables, lake, apply=apply)
     return DuckDBFileStore(path, apply=apply)
 
 
