@@ -32,7 +32,8 @@ class World:
     """One warehouse after several syncs, the erased customer and the values to find."""
 
     destination: str
-    path: Path
+    path: Any
+    """The DuckDB file, the Parquet directory, the catalog file, or a `postgres:` catalog."""
     lake: dict[str, Any]
     target: int
     """The customer whose contact person is erased."""
@@ -93,7 +94,10 @@ class World:
         """Every file of the warehouse: the DuckDB file (+ WAL), the directory, the lake."""
         if self.destination == "duckdb":
             return [p for p in self.path.parent.glob(self.path.name + "*") if p.is_file()]
-        roots = [self.path] if self.destination == "parquet" else [self.path.parent]
+        if self.destination == "parquet":
+            roots = [self.path]
+        else:
+            roots = [Path(self.lake["lake_data_path"]).parent]  # the data and a catalog file
         return [p for root in roots for p in sorted(root.rglob("*")) if p.is_file()]
 
 
@@ -128,6 +132,7 @@ def build(
     tmp_path: Path,
     tap_config: dict[str, Any],
     sandbox: Any,
+    catalog: str | None = None,
 ) -> World:
     """Sync, change the target's contact twice (and its metadata), syncing in between; one
     other customer is deleted before the last sync."""
@@ -138,8 +143,9 @@ def build(
     elif destination == "parquet":
         path, lake = tmp_path / "wh", {}
     else:
-        path = tmp_path / "lake" / "catalog.ducklake"
-        path.parent.mkdir()
+        (tmp_path / "lake").mkdir()
+        # A PostgreSQL catalog (`catalog`) or a local catalog file beside the data.
+        path = catalog or tmp_path / "lake" / "catalog.ducklake"  # a URI is not a Path
         lake = {"lake_data_path": str(tmp_path / "lake" / "data") + "/"}
     snapshot = sandbox.control.snapshot()
     customers = sorted(snapshot["customers"], key=lambda c: c["id"])

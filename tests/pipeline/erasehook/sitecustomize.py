@@ -26,7 +26,7 @@ def _kill() -> None:
 
 
 if _POINT:
-    from tap_equipme.warehouse import erasure_stores
+    from tap_equipme.warehouse import duckdb_rewrite, erasure_stores
 
     if _POINT == "before-purge":
 
@@ -35,7 +35,7 @@ if _POINT:
 
         erasure_stores.rewrite_duckdb_file = _killed_rewrite  # type: ignore[assignment]
     elif _POINT == "mid-rewrite":
-        erasure_stores._fsync = lambda path: _kill()  # type: ignore[assignment]
+        duckdb_rewrite.fsync_path = lambda path: _kill()  # type: ignore[assignment]
     elif _POINT == "parquet-write":
         original = erasure_stores.ParquetStore._write
         calls = {"n": 0}
