@@ -10,12 +10,9 @@ of crashed loads older than the erasure); and rewrites a local catalog file like
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import Any
-
-import duckdb
 
 from tap_equipme.warehouse.connection import utc_now
 from tap_equipme.warehouse.duckdb_rewrite import literal, rewrite_duckdb_file
@@ -161,19 +158,32 @@ class LakeStore:
         return "; rewrote the catalog file"
 
     def _vacuum_postgres(self) -> str:
-        """VACUUM FULL the catalog database: dead rows of expired snapshots leave its pages."""
+        """VACUUM FULL the catalog's tables: expired rows leave the pages of its files.
+
+        A plain VACUUM only marks their space reusable; VACUUM FULL writes each table anew.
+        It cannot run in a transaction block, which is where DuckDB's postgres extension runs
+        every statement, so it goes through psycopg (the `celery` extra installs it).
+        """
         conninfo = self.settings.catalog.split(":", 1)[1]
         try:
-            self.con.execute(f"ATTACH {_literal(conninfo)} AS erase_pg (TYPE postgres)")
-            try:
-                self.con.execute("CALL postgres_execute('erase_pg', 'VACUUM FULL')")
-            finally:
-                with contextlib.suppress(duckdb.Error):
-                    self.con.execute("DETACH erase_pg")
-        except duckdb.Error as exc:
-            first = str(exc).splitlines()[0][:200]
+            import psycopg
+        except ImportError:
+            return (
+                "; the PostgreSQL catalog was not vacuumed (psycopg is not installed): run "
+                "VACUUM FULL on its ducklake_* tables"
+            )
+        try:
+            with psycopg.connect(conninfo, autocommit=True) as pg:
+                rows = pg.execute(
+                    "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
+                    "WHERE tablename LIKE 'ducklake\\_%'"
+                ).fetchall()
+                if rows:
+                    pg.execute(f"VACUUM FULL {', '.join(r[0] for r in rows)}")
+        except psycopg.Error as exc:
+            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
             return f"; could not VACUUM FULL the PostgreSQL catalog ({first}): run it there"
-        return "; vacuumed the PostgreSQL catalog (VACUUM FULL)"
+        return f"; vacuumed the PostgreSQL catalog (VACUUM FULL of {len(rows)} tables)"
 
     def describe_purge(self) -> str:
         """What `purge` would do.
