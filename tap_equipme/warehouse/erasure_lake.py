@@ -145,17 +145,23 @@ class LakeStore:
         )
 
     def _purge_catalog(self) -> str:
-        """Rid the catalog's own storage of expired rows (inlined data, statistics)."""
+        """Rid the catalog's own storage of expired rows (inlined data, statistics).
+
+        The lake is detached first: its open PostgreSQL connections would hold locks that
+        VACUUM FULL waits for, and a catalog file cannot be copied while attached.
+        """
         from tap_equipme.warehouse.lake import connect_lake
 
-        if self.settings.uses_postgres:
-            return self._vacuum_postgres()
         self.con.execute("USE memory")
         self.con.execute("DETACH lake")
         self.con.close()
-        rewrite_duckdb_file(Path(self.settings.catalog))
-        self.con = connect_lake(self.settings)
-        return "; rewrote the catalog file"
+        try:
+            if self.settings.uses_postgres:
+                return self._vacuum_postgres()
+            rewrite_duckdb_file(Path(self.settings.catalog))
+            return "; rewrote the catalog file"
+        finally:
+            self.con = connect_lake(self.settings)
 
     def _vacuum_postgres(self) -> str:
         """VACUUM FULL the catalog's tables: expired rows leave the pages of its files.
@@ -174,6 +180,8 @@ class LakeStore:
             )
         try:
             with psycopg.connect(conninfo, autocommit=True) as pg:
+                # A reader holding a catalog table would make VACUUM FULL wait for ever.
+                pg.execute("SET lock_timeout = '60s'")
                 rows = pg.execute(
                     "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
                     "WHERE tablename LIKE 'ducklake\\_%'"
