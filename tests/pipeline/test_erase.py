@@ -243,7 +243,12 @@ def test_erase_names_the_missing_person_and_the_missing_warehouse(tmp_path, caps
 @pytest.mark.slow  # a subprocess killed, then a rerun: ~20 s each on a busy machine
 @pytest.mark.parametrize(
     ("destination", "point"),
-    [("duckdb", "before-purge"), ("duckdb", "mid-rewrite"), ("parquet", "parquet-write")],
+    [
+        ("duckdb", "before-purge"),
+        ("duckdb", "mid-rewrite"),
+        ("parquet", "parquet-write"),
+        ("ducklake", "lake-purge"),
+    ],
 )
 def test_a_killed_erasure_rerun_ends_erased_with_the_warehouse_whole(
     destination, point, tmp_path, built, world_module
@@ -258,8 +263,8 @@ def test_a_killed_erasure_rerun_ends_erased_with_the_warehouse_whole(
     argv = w.command(world, "--email", world.first_email, "--apply")
     killed = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     assert killed.returncode == -9, killed.stderr
-    if point == "before-purge":
-        # Committed but not purged: the blanked values still sit in the file's free blocks.
+    if point in ("before-purge", "lake-purge"):
+        # Committed, not purged: the old values are still in storage (free blocks, old files).
         assert any(w.leftovers(world, v) for v in world.old_values)
         (log,) = _table(world, ERASURES_TABLE)
         assert log[3] == "pending"

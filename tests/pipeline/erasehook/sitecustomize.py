@@ -7,6 +7,8 @@ itself there (like `kill -9` of the worker running the erasure):
 - `before-purge`: the erasure transaction committed (request `pending`), the DuckDB file not
   yet rewritten (the old values still in its free blocks);
 - `mid-rewrite`: the fresh copy of the DuckDB file written, not yet moved into place;
+- `lake-purge`: (DuckLake) the touched tables' files rewritten, the older snapshots not yet
+  expired nor their files deleted;
 - `parquet-write`: the N-th Parquet file write of the erasure (`EQUIPME_TEST_ERASE_KILL_AFTER`,
   default 3: the bookkeeping files written, the data files not all).
 
@@ -36,6 +38,10 @@ if _POINT:
         erasure_stores.rewrite_duckdb_file = _killed_rewrite  # type: ignore[assignment]
     elif _POINT == "mid-rewrite":
         duckdb_rewrite.fsync_path = lambda path: _kill()  # type: ignore[assignment]
+    elif _POINT == "lake-purge":
+        from tap_equipme.warehouse import erasure_lake
+
+        erasure_lake.LakeStore._refresh_table_stats = lambda self, tables: _kill()  # type: ignore[method-assign,assignment]
     elif _POINT == "parquet-write":
         original = erasure_stores.ParquetStore._write
         calls = {"n": 0}
