@@ -24,6 +24,7 @@ from tap_equipme.pipeline.sync import (
 # command name, `equipme-sync` syncs (as it always has).
 COMMANDS: dict[str, str] = {
     "check": "tap_equipme.pipeline.check_cli",
+    "erase": "tap_equipme.pipeline.erase_cli",
     "publish": "tap_equipme.pipeline.publish_cli",
 }
 
