@@ -22,7 +22,7 @@ from tap_equipme.pipeline.sync import (
 
 # `equipme-sync NAME ...`: the module whose `main(argv) -> int` runs command NAME. Without a
 # command name, `equipme-sync` syncs (as it always has).
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {"maintain": "tap_equipme.pipeline.maintain_cli"}
 
 
 def _load_config_files(paths: Sequence[str]) -> dict[str, t.Any]:
