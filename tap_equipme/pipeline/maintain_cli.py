@@ -16,6 +16,7 @@ from tap_equipme.pipeline.cli import add_warehouse_arguments, lake_arguments
 from tap_equipme.warehouse.lake_config import lake_settings
 from tap_equipme.warehouse.load_errors import WarehouseError
 from tap_equipme.warehouse.maintenance import (
+    DEFAULT_GRACE,
     DEFAULT_RETENTION,
     MaintenanceReport,
     maintain_duckdb,
@@ -31,6 +32,7 @@ def run_maintenance(
     lake: Mapping[str, t.Any] | None = None,
     *,
     retention: str = DEFAULT_RETENTION,
+    grace: str = DEFAULT_GRACE,
     apply: bool = False,
 ) -> MaintenanceReport:
     """Maintain one warehouse (what `equipme-sync maintain` runs).
@@ -41,6 +43,8 @@ def run_maintenance(
         lake: Destination `ducklake`: the `lake_*` / `s3_*` settings (credentials from the
             environment, as for a sync).
         retention: DuckLake: how long snapshots stay readable by time travel (`7d`, `36h`).
+        grace: DuckLake: how long a file no kept snapshot reads stays for queries that were
+            already running (`1h`).
         apply: Do it; otherwise report what would be done.
 
     Returns:
@@ -49,10 +53,11 @@ def run_maintenance(
     Raises:
         WarehouseError: If the warehouse cannot be opened or a step fails.
     """
+    kept = parse_retention(retention)
+    unread = parse_retention(grace, "--grace")
     if destination == "ducklake":
         settings = {k: v for k, v in (lake or {}).items() if v is not None}
-        return maintain_lake(lake_settings(path, settings), parse_retention(retention), apply=apply)
-    parse_retention(retention)  # a bad value fails alike for every destination
+        return maintain_lake(lake_settings(path, settings), kept, apply=apply, grace=unread)
     if destination == "parquet":
         return maintain_parquet(path, apply=apply)
     return maintain_duckdb(path, apply=apply)
@@ -72,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"DuckLake: time travel stays possible this far back (default {DEFAULT_RETENTION};"
         " units s, m, h, d, w)",
     )
+    parser.add_argument(
+        "--grace",
+        default=DEFAULT_GRACE,
+        help=f"DuckLake: a file no kept snapshot reads is deleted once unread this long "
+        f"(default {DEFAULT_GRACE}: queries already running keep reading)",
+    )
     parser.add_argument("--apply", action="store_true", help="do it (default: dry run)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
@@ -89,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         parse_retention(args.retention)
+        parse_retention(args.grace, "--grace")
     except WarehouseError as exc:
         sys.stderr.write(f"equipme-sync maintain: {exc}\n")
         return 2
@@ -98,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.path,
             lake_arguments(args),
             retention=args.retention,
+            grace=args.grace,
             apply=args.apply,
         )
     except WarehouseError as exc:

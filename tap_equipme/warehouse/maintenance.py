@@ -9,10 +9,12 @@ Nothing shrinks unless someone runs, in this order:
 2. `expire`: `ducklake_expire_snapshots` of the snapshots older than the retention; the
    snapshot in effect at the retention's start is kept, so time travel to any moment inside
    the retention still works (`AT (TIMESTAMP => ...)`);
-3. `cleanup`: `ducklake_cleanup_old_files`, the files no kept snapshot reads any more. A
-   reader keeps reading: the files of every kept snapshot (the newest included) stay. A
-   merged file records the snapshot of each of its rows, so time travel reads it in place
-   of the files it replaced, and those are deleted in the same run.
+3. `cleanup`: `ducklake_cleanup_old_files` of the files no kept snapshot reads any more
+   that have been unread for longer than the grace period (default an hour). A merged file
+   records the snapshot of each of its rows, so time travel reads it in place of the files
+   it replaced; but a query or transaction that started before the merge still reads the
+   old files, so they stay for the grace period (measured: deleting them at once broke a
+   reader's open transaction). Files freed by this run therefore go at the next run.
 
 A DuckDB file gets `CHECKPOINT` (the write-ahead log into the file, free blocks reusable). A
 Parquet directory is replaced whole at every commit; only temp files a killed load left are
@@ -37,16 +39,18 @@ from tap_equipme.warehouse.lake import LAKE_ALIAS, LakeSettings, connect_lake
 from tap_equipme.warehouse.load_errors import WarehouseError
 
 DEFAULT_RETENTION = "7d"
+DEFAULT_GRACE = "1h"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _META = f"__ducklake_metadata_{LAKE_ALIAS}"
 PARQUET_LOCK_FILE = ".equipme.lock"
 
 
-def parse_retention(text: str) -> dt.timedelta:
-    """Read a retention such as `7d`, `36h`, `90m`, `0s` (units s, m, h, d, w).
+def parse_retention(text: str, option: str = "--retention") -> dt.timedelta:
+    """Read a duration such as `7d`, `36h`, `90m`, `0s` (units s, m, h, d, w).
 
     Args:
-        text: The retention.
+        text: The duration.
+        option: The option it came from (for the error message).
 
     Returns:
         The duration.
@@ -57,7 +61,7 @@ def parse_retention(text: str) -> dt.timedelta:
     found = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text or "")
     if not found:
         msg = (
-            f"--retention {text!r}: give a whole number and a unit: s, m, h, d or w "
+            f"{option} {text!r}: give a whole number and a unit: s, m, h, d or w "
             f"(e.g. {DEFAULT_RETENTION}, 36h)."
         )
         raise WarehouseError(msg)
@@ -130,19 +134,20 @@ class MaintenanceReport:
 
 
 def _lake_files(con: duckdb.DuckDBPyConnection) -> dict[str, int | None]:
-    """Data and delete files the catalog tracks (any snapshot), and their bytes."""
+    """Files on storage (live, kept for time travel, scheduled for deletion), bytes, snapshots."""
     row = con.execute(
-        f"SELECT count(*), coalesce(sum(file_size_bytes), 0) FROM (SELECT file_size_bytes "
-        f"FROM {_META}.ducklake_data_file UNION ALL SELECT file_size_bytes FROM "
+        f"SELECT count(*), count(*) FILTER (WHERE end_snapshot IS NULL), "
+        f"coalesce(sum(file_size_bytes), 0) FROM (SELECT file_size_bytes, end_snapshot "
+        f"FROM {_META}.ducklake_data_file UNION ALL SELECT file_size_bytes, end_snapshot FROM "
         f"{_META}.ducklake_delete_file)"
     ).fetchone()
-    scheduled = con.execute(
-        f"SELECT count(*) FROM {_META}.ducklake_files_scheduled_for_deletion"
-    ).fetchone()
-    files = int(row[0]) if row else 0
+    scheduled = _scalar(con, f"SELECT count(*) FROM {_META}.ducklake_files_scheduled_for_deletion")
+    tracked = int(row[0]) if row else 0
     return {
-        "files": files + (int(scheduled[0]) if scheduled else 0),
-        "bytes": int(row[1]) if row else 0,
+        "files": tracked + scheduled,
+        "live_files": int(row[1]) if row else 0,
+        "scheduled_files": scheduled,
+        "bytes": int(row[2]) if row else 0,
         "snapshots": _scalar(con, f"SELECT count(*) FROM {LAKE_ALIAS}.snapshots()"),
     }
 
@@ -182,6 +187,8 @@ def _compact(con: duckdb.DuckDBPyConnection, step: Step) -> None:
     ]
     step.files = sum(int(r[2]) for r in [*merged, *rewritten])
     step.summary = "merged" if step.files else "nothing to merge"
+    if not step.files:
+        step.bytes = 0
 
 
 def _expiry_cutoff(
@@ -220,6 +227,7 @@ def maintain_lake(
     retention: dt.timedelta,
     *,
     apply: bool = False,
+    grace: dt.timedelta | None = None,
     now: dt.datetime | None = None,
 ) -> MaintenanceReport:
     """Compact, expire and clean up a DuckLake (dry run unless `apply`).
@@ -228,6 +236,8 @@ def maintain_lake(
         lake: The lake.
         retention: How long snapshots stay readable by time travel.
         apply: Do it; otherwise only report what would be done.
+        grace: How long a file no kept snapshot reads stays for queries already running
+            (default `DEFAULT_GRACE`).
         now: The current time (tests).
 
     Returns:
@@ -271,24 +281,32 @@ def maintain_lake(
             ).fetchall()
         report.steps.append(expire)
         step_name = "cleanup"
+        grace = parse_retention(DEFAULT_GRACE) if grace is None else grace
+        unread_since = dt.datetime.now(dt.timezone.utc) - grace
         scheduled = [
             str(r[0])
             for r in con.execute(
                 f"CALL ducklake_cleanup_old_files('{LAKE_ALIAS}', dry_run => true, "
-                "cleanup_all => true)"
+                "older_than => ?)",
+                [unread_since],
             ).fetchall()
         ]
-        cleanup = Step("cleanup", "delete the files no kept snapshot reads", len(scheduled), None)
-        if not apply:
-            # Neither compaction nor expiry has happened: the files they free are not
-            # scheduled yet. A merged file keeps its rows' snapshots (time travel still reads
-            # them), so the files it replaces are deleted at once.
+        cleanup = Step(
+            "cleanup",
+            f"delete the files no kept snapshot reads, unread for {grace} or more",
+            len(scheduled),
+            None,
+        )
+        if not apply and not grace:
+            # Compaction and expiry have not happened: the files they free are not
+            # scheduled yet; without a grace period this run would delete them too.
             cleanup.files += freed + compact.files
             cleanup.summary += " (with those compaction and expiry would free)"
         cleanup.details = [Path(p).name for p in scheduled]
         if apply and scheduled:
             con.execute(
-                f"CALL ducklake_cleanup_old_files('{LAKE_ALIAS}', cleanup_all => true)"
+                f"CALL ducklake_cleanup_old_files('{LAKE_ALIAS}', older_than => ?)",
+                [unread_since],
             ).fetchall()
         report.steps.append(cleanup)
         report.after = _lake_files(con) if apply else {}
