@@ -56,7 +56,8 @@ def run_maintenance(
     kept = parse_retention(retention)
     unread = parse_retention(grace, "--grace")
     if destination == "ducklake":
-        settings = {k: v for k, v in (lake or {}).items() if v is not None}
+        # An empty value (a Meltano setting left blank) counts as not given.
+        settings = {k: v for k, v in (lake or {}).items() if v not in (None, "")}
         return maintain_lake(lake_settings(path, settings), kept, apply=apply, grace=unread)
     if destination == "parquet":
         return maintain_parquet(path, apply=apply)
