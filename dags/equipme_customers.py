@@ -3,7 +3,9 @@
 Both DAGs come from one factory: extract-load (`equipme-sync`'s `run_sync`) -> data quality
 checks -> transform (`dbt build` of the package in transform/: models and their tests) ->
 publish (reporting views and a Parquet export), which updates the asset `equipme://customers`
-so downstream DAGs can be scheduled on fresh data and built models.
+so downstream DAGs can be scheduled on fresh data and built models. The weekly full refresh
+then runs `maintain` (`equipme-sync maintain --apply`: DuckLake compaction, snapshot expiry
+older than param `maintenance_retention`, default 7d, and cleanup; DuckDB CHECKPOINT).
 
 Configuration:
 - Connection `equipme_default`, type `equipme` (fields API URL and API key; any older type
@@ -201,6 +203,7 @@ def build_dag(
     full_refresh: bool,
     timeout: dt.timedelta,
     description: str,
+    maintenance: bool = False,
 ) -> t.Any:
     """Build one Equipme customers DAG.
 
@@ -210,6 +213,8 @@ def build_dag(
         full_refresh: Whether extract-load ignores the bookmark (and marks deletions).
         timeout: Execution timeout of each task.
         description: One line shown in the UI.
+        maintenance: Whether a `maintain` task (compaction, expiry, CHECKPOINT) follows
+            publish.
 
     Returns:
         The DAG.
@@ -275,6 +280,19 @@ def build_dag(
                 type=["null", "string"],
                 description="Parquet export of tables and views (DuckDB destination); "
                 "default: export/ beside the DuckDB file",
+            ),
+            **(
+                {
+                    "maintenance_retention": Param(
+                        "7d",
+                        type="string",
+                        pattern=r"^\d+[smhdw]$",
+                        description="DuckLake: snapshots (time travel) kept this long by "
+                        "the maintain task (units s, m, h, d, w)",
+                    )
+                }
+                if maintenance
+                else {}
             ),
         },
     )
@@ -376,7 +394,28 @@ def build_dag(
                 )
             return {**published, "run_id": report["run_id"]}
 
-        publish(transform(quality_checks(extract_load())))  # type: ignore[arg-type]
+        @task
+        def maintain(published: dict[str, t.Any]) -> dict[str, t.Any]:
+            """`equipme-sync maintain --apply` after the week's full refresh is published."""
+            from tap_equipme.pipeline.lake_connection import lake_environment
+            from tap_equipme.pipeline.maintain_cli import run_maintenance
+
+            params = get_current_context()["params"]
+            destination, path, lake, credentials = warehouse_destination(params)
+            with lake_environment(credentials):
+                report = run_maintenance(
+                    destination,
+                    str(path),
+                    lake,
+                    retention=params["maintenance_retention"],
+                    apply=True,
+                )
+            print(report.render())
+            return {**report.as_dict(), "run_id": published["run_id"]}
+
+        published = publish(transform(quality_checks(extract_load())))  # type: ignore[arg-type]
+        if maintenance:
+            maintain(published)  # type: ignore[arg-type]
 
     return equipme_customers()
 
@@ -393,5 +432,7 @@ weekly_full_refresh = build_dag(
     schedule="@weekly",
     full_refresh=True,
     timeout=dt.timedelta(hours=6),
-    description="Equipme customers and metadata, full refresh: catches updates and deletions",
+    description="Equipme customers and metadata, full refresh: catches updates and deletions; "
+    "then warehouse maintenance",
+    maintenance=True,
 )

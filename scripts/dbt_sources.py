@@ -44,8 +44,8 @@ LOADER_COLUMNS = {
     "_loaded_at": "When the load that last wrote this row committed (UTC).",
     "_deleted_at": "When a full listing last found the row gone from the API (soft delete); "
     "NULL while it is live.",
-    "_sdc_table_version": "The ACTIVATE_VERSION of the row's last sighting (NULL for "
-    "incremental loads).",
+    "_sdc_table_version": "The ACTIVATE_VERSION in which the row was last written (a full "
+    "refresh that sees it unchanged does not rewrite it); NULL for incremental loads.",
     "_first_seen_at": "When a load first saw this row.",
     "_changed_at": "When a load last saw the row's content change.",
     "_content_hash": "Hash of the row's data columns (a change of content changes it).",

@@ -25,6 +25,7 @@ from tap_equipme.pipeline.sync import (
 COMMANDS: dict[str, str] = {
     "check": "tap_equipme.pipeline.check_cli",
     "erase": "tap_equipme.pipeline.erase_cli",
+    "maintain": "tap_equipme.pipeline.maintain_cli",
     "publish": "tap_equipme.pipeline.publish_cli",
 }
 

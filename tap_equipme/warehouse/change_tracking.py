@@ -5,9 +5,14 @@ is the same for every destination. Per run (one `run_time` for all of its rows):
 
 - a staged row whose key is new is inserted (`_first_seen_at` = `_changed_at` = run time);
 - a staged row whose content hash differs from the stored one replaces it (`_changed_at` set,
-  `_first_seen_at` kept); an unchanged row is not rewritten (only `_sdc_table_version` is
-  moved to the new version, when there is one, and a soft-deleted row gets `_deleted_at`
-  cleared: it came back);
+  `_first_seen_at` kept); an unchanged row is not rewritten at all (a soft-deleted one gets
+  `_deleted_at` cleared: it came back). Its sighting in a full refresh's version is kept in
+  a temp table instead (`sightings`), so a run in which k rows changed writes O(k) rows:
+  on a lake an UPDATE of a row is a delete file plus a new copy of the whole row, and moving
+  every row's `_sdc_table_version` rewrote the whole table every run. A version's soft
+  deletes spare the rows sighted in it (`Sightings.absent_condition`); sightings are written to
+  `_sdc_table_version` only when the source may continue the version in another process
+  (`Sightings.stamp`, see `DuckDBWarehouse.before_state_commit`);
 - `<stream>_history` gets one row per observed version, `_valid_from` / `_valid_to`
   (NULL: current), closed when the row changes or is deleted, never for a non-change.
 
@@ -23,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap_equipme.warehouse.column_names import BOOKKEEPING_COLUMNS, HISTORY_COLUMNS
 from tap_equipme.warehouse.json_schema import quote
+from tap_equipme.warehouse.sightings import Sightings
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -125,6 +131,8 @@ class ChangeTracker:
         self.con = con
         self.run_time = run_time
         self._seen_ready: set[str] = set()
+        self.sightings = Sightings(con)
+        """Unchanged rows seen in a full refresh's version (kept off the stream tables)."""
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -271,11 +279,7 @@ class ChangeTracker:
                 [version],
             )
         if version is not None:
-            con.execute(
-                f"UPDATE {table} t SET _sdc_table_version = ? FROM {_DELTA} d "
-                f"WHERE {dj} AND d.change = 'same' AND d.version_moved",
-                [version],
-            )
+            self.sightings.note(stream, keys, types, version, _DELTA)
         rewrite = "d.change IN ('insert', 'update')"
         if counts.updated or counts.undeleted:
             con.execute(

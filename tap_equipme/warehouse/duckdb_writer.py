@@ -27,6 +27,7 @@ from tap_equipme.warehouse.column_evolution import SCHEMA_CHANGES_TABLE, SchemaC
 from tap_equipme.warehouse.connection import connect_duckdb, utc_now
 from tap_equipme.warehouse.duckdb_session import DuckDBSession, LoadStats
 from tap_equipme.warehouse.load_errors import IncompatibleSchemaError, WarehouseError
+from tap_equipme.warehouse.sightings import state_integers
 
 _STAGED = "__equipme_staged"
 
@@ -340,13 +341,15 @@ class DuckDBWarehouse(DuckDBSession):
         if not self._table_exists(stream):
             return 0
         self._begin()
+        where, params = self.tracker.sightings.absent_condition(stream, version)
         deleted = self.tracker.soft_delete(
             stream,
             self._existing_keys(stream),
-            "t._sdc_table_version IS DISTINCT FROM ?::BIGINT",
-            [version],
+            where,
+            params,
             history=self.keeps_history(stream),
         )
+        self.tracker.sightings.forget(stream, version)
         return self._count_deleted(stream, deleted)
 
     def _count_deleted(self, stream: str, deleted: int) -> int:
@@ -356,6 +359,25 @@ class DuckDBWarehouse(DuckDBSession):
         stats.deleted += deleted
         self._write_load_row(stream, "running")
         return deleted
+
+    def commit_state(self, state: dict[str, Any]) -> None:
+        """Store the state and commit (see `DuckDBSession.commit_state`).
+
+        First writes the sightings of a version still open whose number the state carries
+        (see `sightings`): a later process may continue that version.
+
+        Args:
+            state: The Singer state covering everything loaded so far.
+        """
+        self.wait_for_loads()
+        numbers = state_integers(state)
+        for stream, versions in self.tracker.sightings.pending().items():
+            for version in versions:
+                if version in numbers and not self.versions.is_closed(stream, version):
+                    self._begin()
+                    if self.tracker.sightings.stamp(stream, version):
+                        self._touched(stream)
+        super().commit_state(state)
 
     def before_state_commit(self) -> None:
         """At a STATE: apply the child sets of the parents read so far, then forget them.

@@ -6,6 +6,12 @@ DuckDB destination's. Files are rewritten only at commit points (a STATE, or the
 run), each through a temp file in the same directory and `os.replace`, data files first and
 `_equipme_state.json` last: a reader never sees a partial file, and the state never claims
 data that is not on disk.
+
+The cost of that simplicity: a run rewrites each table it changed whole, however few rows
+changed (measured about 9.6 MB written per hourly run of 2,000 customers, 20 changed, for a
+0.65 MB warehouse). A change-proportional layout (append the changed rows, compact later)
+would make every reader merge files by key; DuckLake is that layout, with a catalog. See
+docs/maintenance.md.
 """
 
 from __future__ import annotations

@@ -144,6 +144,18 @@ class VersionTracker:
             self._armed[stream] = version
             self._opened_at_end[stream] = version
 
+    def is_closed(self, stream: str, version: int) -> bool:
+        """Whether the stream's `version` is complete in this input (closed or armed).
+
+        Args:
+            stream: Stream name.
+            version: The version.
+
+        Returns:
+            True once the version was closed.
+        """
+        return version in self._closed[stream]
+
     def armed_by_end_of_input(self, stream: str, version: int) -> bool:
         """Whether the stream's `version` was armed by `end_of_input` (the opening reading).
 

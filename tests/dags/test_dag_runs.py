@@ -90,8 +90,10 @@ def test_weekly_full_refresh_marks_a_deleted_customer(
     gone = sandbox.control.snapshot()["customers"][5]["id"]
     sandbox.control.delete_customers([gone])
 
-    airflow.dags_test("equipme_customers_weekly_full_refresh", connection, conf)
+    weekly = airflow.dags_test("equipme_customers_weekly_full_refresh", connection, conf)
     assert landed.deleted_ids("duckdb", warehouse) == {gone}
+    # The weekly run ends with the warehouse maintenance (a CHECKPOINT of the DuckDB file).
+    assert f"Maintenance of the duckdb warehouse at {warehouse}" in weekly.stdout + weekly.stderr
     assert landed.differences("duckdb", warehouse, sandbox.control.snapshot()) == []
     assert loads_of_last_run(warehouse)["customers"][2] == 1, "one row deleted"
 

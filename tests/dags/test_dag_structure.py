@@ -76,12 +76,14 @@ def test_dag_is_scheduled_safely(dagbag, dag_id, schedule, timeout):
     assert dag["schedule"] == schedule
     assert dag["max_active_runs"] == 1
     assert dag["catchup"] is False
+    weekly = dag_id == "equipme_customers_weekly_full_refresh"
     assert dag["params"] == [
         "dbt_path",
         "destination",
         "export_dir",
         "lake_data_path",
         "lake_schema",
+        *(["maintenance_retention"] if weekly else []),
         "max_staleness",
         "restart",
         "s3_endpoint",
@@ -96,11 +98,15 @@ def test_dag_is_scheduled_safely(dagbag, dag_id, schedule, timeout):
     assert dag["param_defaults"]["restart"] is False, "a retry resumes by default"
     # Staleness: 3 x the schedule (docs/operations.md).
     assert dag["param_defaults"]["max_staleness"] == {"@hourly": "3h", "@weekly": "21d"}[schedule]
+    if weekly:
+        assert dag["param_defaults"]["maintenance_retention"] == "7d"
     assert dag["edges"] == [
         ["extract_load", "quality_checks"],
+        *([["publish", "maintain"]] if weekly else []),
         ["quality_checks", "transform"],
         ["transform", "publish"],
-    ], "the asset (publish's outlet) moves only after the dbt models are built"
+    ], "the asset (publish's outlet) moves only after the dbt models are built; the weekly "
+    "maintenance after the full refresh is published"
     for task in dag["tasks"].values():
         assert task["pool"] == "equipme_warehouse"
         assert task["retries"] == 3

@@ -29,7 +29,9 @@ def test_rows_missing_from_a_full_refresh_are_soft_deleted_not_removed(target, q
     rows = query(
         "SELECT id, _deleted_at IS NOT NULL, _sdc_table_version FROM customers ORDER BY id"
     )
-    assert rows == [(1, False, 2), (2, False, 2), (3, False, 2), (4, True, 1), (5, True, 1)]
+    # Rows 1-3 came back unchanged: not rewritten, so they keep the version that wrote them
+    # (a lake would otherwise rewrite every row each run; see warehouse/sightings.py).
+    assert rows == [(1, False, 1), (2, False, 1), (3, False, 1), (4, True, 1), (5, True, 1)]
     assert query("SELECT rows_deleted FROM _equipme_loads WHERE run_id = 'refresh-2'") == [(2,)]
 
 
@@ -74,7 +76,7 @@ def test_a_full_refresh_cut_short_before_its_closing_activate_version_deletes_no
     assert run.states
     assert _deleted_ids(query) == []
     rows = query("SELECT id, _sdc_table_version FROM customers ORDER BY id")
-    assert rows == [(1, 2), (2, 2), (3, 1), (4, 1), (5, 1)]
+    assert rows == [(1, 1), (2, 1), (3, 1), (4, 1), (5, 1)]  # nothing rewritten
     assert query("SELECT rows_deleted FROM _equipme_loads WHERE run_id = 'cut-short'") == [(0,)]
 
 
@@ -226,3 +228,43 @@ def test_an_unknown_activate_version_mode_is_one_clear_error(target, singer):
     assert "'always' is not one of ['closing', 'opening'] in config['activate_version_mode']" in (
         run.stderr
     )
+
+
+def test_a_version_the_state_carries_is_continued_by_the_next_process_without_false_deletes(
+    target, query, singer
+):
+    """A resumed full refresh: process 2 continues the version process 1 left in its STATE.
+
+    Unchanged rows are not rewritten, so process 1's sightings of rows 1-2 live in memory
+    only, unless it writes them at the STATE that carries the version. Without that, the
+    continuing process would soft-delete rows 1-2 (it never saw them).
+    """
+    target.in_process(_full_refresh(singer, 1, range(1, 6)))
+    progress = {"type": "STATE", "value": {"bookmarks": {"customers": {"run": {"version": 2}}}}}
+    first_half = [
+        singer.schema(),
+        _activate(2),
+        *(singer.record(singer.customer(i), version=2) for i in (1, 2)),
+        progress,
+    ]
+    target.in_process(first_half, run_id="killed")
+    rest = [
+        singer.schema(),
+        singer.record(singer.customer(3), version=2),
+        _activate(2),
+        singer.state("v2-done"),
+    ]
+    target.in_process(rest, run_id="resumed")
+    assert _deleted_ids(query) == [4, 5]
+    rows = query("SELECT id, _sdc_table_version FROM customers ORDER BY id")
+    assert rows == [(1, 2), (2, 2), (3, 1), (4, 1), (5, 1)]
+
+
+def test_an_unchanged_full_refresh_rewrites_no_row(target, query, singer):
+    """The hourly cost: a full refresh in which nothing changed updates no stored row."""
+    target.in_process(_full_refresh(singer, 1, range(1, 6)))
+    before = query("SELECT id, _loaded_at, _sdc_table_version FROM customers ORDER BY id")
+    target.in_process(_full_refresh(singer, 2, range(1, 5)), run_id="same")
+    after = query("SELECT id, _loaded_at, _sdc_table_version FROM customers ORDER BY id")
+    assert after == before
+    assert _deleted_ids(query) == [5]
