@@ -76,6 +76,13 @@ DOUBLING_S = 1.5
 MAX_DOUBLINGS = 20.0
 # Seconds between cuts that test whether background 429s are tied to rate after all.
 RETEST_S = 10.0
+# While retests keep being undone the interval doubles up to this (each costs a trial's seconds
+# at a lowered pace); a retest that stands brings it back to RETEST_S.
+MAX_RETEST_S = 160.0
+# 429s since an undecided cut before it may be cut again: with half the answers refused
+# (fewer and a 30% background does it by chance), or with every answer refused (a storm).
+CHAINED_CUT_429S = 8
+STORM_429S = 3
 # The slowest pace ever set, requests per second.
 MIN_RATE = 0.1
 # Slow start: requests more in flight per answer (0.5: x1.5 a round trip; 1 would double
@@ -155,6 +162,7 @@ class RateLimiter:
         self._cut_at: float | None = None
         self._episode_at: float | None = None
         self._retest_at = 0.0
+        self._retest_s = RETEST_S
         self._settled: float | None = None  # the estimate of the last cut still standing
         self._w_max = 0.0
         self._k = MIN_PROBE_S
@@ -252,7 +260,7 @@ class RateLimiter:
             if (
                 trial is not None
                 and permit.sent_at < trial.until
-                and (self._evidence.background or trial.refused < 2 or trial.share < 0.5)
+                and (self._evidence.background or not self._chained(trial))
             ):
                 # Refused while the pace is still under the estimate it was cut from, the test
                 # undecided: a cut is not repeated before it is judged, unless nothing known
@@ -270,6 +278,13 @@ class RateLimiter:
             self._pause_all(now, pause_s)
             self._cut(now, pause_s)
 
+    @staticmethod
+    def _chained(trial: CutTrial) -> bool:
+        """Whether the 429s since an undecided cut say the limit fell further (or a storm)."""
+        if trial.refused >= STORM_429S and trial.refused == trial.answers:
+            return True
+        return trial.refused >= CHAINED_CUT_429S and trial.share >= 0.5
+
     def _judge_trial(self, permit: Permit, throttled: bool, now: float) -> bool:
         """Feed one answer to the cut under test; undo or confirm it once decided.
 
@@ -281,7 +296,7 @@ class RateLimiter:
             return False
         verdict = None
         if permit.sent_at < trial.opened_at:
-            trial.observe_before(throttled)
+            verdict = trial.observe_before(throttled)
         elif trial.cut_at <= permit.sent_at < trial.until:
             verdict = trial.observe(throttled)
         elif now >= trial.until:
@@ -290,13 +305,16 @@ class RateLimiter:
             return False
         self._trial = None
         if verdict == NOT_LOWERED:
+            if trial.strict:
+                self._retest_s = min(2 * self._retest_s, MAX_RETEST_S)
             self._undo(trial)  # the cut did not lower the share of 429s
             if throttled:
                 self.throttled += 1
                 self._evidence.background_429()
             return throttled
         self._evidence.confirm(trial.refused, trial.answers)  # what is left is background
-        self._retest_at = now + RETEST_S
+        self._retest_s = RETEST_S
+        self._retest_at = now + self._retest_s
         return False
 
     def _pause_all(self, now: float, pause_s: float) -> None:
@@ -323,7 +341,7 @@ class RateLimiter:
         self._answers.clear()
         self._recent_answers.clear()
         self._started = now
-        self._retest_at = now + RETEST_S
+        self._retest_at = now + self._retest_s
         # The pause the cut imposed is over for everyone but the request refused now.
         self._pause_until = min(self._pause_until, now)
 
@@ -357,6 +375,9 @@ class RateLimiter:
             estimate = min(estimate, self._current_rate(now) or estimate)
         provisional = self._episode_at is None and self._evidence.served < MIN_FIRST_ANSWERS
         self._episode_at = now
+        # The run's first cut from an unpaced start (not a retest): the requests in flight at
+        # it may decide it at once.
+        first_unpaced = pace_before[4] is None and not self._evidence.background and self.cuts == 0
         if provisional:
             # The run's first 429 came at once: no rate to estimate yet (a limit met at once,
             # or a 429 not tied to rate). Everyone pauses; the trial's next 429s tell which,
@@ -368,6 +389,7 @@ class RateLimiter:
                 before_refused=self._evidence.counts()[0],
                 before_answers=self._evidence.counts()[1],
                 pace_before=pace_before,
+                in_flight=self._in_flight,
             )
             return
         lately = self._recent_answers
@@ -404,6 +426,8 @@ class RateLimiter:
             before_answers=self._evidence.counts()[1],
             pace_before=pace_before,
             settled_before=settled_before,
+            strict=not pause_s,
+            in_flight=self._in_flight if first_unpaced else 0,
         )
 
     def _current_rate(self, now: float) -> float | None:

@@ -31,6 +31,8 @@ CONGESTION_Z = 3.0
 BACKGROUND_WEIGHT = 0.01
 # A background share below this is forgotten: every 429 counts as congestion again.
 MIN_BACKGROUND = 0.005
+# How far single 429s may move the background above what the last trial measured.
+LEARNT_SLACK = 1.5
 
 
 class ThrottleEvidence:
@@ -41,6 +43,9 @@ class ThrottleEvidence:
         self._recent: deque[bool] = deque(maxlen=RECENT_ANSWERS)
         self.background = 0.0
         self.background_429s = 0
+        # The background share the last trial measured: single 429s move the average back up
+        # to it, never above (a rate limit creeping in would otherwise be absorbed as noise).
+        self._learnt = 0.0
 
     def record(self, throttled: bool) -> None:
         """Count one answer (a transport failure counts as an answer that was not a 429).
@@ -90,6 +95,7 @@ class ThrottleEvidence:
             share: The 429 share measured since the cut.
         """
         self.background = max(self.background, share, 0.01)
+        self._learnt = self.background
 
     def confirm(self, refused: int, answers: int) -> None:
         """A cut lowered the 429 share: what remains of it is the background.
@@ -108,12 +114,14 @@ class ThrottleEvidence:
         share = (refused + self.background * weight) / (answers + weight)
         if share < self.background:
             self.background = share if share >= MIN_BACKGROUND else 0.0
+        self._learnt = self.background
 
     def background_429(self) -> None:
         """Count a 429 judged not tied to rate (it moves a learnt background share up)."""
         self.background_429s += 1
         if self.background:
-            self.background += BACKGROUND_WEIGHT * (1.0 - self.background)
+            raised = self.background + BACKGROUND_WEIGHT * (1.0 - self.background)
+            self.background = max(self.background, min(raised, LEARNT_SLACK * self._learnt))
 
 
 # Wald's sequential probability ratio test for a cut: H0 "the cut did not lower the 429 share"
@@ -121,10 +129,16 @@ class ThrottleEvidence:
 # thresholds for 20% error either way: decided within ~15-20 answers for the shares met here.
 SPRT_ACCEPT_H0 = math.log(4.0)
 SPRT_ACCEPT_H1 = -math.log(4.0)
+# A retest (a cut without a pause, asked of 429s already learnt as background) is kept only on
+# strong evidence: 5% error for "lowered", and undecided at the end means "not lowered".
+STRICT_ACCEPT_H1 = -math.log(19.0)
 LOWERED_TO = 0.5
 # The share before a cut is taken between these bounds (a share of 0 or 1 gives no test).
 MIN_TESTED_SHARE = 0.05
 MAX_TESTED_SHARE = 0.5
+
+# Requests in flight at an unpaced first cut that, all answered fine, undo it at once.
+MIN_IN_FLIGHT = 2
 
 NOT_LOWERED = "not lowered"
 LOWERED = "lowered"
@@ -145,9 +159,15 @@ class CutTrial:
     before_answers: int
     pace_before: tuple[float | None, float, float, float, float | None]
     settled_before: float | None = None  # the rate limit found before this cut, if any
+    strict: bool = False  # a retest: kept only on strong evidence
+    # Requests in flight at the cut whose answers are still to come, when they may decide it
+    # (the run's first cut, from an unpaced start; 0 = they do not).
+    in_flight: int = 0
+    in_flight_refused: int = 0
     answers: int = 0
     refused: int = 0
     llr: float = 0.0
+    _seen_in_flight: int = 0
 
     @property
     def share_before(self) -> float:
@@ -159,10 +179,25 @@ class CutTrial:
         """
         return self.before_refused / max(self.before_answers, MIN_SHARE_SAMPLE)
 
-    def observe_before(self, throttled: bool) -> None:
-        """Count an answer to a request sent before the cut (in flight at it)."""
+    def observe_before(self, throttled: bool) -> str | None:
+        """Count an answer to a request sent before the cut (in flight at it).
+
+        Returns:
+            NOT_LOWERED once every request in flight at an unpaced first cut came back, at
+            least MIN_IN_FLIGHT of them and none refused: a rate limit met unpaced refuses
+            those too (the bucket is dry for all of them), a chance 429 leaves them alone.
+            Else None.
+        """
         self.before_answers += 1
         self.before_refused += throttled
+        if self.in_flight <= 0:
+            return None
+        self.in_flight -= 1
+        self.in_flight_refused += throttled
+        self._seen_in_flight += 1
+        if self.in_flight == 0 and self._seen_in_flight >= MIN_IN_FLIGHT:
+            return None if self.in_flight_refused else NOT_LOWERED
+        return None
 
     @property
     def share(self) -> float:
@@ -185,10 +220,12 @@ class CutTrial:
         self.llr += math.log(p0 / p1) if throttled else math.log((1.0 - p0) / (1.0 - p1))
         if self.llr >= SPRT_ACCEPT_H0 and self.share < MAX_TESTED_SHARE:
             return NOT_LOWERED
-        if self.llr <= SPRT_ACCEPT_H1:
+        if self.llr <= (STRICT_ACCEPT_H1 if self.strict else SPRT_ACCEPT_H1):
             return LOWERED
         return None
 
     def verdict_at_end(self) -> str:
         """The verdict once the pace is back at the estimate, undecided until then."""
+        if self.strict:  # undecided: no strong evidence that the retest lowered the share
+            return NOT_LOWERED if self.share < MAX_TESTED_SHARE else LOWERED
         return NOT_LOWERED if self.llr > 0 and self.share < MAX_TESTED_SHARE else LOWERED
