@@ -137,6 +137,10 @@ LOWERED_TO = 0.5
 MIN_TESTED_SHARE = 0.05
 MAX_TESTED_SHARE = 0.5
 
+# 429s since an undecided cut before it may be cut again: with half the answers refused
+# (fewer and a 30% background does it by chance), or with every answer refused (a storm).
+CHAINED_CUT_429S = 8
+STORM_429S = 3
 # Requests in flight at an unpaced first cut that, all answered fine, undo it at once.
 MIN_IN_FLIGHT = 2
 
@@ -223,6 +227,12 @@ class CutTrial:
         if self.llr <= (STRICT_ACCEPT_H1 if self.strict else SPRT_ACCEPT_H1):
             return LOWERED
         return None
+
+    def limit_fell_further(self) -> bool:
+        """Whether the 429s since this undecided cut say the limit fell further (or a storm)."""
+        if self.refused >= STORM_429S and self.refused == self.answers:
+            return True
+        return self.refused >= CHAINED_CUT_429S and self.share >= 0.5
 
     def verdict_at_end(self) -> str:
         """The verdict once the pace is back at the estimate, undecided until then."""

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from tap_equipme.http.rate_limiter import BETA, RateLimiter, probe_factor
+from tap_equipme.http.pace_curve import BETA, probe_factor
+from tap_equipme.http.rate_limiter import RateLimiter
 
 
 class FakeClock:
