@@ -38,6 +38,8 @@ from typing import Any
 from tap_equipme.http.pace_curve import (
     BETA,
     ESTIMATE_WINDOW_S,
+    MAX_PROBE_S,
+    MIN_BURST_ANSWERS,
     MIN_ESTIMATE_SPAN_S,
     MIN_PROBE_S,
     MIN_RATE,
@@ -115,6 +117,7 @@ class RateLimiter:
         self._episode_at: float | None = None
         self._retest_at = 0.0
         self._retest_s = RETEST_S
+        self._k_cap = MAX_PROBE_S
         self._settled: float | None = None  # the estimate of the last cut still standing
         self._w_max = 0.0
         self._k = MIN_PROBE_S
@@ -201,7 +204,7 @@ class RateLimiter:
                 if self._cut_at is not None and permit.sent_at < self._cut_at < now:
                     # Answered after the cut but admitted before it: part of the estimate.
                     self._w_max += 1.0 / self._span
-                    self._k = probe_seconds(self._w_max)
+                    self._k = min(probe_seconds(self._w_max), self._k_cap)
                 return
             self.throttled += 1
             if not self.adaptive:
@@ -321,9 +324,10 @@ class RateLimiter:
             return
         started = self._started if self._started is not None else now
         lately = goodput_lately(self._recent_answers, now, started)
-        if self._evidence.background:
-            # With 429s not tied to rate about, a cut never goes below the goodput of the last
-            # seconds: a short span after a pause is no measure of what the server allows.
+        if self._evidence.background or (self._trial is None and pace_before[0] is not None):
+            # A later cut never goes below the goodput of the last seconds (a short span after
+            # a pause is no measure of what the server allows), unless it follows an undecided
+            # cut whose 429s said the limit fell further.
             estimate = max(estimate, lately)
         if not self._answers:
             # Nothing got through since the last cut: no estimate. Then one request per pause
@@ -331,7 +335,11 @@ class RateLimiter:
             estimate = 1.0 / max(pause_s, 1e-3)
         self._w_max = max(estimate, MIN_RATE)
         settled_before, self._settled = self._settled, self._w_max
-        self._k = probe_seconds(self._w_max)
+        # A first cut from a handful of answers (a 429 in the first round trips) is a guess:
+        # it comes back to its estimate, and probes past it, soonest.
+        few = first_unpaced and self._evidence.served < MIN_BURST_ANSWERS
+        self._k_cap = MIN_PROBE_S if few else MAX_PROBE_S
+        self._k = min(probe_seconds(self._w_max), self._k_cap)
         self._cut_at = now
         self.cuts += 1
         self._rate = max(BETA * self._w_max, MIN_RATE)
