@@ -231,7 +231,7 @@ class RateLimiter:
                     self._cut(now, 0.0)
                 return
             self._pause_all(now, pause_s)
-            self._cut(now, pause_s)
+            self._cut(now, pause_s, permit.sent_at)
 
     def _judge_trial(self, permit: Permit, throttled: bool, now: float) -> bool:
         """Feed one answer to the cut under test; undo or confirm it once decided.
@@ -244,7 +244,7 @@ class RateLimiter:
             return False
         verdict = None
         if permit.sent_at < trial.opened_at:
-            verdict = trial.observe_before(throttled)
+            verdict = trial.observe_before(throttled, permit.sent_at)
         elif trial.cut_at <= permit.sent_at < trial.until:
             verdict = trial.observe(throttled)
         elif now >= trial.until:
@@ -293,7 +293,7 @@ class RateLimiter:
         # The pause the cut imposed is over for everyone but the request refused now.
         self._pause_until = min(self._pause_until, now)
 
-    def _cut(self, now: float, pause_s: float) -> None:
+    def _cut(self, now: float, pause_s: float, refused_sent_at: float = 0.0) -> None:
         pace_before = (self._cut_at, self._w_max, self._k, self._span, self._rate)
         rate_before = self._current_rate(now)
         since = self._cut_at if self._cut_at is not None else self._started
@@ -320,6 +320,7 @@ class RateLimiter:
                 before_answers=self._evidence.counts()[1],
                 pace_before=pace_before,
                 in_flight=self._in_flight,
+                refused_sent_at=refused_sent_at,
             )
             return
         started = self._started if self._started is not None else now
@@ -361,6 +362,7 @@ class RateLimiter:
             settled_before=settled_before,
             strict=not pause_s,
             in_flight=self._in_flight if first_unpaced else 0,
+            refused_sent_at=refused_sent_at,
         )
 
     def _current_rate(self, now: float) -> float | None:

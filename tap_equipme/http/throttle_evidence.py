@@ -141,8 +141,9 @@ MAX_TESTED_SHARE = 0.5
 # (fewer and a 30% background does it by chance), or with every answer refused (a storm).
 CHAINED_CUT_429S = 8
 STORM_429S = 3
-# Requests in flight at an unpaced first cut that, all answered fine, undo it at once.
-MIN_IN_FLIGHT = 2
+# Requests in flight at an unpaced first cut, sent after the refused one, that (all in-flight
+# answers fine) undo it at once.
+MIN_IN_FLIGHT = 1
 
 NOT_LOWERED = "not lowered"
 LOWERED = "lowered"
@@ -168,10 +169,11 @@ class CutTrial:
     # (the run's first cut, from an unpaced start; 0 = they do not).
     in_flight: int = 0
     in_flight_refused: int = 0
+    refused_sent_at: float = 0.0  # when the request whose 429 made the cut was sent
+    _sent_after: int = 0  # in-flight answers to requests sent after it
     answers: int = 0
     refused: int = 0
     llr: float = 0.0
-    _seen_in_flight: int = 0
 
     @property
     def share_before(self) -> float:
@@ -183,7 +185,7 @@ class CutTrial:
         """
         return self.before_refused / max(self.before_answers, MIN_SHARE_SAMPLE)
 
-    def observe_before(self, throttled: bool) -> str | None:
+    def observe_before(self, throttled: bool, sent_at: float) -> str | None:
         """Count an answer to a request sent before the cut (in flight at it).
 
         Returns:
@@ -198,8 +200,10 @@ class CutTrial:
             return None
         self.in_flight -= 1
         self.in_flight_refused += throttled
-        self._seen_in_flight += 1
-        if self.in_flight == 0 and self._seen_in_flight >= MIN_IN_FLIGHT:
+        # Only a request sent after the refused one meets the bucket that refused it: one sent
+        # before may have taken the last token.
+        self._sent_after += sent_at >= self.refused_sent_at
+        if self.in_flight == 0 and self._sent_after >= MIN_IN_FLIGHT:
             return None if self.in_flight_refused else NOT_LOWERED
         return None
 
