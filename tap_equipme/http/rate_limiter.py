@@ -13,15 +13,12 @@ How it behaves (see docs/ARCHITECTURE.md, "Request rate"):
   `BETA` x the goodput since the last cut; 429s to requests sent before the cut belong to the
   same episode and only extend the pause. The pace then climbs back along CUBIC's curve.
 - Every cut is a trial (`throttle_evidence.CutTrial`): if it did not lower the share of 429s
-  it is undone (the pace goes back to what it was) and the share is learnt as background.
-  The run's first cut from an unpaced start is undone at once when the requests in flight at
-  it all come back fine (a rate limit met unpaced refuses those too). A cut is not repeated
-  before it is judged, unless the limit plainly fell further (8 429s at half the answers) or
-  nothing gets through.
+  it is undone (the pace goes back to what it was) and the share is learnt as background; an
+  unpaced first cut is undone at once when the requests in flight at it come back fine. A
+  cut is not repeated before it is judged unless the limit plainly fell further.
 - With a background known, a 429 cuts and pauses everyone only when the recent share is
-  clearly above it; any other 429 is waited out by its own request. A cut without a pause
-  (a retest) asks again after 10 s, is kept only on strong evidence, and while retests are
-  undone their interval doubles up to 160 s.
+  clearly above it; any other 429 is waited out by its own request. Retests (cuts without a
+  pause) are kept only on strong evidence; their interval doubles (10 to 160 s) while undone.
 - The run's first 429, before two answers, sets no pace (nothing to estimate from): everyone
   pauses and the trial's next 429s decide.
 """
@@ -49,7 +46,6 @@ from tap_equipme.http.pace_curve import (
     probe_seconds,
 )
 from tap_equipme.http.throttle_evidence import (
-    MIN_SHARE_SAMPLE,
     NOT_LOWERED,
     CutTrial,
     ThrottleEvidence,
@@ -273,12 +269,7 @@ class RateLimiter:
 
     def _undo(self, trial: CutTrial) -> None:
         """Go back to the pace before a cut that did not lower the 429 share; learn the share."""
-        # The share since the cut, weighted with the one before it as MIN_SHARE_SAMPLE answers'
-        # worth (one or two 429s in a handful of answers are no share yet).
-        self._evidence.learn(
-            (trial.refused + trial.share_before * MIN_SHARE_SAMPLE)
-            / (trial.answers + MIN_SHARE_SAMPLE)
-        )
+        self._evidence.learn(trial.blended_share)
         self._cut_at, self._w_max, self._k, self._span, self._rate = trial.pace_before
         self._settled = trial.settled_before  # an undone cut found no rate limit
         self._trial = None

@@ -212,6 +212,17 @@ class CutTrial:
         """The 429 share of the answers since the cut (0 with none)."""
         return self.refused / self.answers if self.answers else 0.0
 
+    @property
+    def blended_share(self) -> float:
+        """The share since the cut, weighted with the one before as MIN_SHARE_SAMPLE answers'.
+
+        What an undone cut learns as background: one or two 429s in a handful of answers are
+        no share yet.
+        """
+        return (self.refused + self.share_before * MIN_SHARE_SAMPLE) / (
+            self.answers + MIN_SHARE_SAMPLE
+        )
+
     def observe(self, throttled: bool) -> str | None:
         """Count one answer to a request sent in the trial; say if that decides it.
 

@@ -290,7 +290,7 @@ def test_background_429s_do_not_starve_a_sync():
     strict=True,
     reason="issue 19 point 3 not met yet: over 480 seeds (buckets 5/20/100 per s x background "
     "0-30%, tests/tap/limiter_sim.py) the pace still sits under half the bucket for over 10 s "
-    "in 47 (10%; worst 66 s; 123 and 428 s before the in-flight and retest rules): a background "
+    "in 35 (7%; worst 44 s; 123 and 428 s before the in-flight and retest rules): a background "
     "429 in the first round trips sets a pace from a handful of answers, and a cut confirmed "
     "by chance at the end of its trial ratchets it down. Derandomized, so the xfail is stable.",
 )
