@@ -2,37 +2,25 @@
 
 Pure logic: no HTTP, no threads of its own; time comes from an injectable clock and waiting
 from an injectable sleep, so tests drive it with a fake clock. Shared by every request of a
-run (list pages and metadata), thread-safe.
+run (list pages and metadata), thread-safe. The pace arithmetic (goodput estimate, CUBIC's
+curve) is `pace_curve.py`; what the 429s say (trials, background share) `throttle_evidence.py`.
 
 How it behaves (see docs/ARCHITECTURE.md, "Request rate"):
 
-- Until the first 429 nothing is paced. Concurrency opens like TCP slow start (half a
-  request more in flight per answered request, so x1.5 every round trip, up to
-  `max_concurrency`): the first 429 then finds few requests in flight, not all of them.
-- A 429 pauses every worker until its wait is over (Retry-After, never sooner), not only the
-  one that got it.
-- The first 429 of a congestion episode (a 429 to a request sent after the last cut) sets the
-  send rate to `BETA` x the measured goodput: answered requests since the last cut (at most
-  `ESTIMATE_WINDOW_S` back) over that time, pauses included (the very first, when it asks
-  for a pause longer than the run so far: over that time plus the pause, as a fixed window
-  admits its allowance in a burst). For a token bucket or a fixed window that is the server's
-  sustainable rate. 429s to requests sent before the cut belong
-  to the same episode and only extend the pause.
-- Every cut is a trial (`throttle_evidence.CutTrial`): while the pace is still under the
-  estimate it cut from (the first `K` seconds), a rate limit refuses nothing more, background
-  429s go on. Wald's sequential test on the answers since the cut decides whether the cut
-  lowered the 429 share; if not, it is undone (the pace goes back to what it was before it)
-  and the share is learnt as the background share of 429s not tied to rate. A cut is not
-  repeated before it is judged. With a background known, a 429 cuts and pauses every worker
-  only when the recent 429 share is clearly above that background; any other 429 is waited
-  out by the request that got it alone. Every 10 s a cut without a pause asks again.
+- Until the first 429 nothing is paced; concurrency opens like TCP slow start (x1.5 a round
+  trip, up to `max_concurrency`), so the first 429 finds few requests in flight.
+- A 429 read as congestion pauses every worker for its Retry-After and cuts the pace to
+  `BETA` x the goodput since the last cut; 429s to requests sent before the cut belong to the
+  same episode and only extend the pause. The pace then climbs back along CUBIC's curve.
+- Every cut is a trial (`throttle_evidence.CutTrial`): if it did not lower the share of 429s
+  it is undone (the pace goes back to what it was) and the share is learnt as background; an
+  unpaced first cut is undone at once when the requests in flight at it come back fine. A
+  cut is not repeated before it is judged unless the limit plainly fell further.
+- With a background known, a 429 cuts and pauses everyone only when the recent share is
+  clearly above it; any other 429 is waited out by its own request. Retests (cuts without a
+  pause) are kept only on strong evidence; their interval doubles (10 to 160 s) while undone.
 - The run's first 429, before two answers, sets no pace (nothing to estimate from): everyone
   pauses and the trial's next 429s decide.
-- Then the rate probes upward along CUBIC's curve (as botocore's adaptive mode and TCP CUBIC),
-  normalised to the estimate: back at the estimate after `K` seconds, flat around it, then
-  growing faster and faster, so a raised limit is found again and a lowered one costs one
-  429. `K` is longer at low rates, so that even at 2 requests/s a probe costs at most about
-  one 429 in 30 requests.
 """
 
 from __future__ import annotations
@@ -44,40 +32,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tap_equipme.http.pace_curve import (
+    BETA,
+    ESTIMATE_WINDOW_S,
+    MAX_PROBE_S,
+    MIN_BURST_ANSWERS,
+    MIN_ESTIMATE_SPAN_S,
+    MIN_PROBE_S,
+    MIN_RATE,
+    goodput_lately,
+    goodput_since,
+    probe_factor,
+    probe_seconds,
+)
 from tap_equipme.http.throttle_evidence import (
-    MIN_SHARE_SAMPLE,
     NOT_LOWERED,
     CutTrial,
     ThrottleEvidence,
 )
 
-# Share of the measured goodput the rate drops to after a 429 (botocore: 0.7, against a
-# rougher estimate: its measured send rate, 429s included).
-BETA = 0.9
-# Seconds of answers the goodput estimate looks back at most, and at least divides by (a
-# first 429 a few milliseconds into a run would otherwise estimate from a burst).
-ESTIMATE_WINDOW_S = 10.0
-MIN_ESTIMATE_SPAN_S = 1.0
-# Answers a first burst needs before its pause counts in the estimate (with fewer, one answer
-# more or less swings it by tens of percent).
-MIN_BURST_ANSWERS = 10
 # Answers a first cut needs to set a pace (with fewer the 429 came too soon to tell a rate).
 MIN_FIRST_ANSWERS = 2
-# Seconds from a cut back to the estimate: PROBE_REQUESTS requests' worth at the estimated
-# rate, bounded; long enough that probing costs few 429s, short enough that a raised limit is
-# found within seconds.
-PROBE_REQUESTS = 40.0
-MIN_PROBE_S = 3.0
-MAX_PROBE_S = 15.0
-# Past 2 K seconds without a 429 the rate doubles every this many seconds (a raised limit is
-# found within seconds, whatever the old one was).
-DOUBLING_S = 1.5
-# Doublings at most (beyond them the pace is far above any rate a tap reaches: unpaced).
-MAX_DOUBLINGS = 20.0
 # Seconds between cuts that test whether background 429s are tied to rate after all.
 RETEST_S = 10.0
-# The slowest pace ever set, requests per second.
-MIN_RATE = 0.1
+# While retests keep being undone the interval doubles up to this (each costs a trial's seconds
+# at a lowered pace); a retest that stands brings it back to RETEST_S.
+MAX_RETEST_S = 160.0
 # Slow start: requests more in flight per answer (0.5: x1.5 a round trip; 1 would double
 # it, and a first 429 would find twice as many requests in flight, all refused too).
 SLOW_START_GROWTH = 0.5
@@ -86,29 +66,6 @@ SLOW_START_POLL_S = 0.002
 # Lateness a paced sender may make up at once: one interval, at most this many seconds (sleep
 # overshoot would otherwise cost a few percent of the rate at hundreds of requests per second).
 MAX_CATCH_UP_S = 0.05
-
-
-def probe_seconds(estimate: float) -> float:
-    """Seconds from a cut back to the estimate (`k`): PROBE_REQUESTS requests' worth, bounded."""
-    return min(max(PROBE_REQUESTS / estimate, MIN_PROBE_S), MAX_PROBE_S)
-
-
-def probe_factor(elapsed: float, k: float) -> float:
-    """The send rate `elapsed` seconds after a cut, as a multiple of the estimate then.
-
-    CUBIC's curve scaled to the estimate: BETA at the cut, 1 after `k` seconds (flat around
-    it), 2 - BETA after `2 k`; from there on it doubles every DOUBLING_S seconds.
-
-    Args:
-        elapsed: Seconds since the cut.
-        k: Seconds from the cut back to the estimate.
-
-    Returns:
-        The factor.
-    """
-    if elapsed <= 2 * k:
-        return 1.0 + (1.0 - BETA) * ((elapsed - k) / k) ** 3
-    return (2.0 - BETA) * 2.0 ** min((elapsed - 2 * k) / DOUBLING_S, MAX_DOUBLINGS)
 
 
 @dataclass(frozen=True)
@@ -155,6 +112,8 @@ class RateLimiter:
         self._cut_at: float | None = None
         self._episode_at: float | None = None
         self._retest_at = 0.0
+        self._retest_s = RETEST_S
+        self._k_cap = MAX_PROBE_S
         self._settled: float | None = None  # the estimate of the last cut still standing
         self._w_max = 0.0
         self._k = MIN_PROBE_S
@@ -241,7 +200,7 @@ class RateLimiter:
                 if self._cut_at is not None and permit.sent_at < self._cut_at < now:
                     # Answered after the cut but admitted before it: part of the estimate.
                     self._w_max += 1.0 / self._span
-                    self._k = probe_seconds(self._w_max)
+                    self._k = min(probe_seconds(self._w_max), self._k_cap)
                 return
             self.throttled += 1
             if not self.adaptive:
@@ -252,7 +211,7 @@ class RateLimiter:
             if (
                 trial is not None
                 and permit.sent_at < trial.until
-                and (self._evidence.background or trial.refused < 2 or trial.share < 0.5)
+                and (self._evidence.background or not trial.limit_fell_further())
             ):
                 # Refused while the pace is still under the estimate it was cut from, the test
                 # undecided: a cut is not repeated before it is judged, unless nothing known
@@ -268,7 +227,7 @@ class RateLimiter:
                     self._cut(now, 0.0)
                 return
             self._pause_all(now, pause_s)
-            self._cut(now, pause_s)
+            self._cut(now, pause_s, permit.sent_at)
 
     def _judge_trial(self, permit: Permit, throttled: bool, now: float) -> bool:
         """Feed one answer to the cut under test; undo or confirm it once decided.
@@ -281,7 +240,7 @@ class RateLimiter:
             return False
         verdict = None
         if permit.sent_at < trial.opened_at:
-            trial.observe_before(throttled)
+            verdict = trial.observe_before(throttled, permit.sent_at)
         elif trial.cut_at <= permit.sent_at < trial.until:
             verdict = trial.observe(throttled)
         elif now >= trial.until:
@@ -290,13 +249,16 @@ class RateLimiter:
             return False
         self._trial = None
         if verdict == NOT_LOWERED:
+            if trial.strict:
+                self._retest_s = min(2 * self._retest_s, MAX_RETEST_S)
             self._undo(trial)  # the cut did not lower the share of 429s
             if throttled:
                 self.throttled += 1
                 self._evidence.background_429()
             return throttled
         self._evidence.confirm(trial.refused, trial.answers)  # what is left is background
-        self._retest_at = now + RETEST_S
+        self._retest_s = RETEST_S
+        self._retest_at = now + self._retest_s
         return False
 
     def _pause_all(self, now: float, pause_s: float) -> None:
@@ -307,12 +269,7 @@ class RateLimiter:
 
     def _undo(self, trial: CutTrial) -> None:
         """Go back to the pace before a cut that did not lower the 429 share; learn the share."""
-        # The share since the cut, weighted with the one before it as MIN_SHARE_SAMPLE answers'
-        # worth (one or two 429s in a handful of answers are no share yet).
-        self._evidence.learn(
-            (trial.refused + trial.share_before * MIN_SHARE_SAMPLE)
-            / (trial.answers + MIN_SHARE_SAMPLE)
-        )
+        self._evidence.learn(trial.blended_share)
         self._cut_at, self._w_max, self._k, self._span, self._rate = trial.pace_before
         self._settled = trial.settled_before  # an undone cut found no rate limit
         self._trial = None
@@ -323,40 +280,25 @@ class RateLimiter:
         self._answers.clear()
         self._recent_answers.clear()
         self._started = now
-        self._retest_at = now + RETEST_S
+        self._retest_at = now + self._retest_s
         # The pause the cut imposed is over for everyone but the request refused now.
         self._pause_until = min(self._pause_until, now)
 
-    def _cut(self, now: float, pause_s: float) -> None:
+    def _cut(self, now: float, pause_s: float, refused_sent_at: float = 0.0) -> None:
         pace_before = (self._cut_at, self._w_max, self._k, self._span, self._rate)
         rate_before = self._current_rate(now)
         since = self._cut_at if self._cut_at is not None else self._started
-        if since is None:
-            since = now
-        since = max(since, now - ESTIMATE_WINDOW_S)
-        answers = self._answers
-        while answers and answers[0] <= since:
-            answers.popleft()
-        first = self._cut_at is None
-        # The first span starts with the run: at least a second, or a burst into a full
-        # bucket would read as the rate. Later spans start with a cut and include its pause.
-        self._span = max(now - since, MIN_ESTIMATE_SPAN_S if first else 1e-3)
-        estimate = len(answers) / self._span
-        if first:
-            # Unpaced so far, the tap itself may have been the bottleneck for most of the
-            # span (start-up, a busy machine); the last second is what the server allowed.
-            recent = sum(1 for t in answers if t > now - MIN_ESTIMATE_SPAN_S)
-            if recent / MIN_ESTIMATE_SPAN_S > estimate:
-                estimate, self._span = recent / MIN_ESTIMATE_SPAN_S, MIN_ESTIMATE_SPAN_S
-            if pause_s > now - since and len(answers) >= MIN_BURST_ANSWERS:
-                # Refused sooner than the wait it asks for: a window-like limit, whose
-                # allowance came in a burst (50 per 10 s: 50 answers in 0.5 s, then "wait
-                # 9.5 s"). Its rate is the answers over the span and the pause.
-                estimate = min(estimate, len(answers) / (now - since + pause_s))
+        since = max(now if since is None else since, now - ESTIMATE_WINDOW_S)
+        estimate, self._span = goodput_since(
+            self._answers, now, since, first=self._cut_at is None, pause_s=pause_s
+        )
         if self._rate is not None:
             estimate = min(estimate, self._current_rate(now) or estimate)
         provisional = self._episode_at is None and self._evidence.served < MIN_FIRST_ANSWERS
         self._episode_at = now
+        # The run's first cut from an unpaced start (not a retest): the requests in flight at
+        # it may decide it at once.
+        first_unpaced = pace_before[4] is None and not self._evidence.background and self.cuts == 0
         if provisional:
             # The run's first 429 came at once: no rate to estimate yet (a limit met at once,
             # or a 429 not tied to rate). Everyone pauses; the trial's next 429s tell which,
@@ -368,23 +310,28 @@ class RateLimiter:
                 before_refused=self._evidence.counts()[0],
                 before_answers=self._evidence.counts()[1],
                 pace_before=pace_before,
+                in_flight=self._in_flight,
+                refused_sent_at=refused_sent_at,
             )
             return
-        lately = self._recent_answers
-        while lately and lately[0] <= now - ESTIMATE_WINDOW_S:
-            lately.popleft()
-        if self._evidence.background and self._started is not None:
-            # With 429s not tied to rate about, a cut never goes below the goodput of the last
-            # seconds: a short span after a pause is no measure of what the server allows.
-            window = min(max(now - self._started, 1.0), ESTIMATE_WINDOW_S)
-            estimate = max(estimate, len(lately) / window)
-        if not answers:
+        started = self._started if self._started is not None else now
+        lately = goodput_lately(self._recent_answers, now, started)
+        if self._evidence.background or (self._trial is None and pace_before[0] is not None):
+            # A later cut never goes below the goodput of the last seconds (a short span after
+            # a pause is no measure of what the server allows), unless it follows an undecided
+            # cut whose 429s said the limit fell further.
+            estimate = max(estimate, lately)
+        if not self._answers:
             # Nothing got through since the last cut: no estimate. Then one request per pause
             # the server asked for (it said a request is welcome again by then).
             estimate = 1.0 / max(pause_s, 1e-3)
         self._w_max = max(estimate, MIN_RATE)
         settled_before, self._settled = self._settled, self._w_max
-        self._k = probe_seconds(self._w_max)
+        # A first cut from a handful of answers (a 429 in the first round trips) is a guess:
+        # it comes back to its estimate, and probes past it, soonest.
+        few = first_unpaced and self._evidence.served < MIN_BURST_ANSWERS
+        self._k_cap = MIN_PROBE_S if few else MAX_PROBE_S
+        self._k = min(probe_seconds(self._w_max), self._k_cap)
         self._cut_at = now
         self.cuts += 1
         self._rate = max(BETA * self._w_max, MIN_RATE)
@@ -404,6 +351,9 @@ class RateLimiter:
             before_answers=self._evidence.counts()[1],
             pace_before=pace_before,
             settled_before=settled_before,
+            strict=not pause_s,
+            in_flight=self._in_flight if first_unpaced else 0,
+            refused_sent_at=refused_sent_at,
         )
 
     def _current_rate(self, now: float) -> float | None:

@@ -31,6 +31,8 @@ CONGESTION_Z = 3.0
 BACKGROUND_WEIGHT = 0.01
 # A background share below this is forgotten: every 429 counts as congestion again.
 MIN_BACKGROUND = 0.005
+# How far single 429s may move the background above what the last trial measured.
+LEARNT_SLACK = 1.5
 
 
 class ThrottleEvidence:
@@ -41,6 +43,9 @@ class ThrottleEvidence:
         self._recent: deque[bool] = deque(maxlen=RECENT_ANSWERS)
         self.background = 0.0
         self.background_429s = 0
+        # The background share the last trial measured: single 429s move the average back up
+        # to it, never above (a rate limit creeping in would otherwise be absorbed as noise).
+        self._learnt = 0.0
 
     def record(self, throttled: bool) -> None:
         """Count one answer (a transport failure counts as an answer that was not a 429).
@@ -90,6 +95,7 @@ class ThrottleEvidence:
             share: The 429 share measured since the cut.
         """
         self.background = max(self.background, share, 0.01)
+        self._learnt = self.background
 
     def confirm(self, refused: int, answers: int) -> None:
         """A cut lowered the 429 share: what remains of it is the background.
@@ -108,12 +114,14 @@ class ThrottleEvidence:
         share = (refused + self.background * weight) / (answers + weight)
         if share < self.background:
             self.background = share if share >= MIN_BACKGROUND else 0.0
+        self._learnt = self.background
 
     def background_429(self) -> None:
         """Count a 429 judged not tied to rate (it moves a learnt background share up)."""
         self.background_429s += 1
         if self.background:
-            self.background += BACKGROUND_WEIGHT * (1.0 - self.background)
+            raised = self.background + BACKGROUND_WEIGHT * (1.0 - self.background)
+            self.background = max(self.background, min(raised, LEARNT_SLACK * self._learnt))
 
 
 # Wald's sequential probability ratio test for a cut: H0 "the cut did not lower the 429 share"
@@ -121,10 +129,21 @@ class ThrottleEvidence:
 # thresholds for 20% error either way: decided within ~15-20 answers for the shares met here.
 SPRT_ACCEPT_H0 = math.log(4.0)
 SPRT_ACCEPT_H1 = -math.log(4.0)
+# A retest (a cut without a pause, asked of 429s already learnt as background) is kept only on
+# strong evidence: 5% error for "lowered", and undecided at the end means "not lowered".
+STRICT_ACCEPT_H1 = -math.log(19.0)
 LOWERED_TO = 0.5
 # The share before a cut is taken between these bounds (a share of 0 or 1 gives no test).
 MIN_TESTED_SHARE = 0.05
 MAX_TESTED_SHARE = 0.5
+
+# 429s since an undecided cut before it may be cut again: with half the answers refused
+# (fewer and a 30% background does it by chance), or with every answer refused (a storm).
+CHAINED_CUT_429S = 8
+STORM_429S = 3
+# Requests in flight at an unpaced first cut, sent after the refused one, that (all in-flight
+# answers fine) undo it at once.
+MIN_IN_FLIGHT = 1
 
 NOT_LOWERED = "not lowered"
 LOWERED = "lowered"
@@ -145,6 +164,13 @@ class CutTrial:
     before_answers: int
     pace_before: tuple[float | None, float, float, float, float | None]
     settled_before: float | None = None  # the rate limit found before this cut, if any
+    strict: bool = False  # a retest: kept only on strong evidence
+    # Requests in flight at the cut whose answers are still to come, when they may decide it
+    # (the run's first cut, from an unpaced start; 0 = they do not).
+    in_flight: int = 0
+    in_flight_refused: int = 0
+    refused_sent_at: float = 0.0  # when the request whose 429 made the cut was sent
+    _sent_after: int = 0  # in-flight answers to requests sent after it
     answers: int = 0
     refused: int = 0
     llr: float = 0.0
@@ -159,15 +185,43 @@ class CutTrial:
         """
         return self.before_refused / max(self.before_answers, MIN_SHARE_SAMPLE)
 
-    def observe_before(self, throttled: bool) -> None:
-        """Count an answer to a request sent before the cut (in flight at it)."""
+    def observe_before(self, throttled: bool, sent_at: float) -> str | None:
+        """Count an answer to a request sent before the cut (in flight at it).
+
+        Returns:
+            NOT_LOWERED once every request in flight at an unpaced first cut came back, at
+            least MIN_IN_FLIGHT of them and none refused: a rate limit met unpaced refuses
+            those too (the bucket is dry for all of them), a chance 429 leaves them alone.
+            Else None.
+        """
         self.before_answers += 1
         self.before_refused += throttled
+        if self.in_flight <= 0:
+            return None
+        self.in_flight -= 1
+        self.in_flight_refused += throttled
+        # Only a request sent after the refused one meets the bucket that refused it: one sent
+        # before may have taken the last token.
+        self._sent_after += sent_at >= self.refused_sent_at
+        if self.in_flight == 0 and self._sent_after >= MIN_IN_FLIGHT:
+            return None if self.in_flight_refused else NOT_LOWERED
+        return None
 
     @property
     def share(self) -> float:
         """The 429 share of the answers since the cut (0 with none)."""
         return self.refused / self.answers if self.answers else 0.0
+
+    @property
+    def blended_share(self) -> float:
+        """The share since the cut, weighted with the one before as MIN_SHARE_SAMPLE answers'.
+
+        What an undone cut learns as background: one or two 429s in a handful of answers are
+        no share yet.
+        """
+        return (self.refused + self.share_before * MIN_SHARE_SAMPLE) / (
+            self.answers + MIN_SHARE_SAMPLE
+        )
 
     def observe(self, throttled: bool) -> str | None:
         """Count one answer to a request sent in the trial; say if that decides it.
@@ -185,10 +239,18 @@ class CutTrial:
         self.llr += math.log(p0 / p1) if throttled else math.log((1.0 - p0) / (1.0 - p1))
         if self.llr >= SPRT_ACCEPT_H0 and self.share < MAX_TESTED_SHARE:
             return NOT_LOWERED
-        if self.llr <= SPRT_ACCEPT_H1:
+        if self.llr <= (STRICT_ACCEPT_H1 if self.strict else SPRT_ACCEPT_H1):
             return LOWERED
         return None
 
+    def limit_fell_further(self) -> bool:
+        """Whether the 429s since this undecided cut say the limit fell further (or a storm)."""
+        if self.refused >= STORM_429S and self.refused == self.answers:
+            return True
+        return self.refused >= CHAINED_CUT_429S and self.share >= 0.5
+
     def verdict_at_end(self) -> str:
         """The verdict once the pace is back at the estimate, undecided until then."""
+        if self.strict:  # undecided: no strong evidence that the retest lowered the share
+            return NOT_LOWERED if self.share < MAX_TESTED_SHARE else LOWERED
         return NOT_LOWERED if self.llr > 0 and self.share < MAX_TESTED_SHARE else LOWERED

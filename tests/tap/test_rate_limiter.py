@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
-from tap_equipme.http.rate_limiter import BETA, RateLimiter, probe_factor
+from tap_equipme.http.pace_curve import BETA, probe_factor
+from tap_equipme.http.rate_limiter import RateLimiter
 
 
 class FakeClock:
@@ -286,10 +288,18 @@ def test_background_429s_do_not_starve_a_sync():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 19 point 3 not met yet: with a slow bucket (5/s) plus random 429s the pace "
-    "can still sit under half the bucket for over 10 s (chained cuts on short spans)",
+    reason="issue 19 point 3 not met yet: over 480 seeds (buckets 5/20/100 per s x background "
+    "0-30%, tests/tap/limiter_sim.py) the pace still sits under half the bucket for over 10 s "
+    "in 35 (7%; worst 44 s; 123 and 428 s before the in-flight and retest rules): a background "
+    "429 in the first round trips sets a pace from a handful of answers, and a cut confirmed "
+    "by chance at the end of its trial ratchets it down. Derandomized, so the xfail is stable.",
 )
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     rate=st.sampled_from([5.0, 20.0, 100.0]),
     background=st.sampled_from([0.0, 0.05, 0.15, 0.3]),
@@ -298,3 +308,57 @@ def test_background_429s_do_not_starve_a_sync():
 def test_the_pace_never_stays_under_half_the_bucket_for_more_than_10_s(rate, background, seed):
     run = simulate(Server(rate, background, seed=seed), requests=int(rate * 40))
     assert run.longest_below(0.5 * rate) <= 10.0
+
+
+@pytest.mark.parametrize("in_flight_refused", [False, True])
+def test_an_unpaced_first_cut_is_judged_by_the_requests_in_flight_at_it(in_flight_refused):
+    """A chance 429 leaves the requests in flight alone (undone at once); a dry bucket does not."""
+    clock = FakeClock()
+    rl = limiter(clock)
+    for _ in range(20):  # slow start fully open, unpaced
+        rl.on_answer(rl.acquire(), throttled=False)
+        clock.now += 0.01
+    refused = rl.acquire()
+    in_flight = [rl.acquire() for _ in range(4)]
+    clock.now += 0.02
+    rl.on_answer(refused, throttled=True, pause_s=1.0)
+    assert rl.as_dict()["cuts"] == 1
+    assert rl.as_dict()["rate_per_s"] is not None
+    for permit in in_flight:
+        rl.on_answer(permit, throttled=in_flight_refused, pause_s=1.0)
+    state = rl.as_dict()
+    if in_flight_refused:
+        assert state["cuts_undone"] == 0
+        assert state["rate_per_s"] is not None
+        return
+    assert state["cuts_undone"] == 1
+    assert state["rate_per_s"] is None, "back to unpaced"
+    assert state["background_share"]
+    before = clock.now
+    rl.acquire()
+    assert clock.now == before, "the pause the undone cut imposed is lifted"
+
+
+class RandomRefusals:
+    """No rate limit; `share` of the requests refused at random (Retry-After 1 s)."""
+
+    def __init__(self, share: float, seed: int) -> None:
+        self.share, self.rng = share, random.Random(seed)
+
+    def admit(self) -> float | None:
+        return 1.0 if self.rng.random() < self.share else None
+
+
+def test_retests_of_a_background_back_off_while_they_are_undone():
+    """Every retest of background 429s costs a trial at a lowered pace: 10 s, 20 s, ... 160 s."""
+    clock = FakeClock()
+    rl = limiter(clock)
+    answered, _ = drive(rl, clock, RandomRefusals(0.15, seed=3), 400.0, latency=0.02)
+    state = rl.as_dict()
+    # Retesting every 10 s would be some 40 cuts; backing off, about 8 (a few first ones).
+    assert state["cuts"] <= 12, state
+    assert state["cuts_undone"] >= state["cuts"] - 2, state
+    fixed_clock = FakeClock()
+    fixed = limiter(fixed_clock, adaptive=False)
+    baseline, _ = drive(fixed, fixed_clock, RandomRefusals(0.15, seed=3), 400.0, latency=0.02)
+    assert len(answered) / clock.now >= 0.9 * len(baseline) / fixed_clock.now, state
