@@ -36,10 +36,10 @@ LOADS_TABLE = "_equipme_loads"
 DEFAULT_COMMIT_EVERY_ROWS = 100_000
 """Rows an open transaction may hold before it is committed without a STATE (about a DuckDB
 row group: big transactions write whole compressed row groups, small commits cost a WAL flush
-and a checkpoint each). It bounds the loader's memory in a listing with no STATE: the open
-transaction's rows are held in memory, and a first load's peak RSS is reached while it loads
-the customers listing (benchmark 9): at 250,000 a 1,000,000-customer listing could hold 2.5x
-the rows of a 100,000-customer one; at 100,000 both hold the same at most."""
+and a checkpoint each). It bounds the rows of the open transaction in a listing with no
+STATE, where a first load's peak RSS is reached (benchmark 9): at 250,000 a 1,000,000-customer
+listing could hold 2.5x the rows of a 100,000-customer one; at 100,000 both hold the same at
+most. (The peak still grows with the listing: see docs/benchmarks-scale.md, run 3.)"""
 
 logger = logging.getLogger(__name__)
 
