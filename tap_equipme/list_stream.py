@@ -203,19 +203,32 @@ class EquipmeListStream(EquipmeStream):
         return any(self.config.get(s) not in (None, []) for s in self.filter_params)
 
     def _usable_listing_check(self) -> ListingCheck | None:
-        """The previous run's `ListingCheck`, if it can certify this run's listing."""
-        if self.sync_mode != "change_capture" or self._filtered():
+        """The previous run's `ListingCheck`, if it can certify this run's listing.
+
+        That of the last completed run (change capture), else that of the unfinished run this
+        one resumes (`resume_listing_check`): a kill then costs one listing pass, not two.
+        """
+        if self._filtered():
             return None
-        check = ListingCheck.from_state(self.stream_state.get(LISTING_CHECK_KEY))
         scope = self.starting_created_after() or ""
-        if check is None or check.cutoff != self.bookmark_created_after() or check.scope != scope:
-            return None
-        return check
+        if self.sync_mode == "change_capture":
+            check = ListingCheck.from_state(self.stream_state.get(LISTING_CHECK_KEY))
+            if check and check.cutoff == self.bookmark_created_after() and check.scope == scope:
+                return check
+        resumed = self.resume_listing_check()
+        return resumed if resumed is not None and resumed.scope == scope else None
+
+    def resume_listing_check(self) -> ListingCheck | None:
+        """The `ListingCheck` of an unfinished run that this run resumes (None: none)."""
+        return None
 
     def _first_pass_check(self, check: ListingCheck) -> Callable[[set[int]], bool]:
         def certify_first_pass(first_pass: set[int]) -> bool:
             created, one_page = self._list_created_after(check.cutoff)
-            self._created_since_bookmark = created
+            if check.cutoff == self.bookmark_created_after():
+                # The customers created since the bookmark (`_new_ids`), read already; not
+                # so for the check of a resumed run, whose cutoff is that run's own.
+                self._created_since_bookmark = created
             certified = one_page and check.proves_complete(first_pass, created)
             self.logger.info(
                 "The %s listing is %s (%d customers created since %s)",

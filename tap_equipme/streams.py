@@ -19,6 +19,7 @@ from tap_equipme.listing.checkpoint import STATE_KEY as PROGRESS_KEY
 from tap_equipme.listing.checkpoint import (
     Progress,
 )
+from tap_equipme.listing.listing_check import ListingCheck
 from tap_equipme.listing.metadata_window import plan_slice
 
 if sys.version_info >= (3, 12):
@@ -116,7 +117,9 @@ class CustomersStream(EquipmeListStream):
             after = resumed.after_id
             remaining = [i for i in ids if i > after]
             self.progress = resumed.advanced(after, total - len(remaining))
-            self.progress = Progress(**{**self.progress.to_state(), "total": total})
+            self.progress = Progress(
+                **{**self.progress.to_state(), "total": total, "listing": self._listing_state()}
+            )
             self.logger.info("Resuming %s", self.progress.describe())
             return remaining
         self.progress = Progress(
@@ -127,8 +130,18 @@ class CustomersStream(EquipmeListStream):
             after_id=None,
             done=0,
             total=total,
+            listing=self._listing_state(),
         )
         return ids
+
+    def _listing_state(self) -> dict[str, Any] | None:
+        """This run's certified listing, for a run that resumes it to list once."""
+        return self._listing_check.to_state() if self._listing_check is not None else None
+
+    @override
+    def resume_listing_check(self) -> ListingCheck | None:
+        resumed = self.resumable()
+        return ListingCheck.from_state(resumed.listing) if resumed is not None else None
 
     def checkpoint(self, after_id: int, done: int) -> None:
         """Emit a STATE saying that every planned customer up to `after_id` is done.

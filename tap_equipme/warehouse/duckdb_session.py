@@ -33,10 +33,13 @@ from tap_equipme.warehouse.state import STATE_TABLE, parse_state, stream_bookmar
 from tap_equipme.warehouse.versions import VersionTracker
 
 LOADS_TABLE = "_equipme_loads"
-DEFAULT_COMMIT_EVERY_ROWS = 250_000
-"""Rows an open transaction may hold before it is committed without a STATE (two DuckDB row
-groups: big transactions write whole compressed row groups, small commits cost a WAL flush
-and a checkpoint each)."""
+DEFAULT_COMMIT_EVERY_ROWS = 100_000
+"""Rows an open transaction may hold before it is committed without a STATE (about a DuckDB
+row group: big transactions write whole compressed row groups, small commits cost a WAL flush
+and a checkpoint each). It bounds the rows of the open transaction in a listing with no
+STATE, where a first load's peak RSS is reached (benchmark 9): at 250,000 a 1,000,000-customer
+listing could hold 2.5x the rows of a 100,000-customer one; at 100,000 both hold the same at
+most. (The peak still grows with the listing: see docs/benchmarks-scale.md, run 3.)"""
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +122,7 @@ class DuckDBSession(SchemaPlanner):
         self._stats: dict[str, LoadStats] = {}
         self._committed_stats: dict[str, LoadStats] = {}
         self._ensured: dict[str, list[Column]] = {}
+        self._put_columns: dict[str, list[str]] = {}
         self._schema_changed = False
         """Whether this run recorded a schema change (the Parquet writer publishes the log)."""
         self.versions = VersionTracker()
@@ -218,9 +222,31 @@ class DuckDBSession(SchemaPlanner):
         )
 
     def _put_row(self, table: str, key: dict[str, Any], values: list[Any]) -> None:
-        """Insert a bookkeeping row, replacing the one with the same `key` (its primary key)."""
-        placeholders = ", ".join("?" for _ in values)
-        self.con.execute(f"INSERT OR REPLACE INTO {table} VALUES ({placeholders})", values)
+        """Insert a bookkeeping row, replacing the one with the same `key` (its primary key).
+
+        An UPDATE in place, an INSERT if there is no row: DuckDB's INSERT OR REPLACE (a
+        delete plus an insert in the key's index) got dearer with every commit of a long run
+        (profiled in benchmark 9: the largest loader cost growing with the run's length, where
+        a first load commits a state every few hundred customers); the UPDATE stays flat.
+        """
+        if table not in self._put_columns:
+            self._put_columns[table] = [
+                str(row[1]) for row in self.con.execute(f"PRAGMA table_info('{table}')").fetchall()
+            ]
+        columns = self._put_columns[table]
+        if len(columns) != len(values):  # a table this run did not create: the general path
+            placeholders = ", ".join("?" for _ in values)
+            self.con.execute(f"INSERT OR REPLACE INTO {table} VALUES ({placeholders})", values)
+            return
+        sets = [(c, v) for c, v in zip(columns, values, strict=True) if c not in key]
+        updated = self.con.execute(
+            f"UPDATE {table} SET {', '.join(f'{c} = ?' for c, _ in sets)} WHERE "
+            + " AND ".join(f"{k} = ?" for k in key),
+            [*(v for _, v in sets), *key.values()],
+        ).fetchone()
+        if not (updated and updated[0]):
+            placeholders = ", ".join("?" for _ in values)
+            self.con.execute(f"INSERT INTO {table} VALUES ({placeholders})", values)
 
     def _fail_stale_loads(self) -> None:
         # One process writes at a time (the file lock), so a load of another run still

@@ -391,7 +391,9 @@ class DuckDBWarehouse(DuckDBSession):
         for reads_stream in dict.fromkeys(c.reads_stream for c in self.child_sets):
             if not self.tracker.seen_exists(reads_stream):
                 continue
-            self.apply_child_sets(reads_stream)
+            # Children of deleted parents wait for the end of input (`finalize`): that part
+            # scans the whole parent table, at every commit of a first load it grew with N.
+            self.apply_child_sets(reads_stream, parents=False)
             reads = quote(seen_table(reads_stream))
             for child_set in self.child_sets:
                 if child_set.reads_stream != reads_stream:
@@ -404,7 +406,7 @@ class DuckDBWarehouse(DuckDBSession):
                     )
             self.con.execute(f"DELETE FROM {reads}")
 
-    def apply_child_sets(self, reads_stream: str) -> dict[str, int]:
+    def apply_child_sets(self, reads_stream: str, *, parents: bool = True) -> dict[str, int]:
         """At end of input: soft-delete child rows a "reads" stream proves gone.
 
         For each child set read through `reads_stream`: a parent listed in this run's reads
@@ -413,6 +415,7 @@ class DuckDBWarehouse(DuckDBSession):
 
         Args:
             reads_stream: The stream that finished.
+            parents: Also the children of parents soft-deleted (False at a state commit).
 
         Returns:
             Child stream -> rows newly marked deleted.
@@ -427,7 +430,8 @@ class DuckDBWarehouse(DuckDBSession):
                 child_keys=self._existing_keys(child_set.stream),
                 child_seen=self.tracker.seen_exists(child_set.stream),
                 reads_seen=self.tracker.seen_exists(reads_stream),
-                parent_exists=bool(child_set.parent_stream)
+                parent_exists=parents
+                and bool(child_set.parent_stream)
                 and self._table_exists(child_set.parent_stream or ""),
             )
             deleted = self.tracker.soft_delete(

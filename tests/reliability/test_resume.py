@@ -37,6 +37,11 @@ def _metadata_requests(sandbox: Any) -> int:
     return sum(n for route, n in routes.items() if route.endswith("/metadata"))
 
 
+def _list_requests(sandbox: Any) -> int:
+    routes = sandbox.control.stats()["by_route"]
+    return sum(n for route, n in routes.items() if route.endswith("/v1/sales/customers"))
+
+
 def _rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every table a user reads, data columns plus the deleted flag, in key order."""
     out: dict[str, list[tuple[Any, ...]]] = {}
@@ -87,6 +92,8 @@ def twins(tmp_path: Path, sandbox: Any, api_key: str) -> tuple[Pipeline, Pipelin
         "backoff_factor": 0.2,
         "checkpoint_every_customers": EVERY,
         "metadata_concurrency": 2,
+        # Several pages a pass: a resumed run must certify its listing in one pass.
+        "page_size": 100,
     }
     # A few ms per request: the loader (slower to start than the tap) keeps up, as it does
     # over hours of a real API, so a kill finds checkpoints committed.
@@ -114,12 +121,12 @@ def _ok(run: SyncRun) -> SyncRun:
 
 def _kill_then_resume(
     pipeline: Pipeline, sandbox: Any, point: str, after: int, tmp_path: Path, *args: str
-) -> tuple[Progress, int, int, SyncRun]:
+) -> tuple[Progress, int, int, SyncRun, int]:
     """Crash a run at a point, then rerun the same command.
 
     Returns:
         The committed progress after the crash, the metadata requests of the killed run and
-        of the resumed run, and the resumed run.
+        of the resumed run, the resumed run, and its list requests.
     """
     marker = tmp_path / f"crashed-{point}"
     sandbox.control.clear_stats()
@@ -131,7 +138,7 @@ def _kill_then_resume(
     assert progress is not None, crashed.describe()
     sandbox.control.clear_stats()
     resumed = _ok(pipeline.run(*args))
-    return progress, killed_requests, _metadata_requests(sandbox), resumed
+    return progress, killed_requests, _metadata_requests(sandbox), resumed, _list_requests(sandbox)
 
 
 @pytest.mark.slow
@@ -147,7 +154,7 @@ def test_first_load_killed_mid_metadata_resumes_without_repeating_requests(
     twins: tuple[Pipeline, Pipeline], sandbox: Any, tmp_path: Path, point: str, after: int
 ) -> None:
     pipeline, reference = twins
-    progress, killed, resumed_requests, resumed = _kill_then_resume(
+    progress, killed, resumed_requests, resumed, listed = _kill_then_resume(
         pipeline, sandbox, point, after, tmp_path
     )
     assert progress.total == CUSTOMERS
@@ -159,6 +166,10 @@ def test_first_load_killed_mid_metadata_resumes_without_repeating_requests(
 
     sandbox.control.clear_stats()
     _ok(reference.run())
+    # ... and the listing is read once, certified by the interrupted run's listing check
+    # (a first load without one reads it twice, then once more for the check it leaves).
+    pages = -(-CUSTOMERS // 100)
+    assert listed <= pages + 3 < _list_requests(sandbox)
     assert _rows(pipeline.warehouse) == _rows(reference.warehouse)
     warehouse = pipeline.read()
     assert warehouse is not None
@@ -188,7 +199,7 @@ def test_full_refresh_killed_resumes_and_deletes_exactly_what_an_uninterrupted_o
         sandbox_writes.delete_metadata(customer, snapshot["metadata"][str(customer)][0]["key"])
     sandbox_writes.put_metadata(ids[-10], "segment", "gold")
 
-    progress, _, resumed_requests, _ = _kill_then_resume(
+    progress, _, resumed_requests, _, _ = _kill_then_resume(
         pipeline,
         sandbox,
         point,
@@ -220,7 +231,7 @@ def test_change_capture_run_killed_applies_metadata_deletions_like_an_uninterrup
         sandbox_writes.delete_metadata(customer, snapshot["metadata"][str(customer)][0]["key"])
     sandbox.control.delete_customers([with_metadata[-4]])
 
-    progress, _, resumed_requests, _ = _kill_then_resume(
+    progress, _, resumed_requests, _, _ = _kill_then_resume(
         pipeline, sandbox, "tap-metadata", 350, tmp_path
     )
     assert progress.mode == "change_capture"

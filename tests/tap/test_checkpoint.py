@@ -9,6 +9,7 @@ from tap_equipme.listing.checkpoint import (
     progress_only,
     resume_line,
 )
+from tap_equipme.listing.listing_check import ListingCheck
 
 PROGRESS = Progress("36a63fa4", "full_refresh", "2026-12-07T10:00:00+00:00", 17, 4711, 2200, 3000)
 
@@ -24,6 +25,22 @@ def test_progress_round_trips_through_the_state_and_stays_small() -> None:
     state = _state(PROGRESS)
     assert progress_of(state) == PROGRESS
     assert len(str(state["bookmarks"]["customers"]["run_progress"])) < 200
+
+
+def test_progress_carries_the_runs_listing_check_and_still_stays_small() -> None:
+    listing = ListingCheck.record(range(1, 100_001), [], "2026-12-07T10:00:00Z", "").to_state()
+    progress = Progress(**{**PROGRESS.to_state(), "listing": listing})
+    state = _state(progress)
+    read = progress_of(state)
+    assert read is not None
+    assert read.listing == listing
+    assert ListingCheck.from_state(read.listing) is not None
+    assert len(str(state["bookmarks"]["customers"]["run_progress"])) < 400
+    # A progress written before the field existed reads as "no listing check".
+    old = {k: v for k, v in PROGRESS.to_state().items() if k != "listing"}
+    assert progress_of({"bookmarks": {"customers": {"run_progress": old}}}) == PROGRESS
+    broken = {**PROGRESS.to_state(), "listing": "garbage"}
+    assert progress_of({"bookmarks": {"customers": {"run_progress": broken}}}) == PROGRESS
 
 
 def test_a_malformed_or_missing_progress_is_no_progress() -> None:
