@@ -15,7 +15,7 @@ from typing import Any
 KEY_ENV = "TAP_EQUIPME_PERSONAL_DATA_KEY"
 MIN_KEY_LENGTH = 16
 _BLOCK = 64  # SHA-256's block size in bytes
-_CACHE_SIZE = 65_536
+_CACHE_SIZE = 16_384
 _IPAD = bytes(x ^ 0x36 for x in range(256))
 _OPAD = bytes(x ^ 0x5C for x in range(256))
 
