@@ -190,6 +190,9 @@ class PersonalDataPolicy:
             if policy == "hash":
                 for keyword in _VALUE_KEYWORDS:
                     prop.pop(keyword, None)
+                for keyword in ("properties", "items", "additionalProperties"):
+                    prop.pop(keyword, None)  # a hashed object or number is a string now
+                prop["type"] = ["string", "null"]
             elif policy == "drop":
                 _nullable(prop)
         return schema
@@ -205,14 +208,16 @@ class PersonalDataPolicy:
             has nothing to hash or drop (the record path then costs nothing).
         """
         tree: dict[str, Any] = {}
-        for path, policy in self.stream_fields(stream).items():
+        # Outer paths first: a whole object hashed or dropped covers the fields inside it.
+        for path, policy in sorted(self.stream_fields(stream).items(), key=_depth):
             if policy == "keep":
                 continue
             *parents, leaf = path.split(".")
-            node = tree
+            node: Any = tree
             for name in parents:
-                node = node.setdefault(name, {})
-            node[leaf] = self._value_function(policy)
+                node = node.setdefault(name, {}) if isinstance(node, dict) else None
+            if isinstance(node, dict):
+                node[leaf] = self._value_function(policy)
         if not tree:
             return None
         scrub = _compile(tree)
@@ -234,6 +239,10 @@ class PersonalDataPolicy:
             return value if value == "" else hasher(value)
 
         return hash_value
+
+
+def _depth(item: tuple[str, str]) -> int:
+    return item[0].count(".")
 
 
 def _nullable(prop: dict[str, Any]) -> None:

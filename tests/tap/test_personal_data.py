@@ -114,3 +114,18 @@ def test_the_checks_name_the_setting_the_field_and_never_the_key() -> None:
     assert "'orders.email'" in stream[0]
     bad = config_problems({"personal_data": {"customers.contactName": "encrypt"}}, {})
     assert "'encrypt'" in bad[0]
+
+
+def test_a_whole_object_dropped_covers_the_fields_inside_it() -> None:
+    policy = PersonalDataPolicy.from_config(
+        {"personal_data_default": "drop", "personal_data": {"customers.accountManager": "drop"}},
+        {},
+    )
+    scrub = policy.scrubber("customers")
+    assert scrub is not None
+    out = scrub({"id": 1, "accountManager": {"id": 7, "lastName": "Muster"}, "contactName": "A"})
+    assert out == {"id": 1, "accountManager": None, "contactName": None}
+    schema = policy.mark_schema("customers", {"properties": {"accountManager": {
+        "type": "object", "properties": {"lastName": {"type": "string"}}}}})  # fmt: skip
+    assert schema["properties"]["accountManager"]["x-personal-data-policy"] == "drop"
+    assert schema["properties"]["accountManager"]["type"] == ["object", "null"]
