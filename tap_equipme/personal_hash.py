@@ -40,7 +40,7 @@ def normalize(value: Any) -> str:
 class Hasher:
     """`HMAC-SHA-256(key, normalize(value))` as 64 hex characters. Holds the key; never shows it."""
 
-    __slots__ = ("_cache", "_inner", "_outer")
+    __slots__ = ("_cache", "_inner", "_outer", "cached")
 
     def __init__(self, key: str) -> None:
         """Prepare the key's inner and outer hash states.
@@ -55,6 +55,9 @@ class Hasher:
         self._inner = hashlib.sha256(raw.translate(_IPAD))
         self._outer = hashlib.sha256(raw.translate(_OPAD))
         self._cache: dict[str, str] = {}
+        self.cached = self._cache.get
+        """A string's hash if computed before, else None (one dict lookup; never cleared
+        by rebinding: the cache is emptied in place when full)."""
 
     def __repr__(self) -> str:
         """Never the key.
@@ -74,6 +77,10 @@ class Hasher:
             The HMAC, hex.
         """
         if type(value) is str:
+            if not value:
+                # An empty value holds nothing personal; its hash would look like data (and
+                # join every blank with every other).
+                return value
             cached = self._cache.get(value)
             if cached is not None:
                 return cached
