@@ -24,6 +24,7 @@ from singer_sdk import typing as th
 
 from tap_equipme import schemas
 from tap_equipme.personal_hash import KEY_ENV, MIN_KEY_LENGTH, Hasher
+from tap_equipme.personal_scrub import compile_scrubber
 
 POLICIES = ("keep", "hash", "drop")
 DEFAULT_POLICY = "keep"
@@ -220,7 +221,7 @@ class PersonalDataPolicy:
                 node[leaf] = self._value_function(policy)
         if not tree:
             return None
-        scrub = _compile(tree)
+        scrub = compile_scrubber(tree)
         if stream != METADATA_STREAM:
             return scrub
         return _by_metadata_key(scrub, self.metadata_keys)
@@ -244,48 +245,6 @@ def _nullable(prop: dict[str, Any]) -> None:
         prop["type"] = [kinds, "null"]
     elif isinstance(kinds, list) and "null" not in kinds:
         prop["type"] = [*kinds, "null"]
-
-
-def _compile(tree: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """Generate the scrubber of one stream: straight-line code, one `get` per field.
-
-    The record path runs it on every record, so it is written out like `schema_widening`'s
-    per-record check: no loop over the fields, no call for a dropped value, and a hashed
-    value found in the hasher's cache (account managers repeat) costs one dict lookup.
-    Field names enter the code only as `repr` literals. Records are changed in place: the
-    stream uses only their ids once they are emitted.
-    """
-    namespace: dict[str, Any] = {}
-    lines = ["def scrub(record):"]
-    objects = iter(range(1, 1 << 16))
-
-    def emit(node: dict[str, Any], var: str, indent: str) -> None:
-        for name, leaf in node.items():
-            if isinstance(leaf, dict):
-                inner = f"o{next(objects)}"
-                lines.append(f"{indent}{inner} = {var}.get({name!r})")
-                lines.append(f"{indent}if type({inner}) is dict:")
-                emit(leaf, inner, indent + "    ")
-            elif leaf is None:  # drop
-                lines.append(f"{indent}if {var}.get({name!r}) is not None:")
-                lines.append(f"{indent}    {var}[{name!r}] = None")
-            else:  # hash
-                namespace["hash_value"], namespace["cached"] = leaf, leaf.cached
-                lines.extend(
-                    [
-                        f"{indent}v = {var}.get({name!r})",
-                        f"{indent}if v is not None:",
-                        f"{indent}    h = cached(v) if type(v) is str else None",
-                        f"{indent}    {var}[{name!r}] = h if h is not None else hash_value(v)",
-                    ]
-                )
-        lines.append(f"{indent}pass")
-
-    emit(tree, "record", "    ")
-    lines.append("    return record")
-    exec("\n".join(lines), namespace)  # noqa: S102  (names enter only as repr literals)
-    scrub: Callable[[dict[str, Any]], dict[str, Any]] = namespace["scrub"]
-    return scrub
 
 
 def _by_metadata_key(
