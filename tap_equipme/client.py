@@ -5,11 +5,12 @@ The list-stream logic (pagination, bookmark, change capture) is `list_stream.Equ
 
 from __future__ import annotations
 
+import copy
 import sys
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -28,12 +29,15 @@ else:
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from tap_equipme.personal_data import PersonalDataPolicy
+
 
 class StreamOwner(Protocol):
     """What a stream needs of its tap (a protocol, so the streams never import the tap)."""
 
     api_client: ApiClient
     streams: Mapping[str, Stream]
+    personal_data: PersonalDataPolicy
 
 
 BOOKMARK_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -52,6 +56,20 @@ class EquipmeStream(Stream):
     # Records are emitted as the API sends them and the schema comes from the same spec, so a
     # per-record type conformance walk would only cost time.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Initialize the stream; its schema marks the personal fields (see `personal_data`)."""
+        super().__init__(*args, **kwargs)
+        # The streams declare `schema` as a class attribute (shared by every instance and so
+        # by taps of other configs): this instance gets a marked copy of its own, in place
+        # before the tap builds the catalog and the stream maps from it.
+        marked = self.owner.personal_data.mark_schema(self.name, copy.deepcopy(self.schema))
+        self.__dict__["schema"] = self._schema = marked
+
+    @cached_property
+    def _scrub(self) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+        # None when nothing of this stream is hashed or dropped: the record path stays as is.
+        return self.owner.personal_data.scrubber(self.name)
 
     @override
     def _write_activate_version_message(self, full_table_version: int) -> None:
@@ -188,6 +206,10 @@ class EquipmeStream(Stream):
         # the check itself is a few set comparisons.
         if not self._evolver.fits(record):
             record = self._handle_unknown_fields(record)
+        # The personal-data policy, before any output (and before stream maps see it).
+        scrub = self._scrub
+        if scrub is not None:
+            record = scrub(record)
         # singer-sdk walks every record against the selection mask (most of the tap's CPU
         # time); when every property is selected there is nothing to remove, so skip it.
         if not self._all_properties_selected:

@@ -6,6 +6,7 @@ import copy
 import io
 import json
 import logging
+import os
 import sys
 from functools import cached_property
 from typing import Any
@@ -14,9 +15,10 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.helpers._classproperty import classproperty
 
-from tap_equipme import __version__
+from tap_equipme import __version__, personal_data
 from tap_equipme.client import RUN_STATS_KEY, SYNC_MODES
 from tap_equipme.config_checks import (
     UNKNOWN_FIELDS_POLICIES,
@@ -35,6 +37,7 @@ from tap_equipme.http.rate_limiter import RateLimiter
 from tap_equipme.http.retry import RetryPolicy
 from tap_equipme.listing.checkpoint import DEFAULT_EVERY_CUSTOMERS, DEFAULT_INTERVAL_SECONDS
 from tap_equipme.metadata_streams import CustomerMetadataReadsStream, CustomerMetadataStream
+from tap_equipme.personal_hash import KEY_ENV
 from tap_equipme.singer_output import FastSingerWriter
 from tap_equipme.streams import CustomersStream
 
@@ -190,6 +193,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=1.0,
         description="Multiplies every retry wait (advanced; tests use a small value).",
     ),
+    *personal_data.SETTINGS,
 ).to_dict()
 
 
@@ -238,6 +242,9 @@ class TapEquipme(Tap):
             redaction.install(secret)
             errors = [error.replace(secret, "***") for error in errors]
         errors.extend(config_problems(self.config))
+        errors.extend(personal_data.config_problems(self.config, os.environ))
+        # The hashing key is a secret too: masked in every log record from here on.
+        redaction.install(self.config.get("personal_data_key") or os.environ.get(KEY_ENV))
         for name in unknown_settings(self.config, self.config_jsonschema):
             self.logger.warning("Unknown setting %r in the tap config: ignored", name)
         if errors and raise_errors:
@@ -269,6 +276,35 @@ class TapEquipme(Tap):
                 adaptive=bool(config.get("adaptive_rate_limit", True)),
             ),
         )
+
+    @cached_property
+    def personal_data(self) -> personal_data.PersonalDataPolicy:
+        """The run's personal-data policy (settings checked by `_validate_config`)."""
+        return personal_data.PersonalDataPolicy.from_config(self.config, os.environ)
+
+    @override
+    def setup_mapper(self) -> None:
+        # singer-sdk builds the stream maps (and so the SCHEMA messages) from the catalog,
+        # whose Schema objects keep no `x-personal-data`: mark them again, so the loader
+        # knows which fields are personal whatever catalog the run was given.
+        super().setup_mapper()
+        for entry in self.catalog.streams:
+            name = entry.stream or entry.tap_stream_id
+            schema = self.personal_data.mark_schema(name, entry.schema.to_dict())
+            self.mapper.register_raw_stream_schema(
+                name,
+                get_selected_schema(name, schema, entry.metadata.resolve_selection()),
+                entry.key_properties,
+            )
+
+    @property
+    @override
+    def catalog_dict(self) -> dict:
+        # --discover: the catalog shows which fields are personal and their policy.
+        catalog = super().catalog_dict
+        for entry in catalog.get("streams", []):
+            self.personal_data.mark_schema(entry["tap_stream_id"], entry["schema"])
+        return catalog
 
     @override
     def discover_streams(self) -> list[Stream]:

@@ -30,7 +30,8 @@ from tap_equipme.pipeline.summary import SyncSummary, read_loads
 from tap_equipme.pipeline.sync_errors import SyncError, SyncInterrupted
 
 ENV_PREFIX = "TAP_EQUIPME_"
-SECRET_SETTINGS = ("api_key",)
+SECRET_SETTINGS = ("api_key", "personal_data_key")
+"""Tap settings that reach the tap only through its environment (never a file or argv)."""
 DESTINATIONS = ("duckdb", "parquet", "ducklake")
 # A sync is paced by the API (one metadata request per customer), not by the target, so
 # small batches, each committed, cost it nothing and keep its memory flat as the data grows
@@ -92,6 +93,7 @@ def _check_tap_settings(tap_config: Mapping[str, t.Any], env_settings: bool) -> 
 
     Settings a `TAP_EQUIPME_*` variable overrides are left to the tap (it parses them).
     """
+    from tap_equipme import personal_data
     from tap_equipme.config_checks import config_problems
 
     checked = dict(tap_config)
@@ -101,6 +103,7 @@ def _check_tap_settings(tap_config: Mapping[str, t.Any], env_settings: bool) -> 
                 del checked[name]
         checked.setdefault("api_key", os.environ.get(f"{ENV_PREFIX}API_KEY"))
     problems = config_problems(checked)
+    problems += personal_data.config_problems(checked, os.environ if env_settings else {})
     if problems:
         msg = f"equipme-sync: invalid tap settings, nothing was run: {' '.join(problems)}"
         raise SyncError(msg)

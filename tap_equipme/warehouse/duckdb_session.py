@@ -30,6 +30,7 @@ from tap_equipme.warehouse.child_sets import ChildSet
 from tap_equipme.warehouse.column_evolution import SCHEMA_CHANGES_TABLE, SchemaPlanner
 from tap_equipme.warehouse.connection import connect_duckdb, utc_now
 from tap_equipme.warehouse.state import STATE_TABLE, parse_state, stream_bookmark
+from tap_equipme.warehouse.suppression import Suppressions, read_suppressions
 from tap_equipme.warehouse.versions import VersionTracker
 
 LOADS_TABLE = "_equipme_loads"
@@ -134,6 +135,8 @@ class DuckDBSession(SchemaPlanner):
             self._create_bookkeeping()
             self._fail_stale_loads()
             self.stored_state = self._read_stored_state()
+            self.suppressions: Suppressions = self._read_suppressions()
+            """The suppression list, read once as the run starts (see `suppression.py`)."""
         except BaseException:
             self.close()  # release the file (and a Parquet directory's lock) on a bad start
             raise
@@ -259,6 +262,9 @@ class DuckDBSession(SchemaPlanner):
     def _read_stored_state(self) -> dict[str, Any] | None:
         row = self.con.execute(f"SELECT state FROM {STATE_TABLE} WHERE id = 1").fetchone()
         return parse_state(row[0], f"{self.path}, table {STATE_TABLE}") if row else None
+
+    def _read_suppressions(self) -> Suppressions:
+        return read_suppressions(self.con)
 
     def _touched(self, table: str) -> None:
         """Note that a table (a history table) changed in this transaction (Parquet hook).

@@ -33,6 +33,7 @@ from tap_equipme.warehouse.duckdb_session import LOADS_TABLE
 from tap_equipme.warehouse.duckdb_writer import DuckDBWarehouse
 from tap_equipme.warehouse.load_errors import WarehouseError
 from tap_equipme.warehouse.state import STATE_FILE, parse_state, write_json_atomically
+from tap_equipme.warehouse.suppression import Suppressions, read_parquet_suppressions
 
 KEYS_METADATA = "equipme_key_properties"
 LOCK_FILE = ".equipme.lock"
@@ -122,6 +123,9 @@ class ParquetWarehouse(DuckDBWarehouse):
         if not state_file.exists():
             return None
         return parse_state(state_file.read_text(encoding="utf-8"), str(state_file))
+
+    def _read_suppressions(self) -> Suppressions:
+        return read_parquet_suppressions(self.directory)
 
     # -- tables: seeded from the published files ----------------------------------------
 

@@ -7,6 +7,7 @@ import typing as t
 from functools import cached_property
 
 import msgspec
+import pyarrow as pa
 from singer_sdk.sinks import BatchSink
 
 from tap_equipme.warehouse.arrow import (
@@ -18,7 +19,9 @@ from tap_equipme.warehouse.arrow import (
     records_to_arrow,
     wrap_raw,
 )
+from tap_equipme.warehouse.blanking import PersonalFieldBlanker, personal_paths
 from tap_equipme.warehouse.load_errors import IncompatibleSchemaError, WarehouseError
+from tap_equipme.warehouse.suppression import SUPPRESSIONS_TABLE
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -89,6 +92,12 @@ class WarehouseSink(BatchSink):
         self.active_version: int | None = None
         self._record_version: int | None = None
         self._rows_drained = 0
+        self._blanker = PersonalFieldBlanker(
+            stream_name,
+            personal_paths(self.schema),
+            self.warehouse.suppressions.get(stream_name, {}),
+        )
+        self._said_missing: set[str] = set()
 
     @cached_property
     def validate_schema(self) -> bool:
@@ -238,12 +247,36 @@ class WarehouseSink(BatchSink):
             msg = f"Stream '{self.stream_name}': {exc}"
             raise WarehouseError(msg) from exc
         del data
+        if self._blanker.active:
+            table = self._blank_suppressed(table)
         self.warehouse.versions.observe_records(self.stream_name, version)
         if version is None:
             version = self.active_version
         self.warehouse.upsert_in_background(
             self.stream_name, self.columns, self.keys, table, version, self._log_loaded
         )
+
+    def _blank_suppressed(self, table: pa.Table) -> pa.Table:
+        """Blank the personal fields of the rows on the suppression list (values never logged)."""
+        before = self._blanker.rows_blanked
+        table = self._blanker.apply(table)
+        if self._blanker.rows_blanked > before:
+            self.logger.info(
+                "'%s': personal fields blanked in %d row(s) on the suppression list (%s)",
+                self.stream_name,
+                self._blanker.rows_blanked - before,
+                SUPPRESSIONS_TABLE,
+            )
+        for column in sorted(self._blanker.missing_key_columns - self._said_missing):
+            self._said_missing.add(column)
+            self.logger.warning(
+                "'%s': %s has entries keyed on column '%s', which this stream does not have; "
+                "they blank nothing here",
+                self.stream_name,
+                SUPPRESSIONS_TABLE,
+                column,
+            )
+        return table
 
     def _log_loaded(self, rows: int, inserted: int, updated: int) -> None:
         self.logger.info(

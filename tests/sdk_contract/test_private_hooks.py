@@ -228,3 +228,29 @@ def test_the_tap_state_writer_writes_a_state_mid_stream():
         used_by,
         why,
     )
+
+
+def test_get_selected_schema_keeps_the_personal_data_marks() -> None:
+    from singer_sdk.helpers._catalog import get_selected_schema
+    from singer_sdk.singerlib import Catalog
+
+    tap = TapEquipme(config={"api_key": "contract-test-key", "api_url": "http://127.0.0.1:9"})
+    entry = tap.catalog.get_stream("customers")
+    assert entry is not None
+    schema = tap.personal_data.mark_schema("customers", entry.schema.to_dict())
+    selected = get_selected_schema("customers", schema, entry.metadata.resolve_selection())
+    _contract(
+        _params(get_selected_schema) == ["stream_name", "schema", "mask"]
+        and selected["properties"]["contactEmail"].get("x-personal-data") is True,
+        "helpers._catalog.get_selected_schema",
+        "TapEquipme.setup_mapper",
+        "it re-registers the stream maps with the marked schema, so SCHEMA messages carry "
+        "x-personal-data",
+    )
+    # Why the re-registration exists: the catalog's Schema objects drop unknown keywords.
+    # If singer-sdk starts keeping them, setup_mapper's override can go.
+    dropped = Catalog.from_dict({"streams": [{"tap_stream_id": "s", "schema": schema}]})
+    assert "x-personal-data" not in json.dumps(dropped.to_dict())
+    assert "x-personal-data" in json.dumps(
+        tap.mapper.stream_maps["customers"][0].transformed_schema
+    )
