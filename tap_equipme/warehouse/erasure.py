@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tap_equipme.warehouse.change_tracking import content_hash_sql, data_columns, history_table
 from tap_equipme.warehouse.json_schema import quote
+from tap_equipme.warehouse.suppression import SUPPRESSIONS_TABLE as SUPPRESSIONS_TABLE  # re-export
 from tap_equipme.warehouse.suppression import (
-    SUPPRESSIONS_TABLE,
     Suppression,
     add_suppressions,
     ensure_suppressions_table,
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     import duckdb
 
 ERASURES_TABLE = "_equipme_erasures"
-__all__ = ["ERASURES_TABLE", "SUPPRESSIONS_TABLE"]  # the suppression list's name, re-exported
 ERASURES_DDL = (
     f"CREATE TABLE IF NOT EXISTS {ERASURES_TABLE} (request_id VARCHAR, requested_at TIMESTAMPTZ, "
     "completed_at TIMESTAMPTZ, status VARCHAR, action VARCHAR, matched_by VARCHAR, "
