@@ -5,10 +5,10 @@ each runs as its own process. Best of ``repeats`` for each, alternating, after a
 that makes the sandbox render every customer once.
 
 The tap also runs with the personal-data policy on, alternating with the plain run: every
-personal field hashed (the 13 contact and employee fields of a customer, keyed
-HMAC-SHA-256), and every personal field dropped; the cost of the policy is a ratio measured
-side by side (goal: within 10%), by wall time and by the tap process's CPU time (far less
-sensitive to other work on a shared machine).
+personal field hashed (the 16 contact, employee, description and address fields of a
+customer, keyed HMAC-SHA-256), and every personal field dropped; the cost of the policy is a
+ratio measured side by side (goal: within 10%), by wall time and by the tap process's CPU
+time (far less sensitive to other work on a shared machine).
 """
 
 from __future__ import annotations

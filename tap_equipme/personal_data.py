@@ -33,11 +33,19 @@ POLICY_MARK = "x-personal-data-policy"
 KEYS_MARK = "x-personal-data-keys"
 
 PERSONAL_COMPONENT_FIELDS: dict[str, tuple[str, ...]] = {
-    "Customer": ("contactName", "contactEmail", "contactPhone"),
+    "Customer": ("contactName", "contactEmail", "contactPhone", "description"),
     "EmployeeReference": ("firstName", "lastName", "fullName", "email", "username"),
+    "Address": ("line1", "phoneNumber"),
 }
 """The one list of personal fields: the spec's components and their fields about a person
-(the customer's contact person; an employee: the account manager, a referring employee)."""
+(the customer's contact person; an employee: the account manager, a referring employee).
+
+Also free text and address fields that name people in practice, though the spec does not
+say so: a customer's `description` ("ask for Jane Doe"), an address's `line1` ("Attn. Jane
+Doe", the spec's "company name or P.O. box") and its `phoneNumber` (often the contact's
+direct line). They are here, not only in `equipme-sync erase`, because the loader blanks a
+suppressed row only in the fields the catalog marks: a field erased but not marked would come
+back with the next sync. `equipme-sync erase` blanks exactly `default_personal_fields()`."""
 
 STREAM_COMPONENTS = {"customers": "Customer"}
 """Streams whose records are a spec component (their personal paths come from the spec)."""

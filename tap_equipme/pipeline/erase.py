@@ -5,11 +5,14 @@ and its history and how to purge a destination's storage; this module knows Equi
 
 Default (`blank`): a customer is a business; its contact person is the data subject. The
 customer's rows (current, soft-deleted, and every `customers_history` version) stay, with the
-personal fields set to NULL: the contact's name, email and phone (`contactName`,
-`contactEmail`, `contactPhone`, per the API spec's descriptions "the contact person at the
-customer"), the free-text `description`, the address line that names a person
-(`companyAddress.line1`, "Attn. ...") and its phone number, and the names and emails of the
-account manager and the referring employee (people too). The free-text metadata rows
+personal fields set to NULL: the tap's list of personal fields (`tap_equipme.personal_data`,
+the same fields the catalog marks and later syncs blank for a suppressed customer): the
+contact's name, email and phone (`contactName`, `contactEmail`, `contactPhone`, per the API
+spec's descriptions "the contact person at the customer"), the free-text `description`, the
+address line that names a person (`companyAddress.line1`, "Attn. ...") and its phone number,
+and the names and emails of the account manager and the referring employee (people too).
+Fields a run's `personal_data` setting adds beyond the defaults are not known here (the
+warehouse does not keep the catalog's marks). The free-text metadata rows
 (`customer_metadata` and its history) are deleted: any key may hold anything. The metadata
 read log (`customer_metadata_reads`: when and how many keys) holds no personal value and
 stays. `delete` removes every row of the customer from every table instead.
@@ -23,6 +26,7 @@ import os
 import typing as t
 import uuid
 
+from tap_equipme.personal_data import default_personal_fields
 from tap_equipme.warehouse.erasure import ErasureRequest, TableRule, keys_matching
 
 if t.TYPE_CHECKING:
@@ -32,18 +36,26 @@ CUSTOMERS = "customers"
 METADATA = "customer_metadata"
 METADATA_READS = "customer_metadata_reads"
 EMAIL_FIELD = "contactEmail"
-_PERSON = ("firstName", "lastName", "fullName", "email", "username")
-PERSONAL_FIELDS: tuple[str, ...] = (
-    "contactName",
-    "contactEmail",
-    "contactPhone",
-    "description",
-    "companyAddress.line1",
-    "companyAddress.phoneNumber",
-    *(f"accountManager.{name}" for name in _PERSON),
-    *(f"referredBy.employee.{name}" for name in _PERSON),
-)
-"""The customer fields blanked by an erasure (dotted paths reach into nested objects)."""
+
+
+def stream_personal_fields(stream: str) -> tuple[str, ...]:
+    """The personal field paths of one stream, from the tap's one list.
+
+    Args:
+        stream: The stream.
+
+    Returns:
+        Dotted field paths inside the stream's records.
+    """
+    prefix = f"{stream}."
+    return tuple(f.removeprefix(prefix) for f in default_personal_fields() if f.startswith(prefix))
+
+
+PERSONAL_FIELDS: tuple[str, ...] = stream_personal_fields(CUSTOMERS)
+"""The customer fields blanked by an erasure (dotted paths reach into nested objects): the
+tap's personal fields (`tap_equipme.personal_data`, derived from the spec), the same fields the
+catalog marks `x-personal-data` and the loader blanks for a suppressed customer on every later
+sync. One list, so nothing erased here comes back with the next sync."""
 MODES = ("blank", "delete")
 DIGEST_KEY_ENV = "EQUIPME_ERASURE_KEY"
 """Secret for the keyed digest of an erased email in the erasure log (none logged without)."""

@@ -14,8 +14,9 @@ Two bookkeeping tables go with the data, in the same transaction where the desti
   purged, then `complete`), what matched (key values and per-table row counts, never the
   erased values), an optional keyed digest of the subject (never the subject in clear);
 - `_equipme_suppressions (stream, key_column, key_value, request_id, added_at)`: rows of
-  `stream` whose `key_column` equals `key_value` (as text) land with personal fields blanked
-  (the loader reads it; see `suppression_rows`).
+  `stream` whose `key_column` equals `key_value` (as text) land with personal fields blanked.
+  Its one owner is `suppression.py` (the loader reads the list through it); the erasure adds
+  and removes entries only through its functions.
 """
 
 from __future__ import annotations
@@ -27,20 +28,24 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tap_equipme.warehouse.change_tracking import content_hash_sql, data_columns, history_table
 from tap_equipme.warehouse.json_schema import quote
+from tap_equipme.warehouse.suppression import SUPPRESSIONS_TABLE as SUPPRESSIONS_TABLE  # re-export
+from tap_equipme.warehouse.suppression import (
+    Suppression,
+    add_suppressions,
+    ensure_suppressions_table,
+    normalize_key,
+    read_suppressions,
+)
+from tap_equipme.warehouse.suppression import remove_suppressions as remove_entries
 
 if TYPE_CHECKING:
     import duckdb
 
 ERASURES_TABLE = "_equipme_erasures"
-SUPPRESSIONS_TABLE = "_equipme_suppressions"
 ERASURES_DDL = (
     f"CREATE TABLE IF NOT EXISTS {ERASURES_TABLE} (request_id VARCHAR, requested_at TIMESTAMPTZ, "
     "completed_at TIMESTAMPTZ, status VARCHAR, action VARCHAR, matched_by VARCHAR, "
     "subject_digest VARCHAR, keys JSON, tables JSON, storage VARCHAR)"
-)
-SUPPRESSIONS_DDL = (
-    f"CREATE TABLE IF NOT EXISTS {SUPPRESSIONS_TABLE} (stream VARCHAR, key_column VARCHAR, "
-    "key_value VARCHAR, request_id VARCHAR, added_at TIMESTAMPTZ)"
 )
 
 Action = Literal["blank", "delete"]
@@ -269,20 +274,20 @@ def ensure_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
         con: The connection (current schema).
     """
     con.execute(ERASURES_DDL)
-    con.execute(SUPPRESSIONS_DDL)
+    ensure_suppressions_table(con)
 
 
-def suppression_rows(request: ErasureRequest) -> list[tuple[str, str, str, str, dt.datetime]]:
-    """The suppression entries of a request: `(stream, key_column, key_value, request_id, at)`.
+def suppression_entries(request: ErasureRequest) -> list[Suppression]:
+    """The suppression entries of a request: one per suppressed rule and key.
 
     Args:
         request: The request.
 
     Returns:
-        One row per suppressed rule and key.
+        The entries (stamped with the request's id and time).
     """
     return [
-        (rule.table, rule.key_column, key, request.request_id, request.requested_at)
+        Suppression(rule.table, rule.key_column, key, request.request_id, request.requested_at)
         for rule in request.rules
         if rule.suppress
         for key in request.keys
@@ -290,9 +295,9 @@ def suppression_rows(request: ErasureRequest) -> list[tuple[str, str, str, str, 
 
 
 def write_suppressions(con: duckdb.DuckDBPyConnection, request: ErasureRequest) -> int:
-    """Add the request's suppression entries (skipping entries already listed).
+    """Add the request's suppression entries (an entry already listed keeps its request id).
 
-    The same SQL as the loader's suppression module writes (the contract is the table).
+    Through `suppression.add_suppressions`, the list's one owner.
 
     Args:
         con: The connection (current schema, in the caller's transaction).
@@ -301,27 +306,15 @@ def write_suppressions(con: duckdb.DuckDBPyConnection, request: ErasureRequest) 
     Returns:
         The number of entries added.
     """
-    added = 0
-    for stream, key_column, key_value, request_id, at in suppression_rows(request):
-        row = con.execute(
-            f"SELECT count(*) FROM {SUPPRESSIONS_TABLE} WHERE stream = ? AND key_column = ? "
-            "AND key_value = ?",
-            [stream, key_column, key_value],
-        ).fetchone()
-        if row and row[0]:
-            continue
-        con.execute(
-            f"INSERT INTO {SUPPRESSIONS_TABLE} VALUES (?, ?, ?, ?, ?)",
-            [stream, key_column, key_value, request_id, at],
-        )
-        added += 1
-    return added
+    return add_suppressions(con, suppression_entries(request))
 
 
 def remove_suppressions(
     con: duckdb.DuckDBPyConnection, rules: list[TableRule], keys: list[str]
 ) -> int:
     """Remove the suppression entries of `keys` for the rules' tables.
+
+    Through `suppression.remove_suppressions`, the list's one owner.
 
     Args:
         con: The connection (current schema).
@@ -331,21 +324,27 @@ def remove_suppressions(
     Returns:
         Entries removed.
     """
-    removed = 0
-    for rule in rules:
-        row = con.execute(
-            f"SELECT count(*) FROM {SUPPRESSIONS_TABLE} WHERE stream = ? AND key_column = ? "
-            "AND key_value IN (SELECT unnest(?::VARCHAR[]))",
-            [rule.table, rule.key_column, keys],
-        ).fetchone()
-        if row and row[0]:
-            con.execute(
-                f"DELETE FROM {SUPPRESSIONS_TABLE} WHERE stream = ? AND key_column = ? "
-                "AND key_value IN (SELECT unnest(?::VARCHAR[]))",
-                [rule.table, rule.key_column, keys],
-            )
-            removed += int(row[0])
-    return removed
+    return sum(remove_entries(con, rule.table, rule.key_column, keys) for rule in rules)
+
+
+def count_suppressions(
+    con: duckdb.DuckDBPyConnection, rules: list[TableRule], keys: list[str]
+) -> int:
+    """How many suppression entries `remove_suppressions` would remove (a dry run).
+
+    Args:
+        con: The connection (current schema).
+        rules: The rules whose tables are unsuppressed.
+        keys: Key values, as text.
+
+    Returns:
+        Entries listed for those keys.
+    """
+    listed = read_suppressions(con)
+    wanted = {normalize_key(k) for k in keys}
+    return sum(
+        len(wanted & listed.get(rule.table, {}).get(rule.key_column, set())) for rule in rules
+    )
 
 
 def log_pending(

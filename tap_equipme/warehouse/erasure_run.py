@@ -25,9 +25,9 @@ from tap_equipme.warehouse.erasure import (
     ErasureRequest,
     TableChange,
     TableRule,
+    count_suppressions,
     ensure_bookkeeping,
     erase_rows,
-    existing_tables,
     log_complete,
     log_pending,
     pending_keys,
@@ -181,20 +181,11 @@ def unsuppress(
     Returns:
         The number of entries removed (or that would be).
     """
-    from tap_equipme.warehouse.erasure import SUPPRESSIONS_TABLE
-
     store = open_store(destination, path, [], apply=apply, lake=lake)
     try:
         con = store.con
-        if SUPPRESSIONS_TABLE not in existing_tables(con):
-            return 0
         if not apply:
-            row = con.execute(
-                f"SELECT count(*) FROM {SUPPRESSIONS_TABLE} WHERE key_value IN "
-                "(SELECT unnest(?::VARCHAR[])) AND stream IN (SELECT unnest(?::VARCHAR[]))",
-                [keys, [r.table for r in rules]],
-            ).fetchone()
-            return int(row[0]) if row else 0
+            return count_suppressions(con, rules, keys)
         store.begin()
         removed = remove_suppressions(con, rules, keys)
         store.commit()

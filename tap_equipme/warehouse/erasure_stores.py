@@ -35,6 +35,10 @@ from tap_equipme.warehouse.erasure import ERASURES_TABLE, SUPPRESSIONS_TABLE, ex
 from tap_equipme.warehouse.json_schema import quote
 from tap_equipme.warehouse.load_errors import WarehouseError
 from tap_equipme.warehouse.parquet_writer import KEYS_METADATA, LOCK_FILE
+from tap_equipme.warehouse.suppression import (
+    load_parquet_suppressions,
+    publish_parquet_suppressions,
+)
 
 if TYPE_CHECKING:
     from tap_equipme.warehouse.erasure_lake import LakeStore
@@ -128,7 +132,10 @@ class ParquetStore:
         self.con.execute("SET TimeZone = 'UTC'")
         self._keys: dict[str, str | None] = {}
         self._before: dict[str, str] = {}
-        for name in [*tables, ERASURES_TABLE, SUPPRESSIONS_TABLE]:
+        # The suppression list through its owner (`suppression.py`); under the lock above, so
+        # no load reads it half-changed (a load reads it once, holding the same lock).
+        load_parquet_suppressions(self.con, self.directory)
+        for name in [*tables, ERASURES_TABLE]:
             file = self._file(name)
             if not file.is_file():
                 continue
@@ -158,7 +165,11 @@ class ParquetStore:
         present = existing_tables(self.con)
         first = [t for t in (SUPPRESSIONS_TABLE, ERASURES_TABLE) if t in present]
         for name in [*first, *sorted(present - set(first))]:
-            if self._before.get(name) != self._digest(name):
+            if self._before.get(name) == self._digest(name):
+                continue
+            if name == SUPPRESSIONS_TABLE:
+                publish_parquet_suppressions(self.con, self.directory)
+            else:
                 self._write(name)
 
     def _write(self, name: str) -> None:

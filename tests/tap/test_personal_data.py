@@ -17,11 +17,12 @@ KEY = "unit-test-key-5f0c2a9e"
 
 def test_the_defaults_come_from_the_spec_wherever_an_employee_reference_sits() -> None:
     fields = default_personal_fields()
-    assert fields[:3] == [
-        "customers.contactName",
-        "customers.contactEmail",
-        "customers.contactPhone",
-    ]
+    for name in ("contactName", "contactEmail", "contactPhone", "description"):
+        assert f"customers.{name}" in fields
+    # free text and address lines that name people in practice (erase blanks the same list)
+    assert "customers.companyAddress.line1" in fields
+    assert "customers.companyAddress.phoneNumber" in fields
+    assert "customers.companyAddress.city" not in fields
     for where in ("accountManager", "referredBy.employee"):
         for name in ("firstName", "lastName", "fullName", "email", "username"):
             assert f"customers.{where}.{name}" in fields
