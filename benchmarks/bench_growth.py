@@ -32,11 +32,19 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
+from growth_report import (
+    BENCH,
+    Curve,
+    Point,
+    load_document,
+    report_from_document,
+    report_results,
+    write_results,
+)
 from growth_warehouse import GrowthWarehouse
 from harness import (
     BENCH_API_KEY,
@@ -47,46 +55,11 @@ from harness import (
     write_json,
 )
 from messages import tap_config
-from results import Goal, Report, Row
+from results import Report
 
-BENCH = "8 growth"
 RESULTS_JSON = PROJECT_ROOT / "docs" / "benchmarks-growth.json"
 DESTINATIONS = ("duckdb", "ducklake")
 WEEK = 168
-SLACK_BYTES = 64 * 1024
-
-
-@dataclass
-class Point:
-    """One run of one destination."""
-
-    run: int
-    seconds: float
-    bytes_written: int
-    files_written: int
-    data_files: int
-    warehouse_bytes: int
-    catalog_bytes: int
-    changed_rows: int
-    changed_parquet_bytes: int
-    view_seconds: float
-    live_files: int | None = None
-    maintenance: str | None = None
-    load_average: float = 0.0
-    simulation_files: int = 0
-    """Files the benchmark's own state edit added before the sync (DuckLake: an UPDATE)."""
-    simulation_bytes: int = 0
-
-
-@dataclass
-class Curve:
-    """Every run of one destination, and the history's size at run 1 and at the last run."""
-
-    destination: str
-    points: list[Point] = field(default_factory=list)
-    history_bytes_first: int = 0
-    history_bytes_last: int = 0
-    maintenance: list[dict[str, Any]] = field(default_factory=list)
 
 
 def maintenance_available() -> bool:
@@ -223,131 +196,6 @@ def _maintain(warehouse: GrowthWarehouse, curve: Curve, run: int, available: boo
     return f"applied in {seconds:.1f} s"
 
 
-def report_results(
-    report: Report, curves: list[Curve], customers: int, maintain_every: int
-) -> None:
-    """Rows and the five goals per destination."""
-    for curve in curves:
-        points = curve.points
-        if len(points) < 2:
-            report.notes.append(f"benchmark 8 ({curve.destination}): fewer than 2 runs")
-            continue
-        first, second, last = points[0], points[1], points[-1]
-        hourly = points[1:]
-        name = curve.destination
-        written = [p.bytes_written for p in hourly]
-        changed = statistics.mean(p.changed_parquet_bytes for p in hourly)
-        allowed = 3 * changed + SLACK_BYTES
-        report.rows.append(
-            Row(
-                BENCH,
-                f"{name}: first run, {customers:,} customers",
-                customers,
-                first.seconds,
-                None,
-                f"wrote {_kib(first.bytes_written)}; {first.data_files} files; warehouse "
-                f"{_mib(first.warehouse_bytes)}",
-            )
-        )
-        report.rows.append(
-            Row(
-                BENCH,
-                f"{name}: hourly runs 2-{last.run}, {hourly[0].changed_rows:,} renamed per run",
-                customers,
-                statistics.mean(p.seconds for p in hourly),
-                None,
-                f"mean s per run; wrote mean {_kib(statistics.mean(written))}, max "
-                f"{_kib(max(written))} per run; after run {last.run}: {last.data_files} files, "
-                f"warehouse {_mib(last.warehouse_bytes)}",
-            )
-        )
-        growth = curve.history_bytes_last - curve.history_bytes_first
-        goals = [
-            (
-                "mean bytes written per hourly run / (3x changed rows' Parquet + 64 KB)",
-                statistics.mean(written) / allowed,
-                1.0,
-                f"mean {_kib(statistics.mean(written))}, max {_kib(max(written))}; changed "
-                f"rows {_kib(changed)}, allowed {_kib(allowed)}",
-            ),
-            (
-                f"data files after run {last.run} / after run 1",
-                last.data_files / max(1, first.data_files),
-                2.0,
-                f"{last.data_files} vs {first.data_files}; the benchmark's own state edits "
-                f"added {sum(p.simulation_files for p in points)} files",
-            ),
-            (
-                f"(warehouse size after run {last.run} - history growth) / after run 1",
-                (last.warehouse_bytes - growth) / max(1, first.warehouse_bytes),
-                1.5,
-                f"{_mib(last.warehouse_bytes)} - {_mib(growth)} history vs "
-                f"{_mib(first.warehouse_bytes)}",
-            ),
-            (
-                f"run {last.run} wall time / run 2's",
-                last.seconds / second.seconds,
-                1.1,
-                f"{last.seconds:.1f} s vs {second.seconds:.1f} s; median of the last 5 / of "
-                f"runs 2-6: {_median_ratio([p.seconds for p in hourly]):.2f}",
-            ),
-            (
-                f"report view query time at run {last.run} / at run 2",
-                last.view_seconds / second.view_seconds,
-                1.2,
-                f"{last.view_seconds * 1000:.0f} ms vs {second.view_seconds * 1000:.0f} ms; "
-                f"median of the last 5 / of runs 2-6: "
-                f"{_median_ratio([p.view_seconds for p in hourly]):.2f}",
-            ),
-        ]
-        for description, ratio, limit, note in goals:
-            report.goals.append(
-                Goal(BENCH, f"{name}: {description}", ratio, limit, False, note=note)
-            )
-    if maintain_every and curves and curves[0].points:
-        runs = curves[0].points[-1].run
-        if not maintenance_available():
-            report.notes.append(
-                "benchmark 8: maintenance: not available (no equipme-sync maintain)"
-            )
-        elif runs < maintain_every:
-            report.notes.append(
-                f"benchmark 8: maintenance every {maintain_every} runs: none in {runs} runs"
-            )
-
-
-def _median_ratio(values: list[float]) -> float:
-    head, tail = values[:5], values[-5:]
-    return statistics.median(tail) / statistics.median(head) if head else 0.0
-
-
-def _kib(value: float) -> str:
-    return f"{value / 1024:,.0f} KiB"
-
-
-def _mib(value: float) -> str:
-    return f"{value / 2**20:,.1f} MiB"
-
-
-def write_results(
-    json_out: Path | None,
-    machine: str,
-    settings: dict[str, Any],
-    curves: list[Curve],
-    goals: list[Goal],
-) -> None:
-    """The curves and goals as JSON (the charts are drawn from it)."""
-    if json_out is None:
-        return
-    document = {
-        "machine": machine,
-        "settings": settings,
-        "curves": [asdict(c) for c in curves],
-        "goals": [asdict(g) | {"met": g.met} for g in goals if g.benchmark == BENCH],
-    }
-    json_out.write_text(json.dumps(document, indent=1) + "\n")
-
-
 def run(
     report: Report,
     workdir: Path,
@@ -385,7 +233,7 @@ def run(
             f"benchmark 8: stopped after run {done} of {runs}: the time budget of "
             f"{max_seconds:.0f} s ran out"
         )
-    report_results(report, curves, customers, maintain_every)
+    report_results(report, curves, customers, maintain_every, settings["maintenance_available"])
     settings["load_average_mean"] = round(
         statistics.mean(p.load_average for c in curves for p in c.points), 2
     )
@@ -403,30 +251,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-seconds", type=float, help="start no run after this long (the curves end early)"
     )
+    parser.add_argument(
+        "--history",
+        type=Path,
+        help="also append the report to this JSON history (docs/benchmarks.json, as run_all)",
+    )
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="FILE",
+        help="run nothing: judge the curves saved in FILE (e.g. of a run stopped early)",
+    )
     args = parser.parse_args(argv)
-    if args.runs < 2 or args.customers < 100:
-        parser.error("benchmark 8 needs --runs >= 2 and --customers >= 100")
-    report = Report(machine=machine_description(), size="growth")
     started = time.perf_counter()
-    with (
-        tempfile.TemporaryDirectory(prefix="equipme-growth-") as workdir,
-        sandbox_process(customers=0) as sandbox,
-    ):
-        run(
-            report,
-            Path(workdir),
-            sandbox,
-            args.customers,
-            args.runs,
-            args.destinations,
-            args.maintain_every,
-            args.json,
-            args.max_seconds,
-        )
-    report.notes.append(f"whole run: {time.perf_counter() - started:.0f} s")
+    if args.from_json:
+        document, curves = load_document(args.from_json)
+        report = report_from_document(document, curves)
+        document["goals"] = [g for g in report.as_dict()["goals"] if g["benchmark"] == BENCH]
+        args.from_json.write_text(json.dumps(document, indent=1) + "\n")
+    else:
+        if args.runs < 2 or args.customers < 100:
+            parser.error("benchmark 8 needs --runs >= 2 and --customers >= 100")
+        report = Report(machine=machine_description(), size="growth")
+        with (
+            tempfile.TemporaryDirectory(prefix="equipme-growth-") as workdir,
+            sandbox_process(customers=0) as sandbox,
+        ):
+            run(
+                report,
+                Path(workdir),
+                sandbox,
+                args.customers,
+                args.runs,
+                args.destinations,
+                args.maintain_every,
+                args.json,
+                args.max_seconds,
+            )
+        report.notes.append(f"whole run: {time.perf_counter() - started:.0f} s")
     print(report.markdown())
     for goal in report.goals:
         print(f"{'PASS' if goal.met else 'FAIL'} {goal.description}: {goal.ratio:.2f}x")
+    if args.history:
+        history = json.loads(args.history.read_text()) if args.history.exists() else {"runs": []}
+        history["runs"].append(report.as_dict())
+        args.history.write_text(json.dumps(history, indent=1) + "\n")
     return 0
 
 
