@@ -49,6 +49,10 @@ def _ticks(top: float) -> list[float]:
     return [step * i for i in range(int(top / step) + 2)]
 
 
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 or value == int(value) else f"{value:,.1f}"
+
+
 def line_chart(document: dict[str, Any], key: str) -> str:
     """The SVG text of one curve of a benchmark-8 results document.
 
@@ -76,7 +80,8 @@ def line_chart(document: dict[str, Any], key: str) -> str:
     settings = document.get("settings") or {}
     subtitle = (
         f"{settings.get('customers', 0):,} customers, 1% renamed per run, "
-        f"{last_run} runs; {document.get('machine', '')}"
+        f"{last_run} runs; {str(document.get('machine', '')).split(', Linux')[0]}; mean load "
+        f"average {settings.get('load_average_mean', '?')}"
     )
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{WIDTH}" height="{HEIGHT}" '
@@ -100,7 +105,7 @@ def line_chart(document: dict[str, Any], key: str) -> str:
         f' text-anchor="middle">{escape(unit)}</text>'
     )
     for run in _ticks(float(last_run)):
-        if 1 <= run <= last_run:
+        if 1 <= run <= last_run and run == int(run):
             parts.append(
                 f'<text x="{x(run):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
                 f"{run:.0f}</text>"
@@ -128,7 +133,7 @@ def line_chart(document: dict[str, Any], key: str) -> str:
             f'<text x="{WIDTH - RIGHT + 26}" y="{TOP + 10 + index * 34}">'
             f"{escape(curve['destination'])}</text>"
             f'<text x="{WIDTH - RIGHT + 26}" y="{TOP + 24 + index * 34}" fill="#555">'
-            f"last {value(last):,.1f} {escape(unit)}</text>"
+            f"last {_number(value(last))} {escape(unit)}</text>"
         )
     parts.append(
         f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" '
