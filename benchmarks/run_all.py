@@ -21,6 +21,7 @@ from typing import Any
 
 import bench_change_capture
 import bench_extraction
+import bench_growth
 import bench_load
 import bench_metadata
 import bench_rate_limit
@@ -51,6 +52,8 @@ class Sizes:
     change_capture: int = 100_000
     scale: tuple[int, ...] = (100_000, 1_000_000)
     scale_kill_at: int = 1_000_000
+    growth_customers: int = 20_000
+    growth_runs: int = 200
 
 
 FULL = Sizes(50_000, 2_000, 25.0, 200_000, 200_000, 20_000, 200_000, 100_000, 2)
@@ -70,6 +73,8 @@ SMALL = Sizes(
     1_000,
     (500, 2_000),
     2_000,
+    300,
+    3,
 )
 BENCHMARKS = (
     "extraction",
@@ -80,6 +85,7 @@ BENCHMARKS = (
     "end_to_end",
     "rate_limit",
     "change_capture",
+    "growth",
     "scale",
 )
 HEADER = """# Benchmarks
@@ -163,6 +169,18 @@ def run_benchmarks(sizes: Sizes, only: set[str], workdir: Path, report: Report) 
         def change_capture() -> None:
             bench_change_capture.run(report, workdir, sandbox, sizes.change_capture)
 
+        def growth() -> None:
+            # The curves (and so the charts) are only rewritten by a full-size run.
+            json_out = None if sizes is SMALL else bench_growth.RESULTS_JSON
+            bench_growth.run(
+                report,
+                workdir,
+                sandbox,
+                sizes.growth_customers,
+                sizes.growth_runs,
+                json_out=json_out,
+            )
+
         def scale() -> None:
             # The JSON (and so the chart) is only rewritten by a full-size run.
             json_out = None if sizes is SMALL else bench_scale.RESULTS_JSON
@@ -179,6 +197,7 @@ def run_benchmarks(sizes: Sizes, only: set[str], workdir: Path, report: Report) 
             "end_to_end": end_to_end,
             "rate_limit": rate_limit,
             "change_capture": change_capture,
+            "growth": growth,
             "scale": scale,
         }
         for name in BENCHMARKS:
