@@ -20,12 +20,6 @@ MIN_ESTIMATE_SPAN_S = 1.0
 # Answers a first burst needs before its pause counts in the estimate (with fewer, one answer
 # more or less swings it by tens of percent).
 MIN_BURST_ANSWERS = 10
-# A cut's estimate from fewer answers than this over a shorter span (seconds) is a guess, no
-# rate (a background 429 and a 2/s bucket look alike after two answers): its pace comes back
-# to it after GUESS_PROBE_S and doubles every DOUBLING_S from 2 x GUESS_PROBE_S on.
-GUESS_ANSWERS = 20
-GUESS_SPAN_S = 2.0
-GUESS_PROBE_S = 1.0
 # Seconds from a cut back to the estimate: PROBE_REQUESTS requests' worth at the estimated
 # rate, bounded; long enough that probing costs few 429s, short enough that a raised limit is
 # found within seconds.
@@ -44,11 +38,6 @@ MIN_RATE = 0.1
 def probe_seconds(estimate: float) -> float:
     """Seconds from a cut back to the estimate (`k`): PROBE_REQUESTS requests' worth, bounded."""
     return min(max(PROBE_REQUESTS / estimate, MIN_PROBE_S), MAX_PROBE_S)
-
-
-def guessed(answers: int, span: float) -> bool:
-    """Whether an estimate from `answers` answers over `span` seconds is a guess, no rate."""
-    return answers < GUESS_ANSWERS and span < GUESS_SPAN_S
 
 
 def probe_factor(elapsed: float, k: float) -> float:
@@ -70,13 +59,7 @@ def probe_factor(elapsed: float, k: float) -> float:
 
 
 def goodput_since(
-    answers: deque[float],
-    now: float,
-    since: float,
-    *,
-    first: bool,
-    pause_s: float,
-    held_s: float = 0.0,
+    answers: deque[float], now: float, since: float, *, first: bool, pause_s: float
 ) -> tuple[float, float]:
     """The goodput a cut estimates from: answers since `since` over that span.
 
@@ -88,9 +71,6 @@ def goodput_since(
         since: The last cut, or the start of the run (at most ESTIMATE_WINDOW_S back).
         first: No cut before this one (the span starts with the run, unpaced).
         pause_s: The pause the 429 asks for.
-        held_s: Seconds of the span every worker was paused (a Retry-After honoured by all):
-            we sent nothing then, so they say nothing of the rate the server allows (counted,
-            each cut's estimate fell by the pause's share of its span: a ratchet down).
 
     Returns:
         (answers per second, the span in seconds they were counted over).
@@ -98,8 +78,8 @@ def goodput_since(
     while answers and answers[0] <= since:
         answers.popleft()
     # The first span starts with the run: at least a second, or a burst into a full bucket
-    # would read as the rate. Later spans start with a cut, less the pauses in them.
-    span = max(now - since - (0.0 if first else held_s), MIN_ESTIMATE_SPAN_S if first else 1e-3)
+    # would read as the rate. Later spans start with a cut and include its pause.
+    span = max(now - since, MIN_ESTIMATE_SPAN_S if first else 1e-3)
     estimate = len(answers) / span
     if first:
         # Unpaced so far, the tap itself may have been the bottleneck for most of the span

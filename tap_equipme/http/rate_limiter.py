@@ -14,13 +14,13 @@ How it behaves (see docs/ARCHITECTURE.md, "Request rate"):
   same episode and only extend the pause. The pace then climbs back along CUBIC's curve.
 - Every cut is a trial (`throttle_evidence.CutTrial`): if it did not lower the share of 429s
   it is undone (the pace goes back to what it was) and the share is learnt as background; an
-  unpaced first cut is undone at once when the requests in flight at it come back fine. It is
-  kept only on MIN_TRIAL_ANSWERS answers, and not repeated before it is judged unless the
-  limit plainly fell further. A cut from a handful of answers is a guess: back in 1 s.
+  unpaced first cut is undone at once when the requests in flight at it come back fine. A
+  cut is not repeated before it is judged unless the limit plainly fell further.
 - With a background known, a 429 cuts and pauses everyone only when the recent share is
   clearly above it; any other 429 is waited out by its own request. Retests (cuts without a
   pause) are kept only on strong evidence; their interval doubles (10 to 160 s) while undone.
-- The run's first 429, before two answers, sets no pace: everyone pauses, the trial decides.
+- The run's first 429, before two answers, sets no pace (nothing to estimate from): everyone
+  pauses and the trial's next 429s decide.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from typing import Any
 from tap_equipme.http.pace_curve import (
     BETA,
     ESTIMATE_WINDOW_S,
-    GUESS_PROBE_S,
     MAX_PROBE_S,
     MIN_BURST_ANSWERS,
     MIN_ESTIMATE_SPAN_S,
@@ -43,7 +42,6 @@ from tap_equipme.http.pace_curve import (
     MIN_RATE,
     goodput_lately,
     goodput_since,
-    guessed,
     probe_factor,
     probe_seconds,
 )
@@ -129,7 +127,6 @@ class RateLimiter:
         self.cuts = 0
         self.waited_s = 0.0
         self.paused_s = 0.0
-        self._paused_mark = 0.0
 
     # ----- sending -------------------------------------------------------------------------
     def acquire(self) -> Permit:
@@ -213,17 +210,20 @@ class RateLimiter:
                 return
             if (
                 trial is not None
-                and trial.covers(permit.sent_at)
+                and permit.sent_at < trial.until
                 and (self._evidence.background or not trial.limit_fell_further())
             ):
-                # Refused while a cut is under test: not repeated before it is judged, unless
-                # no background is known and the limit plainly fell further (or a storm).
+                # Refused while the pace is still under the estimate it was cut from, the test
+                # undecided: a cut is not repeated before it is judged, unless nothing known
+                # says background and half the answers since it were refused (a limit that
+                # fell further, or a storm).
                 self._evidence.background_429()
                 return
             if not self._evidence.over_background():
                 self._evidence.background_429()  # background: the request waits alone
                 if trial is None and now >= self._retest_at:
-                    # Now and then a cut without a pause asks again if these are tied to rate.
+                    # Now and then a cut without a pause asks again whether these 429s are
+                    # tied to rate (a rate limit hidden in a background share goes unseen).
                     self._cut(now, 0.0)
                 return
             self._pause_all(now, pause_s)
@@ -245,8 +245,6 @@ class RateLimiter:
             verdict = trial.observe(throttled)
         elif now >= trial.until:
             verdict = trial.verdict_at_end()  # the pace is back at the estimate
-            if verdict is None and permit.sent_at >= trial.cut_at:
-                verdict = trial.observe(throttled)  # too few answers yet: the trial goes on
         if verdict is None:
             return False
         self._trial = None
@@ -288,25 +286,23 @@ class RateLimiter:
 
     def _cut(self, now: float, pause_s: float, refused_sent_at: float = 0.0) -> None:
         pace_before = (self._cut_at, self._w_max, self._k, self._span, self._rate)
-        k_cap_before = self._k_cap
         rate_before = self._current_rate(now)
         since = self._cut_at if self._cut_at is not None else self._started
         since = max(now if since is None else since, now - ESTIMATE_WINDOW_S)
-        # Seconds every worker was paused since the last cut: held back by us, not the server.
-        paused_before = self.paused_s - max(0.0, self._pause_until - now)
-        held, self._paused_mark = paused_before - self._paused_mark, paused_before
         estimate, self._span = goodput_since(
-            self._answers, now, since, first=self._cut_at is None, pause_s=pause_s, held_s=held
+            self._answers, now, since, first=self._cut_at is None, pause_s=pause_s
         )
         if self._rate is not None:
             estimate = min(estimate, self._current_rate(now) or estimate)
         provisional = self._episode_at is None and self._evidence.served < MIN_FIRST_ANSWERS
         self._episode_at = now
-        # The run's first cut from an unpaced start: the requests in flight may decide it.
+        # The run's first cut from an unpaced start (not a retest): the requests in flight at
+        # it may decide it at once.
         first_unpaced = pace_before[4] is None and not self._evidence.background and self.cuts == 0
         if provisional:
-            # The run's first 429 came at once: no rate to estimate yet. Everyone pauses; the
-            # trial's next 429s tell a limit from chance, and only then is a pace set.
+            # The run's first 429 came at once: no rate to estimate yet (a limit met at once,
+            # or a 429 not tied to rate). Everyone pauses; the trial's next 429s tell which,
+            # and only then is a pace set.
             self._trial = CutTrial(
                 cut_at=now,
                 until=now + max(MIN_PROBE_S, pause_s),
@@ -321,20 +317,20 @@ class RateLimiter:
         started = self._started if self._started is not None else now
         lately = goodput_lately(self._recent_answers, now, started)
         if self._evidence.background or (self._trial is None and pace_before[0] is not None):
-            # A later cut never goes below the goodput of the last seconds, unless it follows
-            # an undecided cut whose 429s said the limit fell further.
+            # A later cut never goes below the goodput of the last seconds (a short span after
+            # a pause is no measure of what the server allows), unless it follows an undecided
+            # cut whose 429s said the limit fell further.
             estimate = max(estimate, lately)
         if not self._answers:
-            # Nothing got through since the last cut: one request per pause the server asked.
+            # Nothing got through since the last cut: no estimate. Then one request per pause
+            # the server asked for (it said a request is welcome again by then).
             estimate = 1.0 / max(pause_s, 1e-3)
         self._w_max = max(estimate, MIN_RATE)
         settled_before, self._settled = self._settled, self._w_max
-        # A cut from a handful of answers (a 429 in the first round trips, or soon after a cut)
-        # is a guess, no rate: it comes back to its estimate, and doubles past it, soonest.
-        few = guessed(len(self._answers), self._span) or (
-            first_unpaced and self._evidence.served < MIN_BURST_ANSWERS
-        )
-        self._k_cap = GUESS_PROBE_S if few else MAX_PROBE_S
+        # A first cut from a handful of answers (a 429 in the first round trips) is a guess:
+        # it comes back to its estimate, and probes past it, soonest.
+        few = first_unpaced and self._evidence.served < MIN_BURST_ANSWERS
+        self._k_cap = MIN_PROBE_S if few else MAX_PROBE_S
         self._k = min(probe_seconds(self._w_max), self._k_cap)
         self._cut_at = now
         self.cuts += 1
@@ -343,7 +339,7 @@ class RateLimiter:
         if rate_before is not None and pace_before[0] is not None:
             # Undoing gives the pace then (flat at it, probing on from there), not the old curve,
             # which may have run on into its doubling.
-            k = min(probe_seconds(rate_before), k_cap_before)
+            k = probe_seconds(rate_before)
             pace_before = (now - k, rate_before, k, self._span, rate_before)
         self._trial = CutTrial(
             # A cut without a pause (a retest) lets the server's bucket refill for a second

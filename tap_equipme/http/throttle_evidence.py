@@ -141,10 +141,6 @@ MAX_TESTED_SHARE = 0.5
 # (fewer and a 30% background does it by chance), or with every answer refused (a storm).
 CHAINED_CUT_429S = 8
 STORM_429S = 3
-# Answers a cut's trial needs before it may be kept: at a low pace the trial's seconds hold few
-# answers, and a cut kept on a handful by chance would stand (a slow pace gathers evidence
-# slowly); the trial goes on past its end until it has them.
-MIN_TRIAL_ANSWERS = 10
 # Requests in flight at an unpaced first cut, sent after the refused one, that (all in-flight
 # answers fine) undo it at once.
 MIN_IN_FLIGHT = 1
@@ -247,28 +243,14 @@ class CutTrial:
             return LOWERED
         return None
 
-    def covers(self, sent_at: float) -> bool:
-        """Whether a request sent at `sent_at` is evidence for this trial.
-
-        Those sent before its end, and any while a cut (not a retest) still has fewer than
-        MIN_TRIAL_ANSWERS answers: a slow pace must not make a cut stick by lack of evidence.
-        """
-        return sent_at < self.until or (not self.strict and self.answers < MIN_TRIAL_ANSWERS)
-
     def limit_fell_further(self) -> bool:
         """Whether the 429s since this undecided cut say the limit fell further (or a storm)."""
         if self.refused >= STORM_429S and self.refused == self.answers:
             return True
         return self.refused >= CHAINED_CUT_429S and self.share >= 0.5
 
-    def verdict_at_end(self) -> str | None:
-        """The verdict once the pace is back at the estimate, undecided until then.
-
-        Returns:
-            None while a cut (not a retest) has fewer than MIN_TRIAL_ANSWERS answers.
-        """
+    def verdict_at_end(self) -> str:
+        """The verdict once the pace is back at the estimate, undecided until then."""
         if self.strict:  # undecided: no strong evidence that the retest lowered the share
             return NOT_LOWERED if self.share < MAX_TESTED_SHARE else LOWERED
-        if self.answers < MIN_TRIAL_ANSWERS:
-            return None
         return NOT_LOWERED if self.llr > 0 and self.share < MAX_TESTED_SHARE else LOWERED

@@ -290,11 +290,9 @@ def test_background_429s_do_not_starve_a_sync():
     strict=True,
     reason="issue 19 point 3 not met yet: over 480 seeds (buckets 5/20/100 per s x background "
     "0-30%, tests/tap/limiter_sim.py) the pace still sits under half the bucket for over 10 s "
-    "in 7 (worst 34 s; 35 and 44 s before the trial minimum, pause-free estimates and 1-s "
-    "guesses; 123 before the in-flight and retest rules), and in 2 of the 28 examples drawn "
-    "here (100/s + 15%: 10.9 and 27 s): a cut confirmed by chance at the end of its trial "
-    "(Wald's test has little power at a 5-15% background) and retests cutting from a pace "
-    "still under the bucket. Derandomized, so the xfail is stable.",
+    "in 35 (7%; worst 44 s; 123 and 428 s before the in-flight and retest rules): a background "
+    "429 in the first round trips sets a pace from a handful of answers, and a cut confirmed "
+    "by chance at the end of its trial ratchets it down. Derandomized, so the xfail is stable.",
 )
 @settings(
     max_examples=25,
@@ -380,17 +378,36 @@ class ThirdThenRandom(RandomRefusals):
         return super().admit()
 
 
-@pytest.mark.parametrize("seed", range(8))
-def test_a_429_on_the_third_request_sets_no_lasting_pace(seed):
-    """Benchmark 6's 15% case with seed 19: a cut from two answers stood at 2/s.
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 19: benchmark 6's 15% case with seed 19. A cut from two answers stands (4 of "
+    "these 8 seeds get 0.29-0.43 of the fixed run's goodput over 20 s). Making a cut's trial "
+    "collect 10 answers before it is kept fixed it (0.70 or more) but let a 2/s or 5/s bucket's "
+    "429s pass as background (429 share 31% and 15% in benchmark 6): reverted, see "
+    "docs/ARCHITECTURE.md 'Request rate'.",
+)
+def test_a_429_on_the_third_request_sets_no_lasting_pace():
+    """The run's third request refused, then 15% at random: the pace must not stay at 2/s."""
+    worst = 1.0
+    for seed in range(8):
+        clock = FakeClock()
+        rl = limiter(clock)
+        answered, _ = drive(rl, clock, ThirdThenRandom(0.15, seed), 20.0, latency=0.02)
+        fixed_clock = FakeClock()
+        fixed = limiter(fixed_clock, adaptive=False)
+        baseline, _ = drive(fixed, fixed_clock, ThirdThenRandom(0.15, seed), 20.0, latency=0.02)
+        ratio = (len(answered) / clock.now) / (len(baseline) / fixed_clock.now)
+        worst = min(worst, ratio)
+    assert worst >= 0.65
 
-    Before the trial's answer minimum and the 1-s guesses, 4 of these 8 seeds got 0.29-0.43
-    of the fixed run's goodput over 20 s; now 0.70 or more.
+
+@pytest.mark.parametrize("rate", [2.0, 5.0])
+def test_eight_workers_against_a_slow_bucket_get_few_429s(rate):
+    """Benchmark 6's slow buckets on the model (8 workers, 20 ms): 6.2% / 3.2% of 429s today.
+
+    Guards the trade-off met in issue 19: letting an undecided trial absorb 429s as background
+    (to fix the test above) gave 27% / 11% here and 31% / 15% in benchmark 6.
     """
-    clock = FakeClock()
-    rl = limiter(clock)
-    answered, _ = drive(rl, clock, ThirdThenRandom(0.15, seed), 20.0, latency=0.02)
-    fixed_clock = FakeClock()
-    fixed = limiter(fixed_clock, adaptive=False)
-    baseline, _ = drive(fixed, fixed_clock, ThirdThenRandom(0.15, seed), 20.0, latency=0.02)
-    assert len(answered) / clock.now >= 0.65 * len(baseline) / fixed_clock.now, rl.as_dict()
+    run = simulate(Server(rate, 0.0, seed=0), requests=int(rate * 30), latency=0.02)
+    assert run.share_429 <= 0.10
+    assert run.ok / run.seconds >= 0.9 * rate
