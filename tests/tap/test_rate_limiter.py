@@ -362,3 +362,52 @@ def test_retests_of_a_background_back_off_while_they_are_undone():
     fixed = limiter(fixed_clock, adaptive=False)
     baseline, _ = drive(fixed, fixed_clock, RandomRefusals(0.15, seed=3), 400.0, latency=0.02)
     assert len(answered) / clock.now >= 0.9 * len(baseline) / fixed_clock.now, state
+
+
+class ThirdThenRandom(RandomRefusals):
+    """The run's third request refused (two answers, nothing else in flight), then `share`."""
+
+    def __init__(self, share: float, seed: int) -> None:
+        super().__init__(share, seed)
+        self.sent = 0
+
+    def admit(self) -> float | None:
+        self.sent += 1
+        if self.sent <= 3:
+            return 1.0 if self.sent == 3 else None
+        return super().admit()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 19: benchmark 6's 15% case with seed 19. A cut from two answers stands (4 of "
+    "these 8 seeds get 0.29-0.43 of the fixed run's goodput over 20 s). Making a cut's trial "
+    "collect 10 answers before it is kept fixed it (0.70 or more) but let a 2/s or 5/s bucket's "
+    "429s pass as background (429 share 31% and 15% in benchmark 6): reverted, see "
+    "docs/ARCHITECTURE.md 'Request rate'.",
+)
+def test_a_429_on_the_third_request_sets_no_lasting_pace():
+    """The run's third request refused, then 15% at random: the pace must not stay at 2/s."""
+    worst = 1.0
+    for seed in range(8):
+        clock = FakeClock()
+        rl = limiter(clock)
+        answered, _ = drive(rl, clock, ThirdThenRandom(0.15, seed), 20.0, latency=0.02)
+        fixed_clock = FakeClock()
+        fixed = limiter(fixed_clock, adaptive=False)
+        baseline, _ = drive(fixed, fixed_clock, ThirdThenRandom(0.15, seed), 20.0, latency=0.02)
+        ratio = (len(answered) / clock.now) / (len(baseline) / fixed_clock.now)
+        worst = min(worst, ratio)
+    assert worst >= 0.65
+
+
+@pytest.mark.parametrize("rate", [2.0, 5.0])
+def test_eight_workers_against_a_slow_bucket_get_few_429s(rate):
+    """Benchmark 6's slow buckets on the model (8 workers, 20 ms): 6.2% / 3.2% of 429s today.
+
+    Guards the trade-off met in issue 19: letting an undecided trial absorb 429s as background
+    (to fix the test above) gave 27% / 11% here and 31% / 15% in benchmark 6.
+    """
+    run = simulate(Server(rate, 0.0, seed=0), requests=int(rate * 30), latency=0.02)
+    assert run.share_429 <= 0.10
+    assert run.ok / run.seconds >= 0.9 * rate
