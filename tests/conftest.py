@@ -11,7 +11,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import requests
+
+from tests.sandbox_writes import SandboxWrites
 
 if TYPE_CHECKING:
     from tap_equipme.sandbox import SandboxServer
@@ -96,38 +97,6 @@ def _load_by_path(name: str, relative: str) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
-
-
-class SandboxWrites:
-    """The sandbox's own write routes, as an Equipme user would call them."""
-
-    def __init__(self, base_url: str, api_key: str) -> None:
-        self.base = base_url.rstrip("/")
-        self.session = requests.Session()
-        self.session.headers["X-API-KEY"] = api_key
-
-    def patch(self, customer_id: int, operations: list[dict[str, Any]]) -> None:
-        response = self.session.patch(
-            f"{self.base}/v1/sales/customers/{customer_id}",
-            json=operations,
-            headers={"Content-Type": "application/json-patch+json"},
-            timeout=10,
-        )
-        assert response.status_code in (200, 204), response.text
-
-    def put_metadata(self, customer_id: int, key: str, value: str) -> None:
-        response = self.session.post(
-            f"{self.base}/v1/sales/customers/{customer_id}/metadata",
-            json={"key": key, "value": value},
-            timeout=10,
-        )
-        assert response.status_code == 201, response.text
-
-    def delete_metadata(self, customer_id: int, key: str) -> None:
-        response = self.session.delete(
-            f"{self.base}/v1/sales/customers/{customer_id}/metadata/{key}", timeout=10
-        )
-        assert response.status_code == 204, response.text
 
 
 @pytest.fixture

@@ -3,25 +3,16 @@ dumped table by table, and every data file hold none of the old values afterward
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-WORLD = Path(__file__).resolve().parent.parent / "pipeline" / "erasure_world.py"
+from tests.pipeline import erasure_world
 
 
 def _world_module() -> Any:
-    spec = importlib.util.spec_from_file_location("equipme_erasure_world", WORLD)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return erasure_world
 
 
 @pytest.mark.slow

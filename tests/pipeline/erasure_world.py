@@ -15,6 +15,7 @@ import duckdb
 
 from tap_equipme.pipeline.sync import run_sync
 from tap_equipme.warehouse.tables import open_table
+from tests.sandbox_writes import SandboxWrites
 
 TABLES = {
     "customers": "id",
@@ -101,32 +102,6 @@ class World:
         return [p for root in roots for p in sorted(root.rglob("*")) if p.is_file()]
 
 
-class Writes:
-    """The sandbox's write routes, as an Equipme user would call them."""
-
-    def __init__(self, base_url: str, api_key: str) -> None:
-        import requests
-
-        self.base = base_url.rstrip("/") + "/v1/sales/customers"
-        self.session = requests.Session()
-        self.session.headers["X-API-KEY"] = api_key
-
-    def patch(self, customer_id: int, operations: list[dict[str, Any]]) -> None:
-        response = self.session.patch(
-            f"{self.base}/{customer_id}",
-            json=operations,
-            headers={"Content-Type": "application/json-patch+json"},
-            timeout=10,
-        )
-        assert response.status_code in (200, 204), response.text
-
-    def put_metadata(self, customer_id: int, key: str, value: str) -> None:
-        response = self.session.post(
-            f"{self.base}/{customer_id}/metadata", json={"key": key, "value": value}, timeout=10
-        )
-        assert response.status_code == 201, response.text
-
-
 def build(
     destination: str,
     tmp_path: Path,
@@ -137,7 +112,7 @@ def build(
     """Sync, change the target's contact twice (and its metadata), syncing in between; one
     other customer is deleted before the last sync."""
     sandbox.control.reset(customers=12, seed=3)
-    writes = Writes(sandbox.base_url, tap_config["api_key"])
+    writes = SandboxWrites(sandbox.base_url, tap_config["api_key"])
     if destination == "duckdb":
         path, lake = tmp_path / "wh.duckdb", {}
     elif destination == "parquet":

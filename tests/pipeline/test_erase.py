@@ -19,24 +19,14 @@ import duckdb
 import pytest
 
 from tap_equipme.warehouse.erasure import ERASURES_TABLE, SUPPRESSIONS_TABLE
+from tests.pipeline import erasure_world
 
 HOOK = Path(__file__).resolve().parent / "erasehook"
 
 
 @pytest.fixture(scope="module")
 def world_module() -> ModuleType:
-    import importlib.util
-    import sys
-
-    spec = importlib.util.spec_from_file_location(
-        "equipme_erasure_world", Path(__file__).resolve().parent / "erasure_world.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return erasure_world
 
 
 @pytest.fixture(scope="module")

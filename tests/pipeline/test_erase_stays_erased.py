@@ -5,8 +5,6 @@ values land again. Real HTTP (the sandbox), a real DuckDB file, the default chan
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,22 +14,13 @@ import pytest
 
 from tap_equipme.personal_data import default_personal_fields
 from tap_equipme.pipeline.erase import PERSONAL_FIELDS
+from tests.pipeline import erasure_world
+from tests.sandbox_writes import SandboxWrites
 
 
 @pytest.fixture(scope="module")
 def world_module() -> ModuleType:
-    name = "equipme_erasure_world"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(
-        name, Path(__file__).resolve().parent / "erasure_world.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return erasure_world
 
 
 def _value(row: dict[str, Any], path: str) -> Any:
@@ -106,7 +95,7 @@ def test_an_erased_contact_changed_at_the_source_stays_erased_until_unsuppressed
         "contactPhone": "+49 89 5557319",
         "description": "Ansprechpartnerin Rosalind Nachsync",
     }
-    writes = w.Writes(sandbox.base_url, api_key)
+    writes = SandboxWrites(sandbox.base_url, api_key)
     writes.patch(target, [{"op": "replace", "path": f"/{k}", "value": v} for k, v in new.items()])
     world.sync(config)
 
