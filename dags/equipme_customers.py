@@ -42,158 +42,25 @@ from __future__ import annotations
 import datetime as dt
 import os
 import typing as t
-from pathlib import Path
 
-from airflow.sdk import Asset, BaseHook, Param, dag, get_current_context, task
+from airflow.sdk import Asset, Param, dag, get_current_context, task
 
 # Light at parse time: failure alerts (a notifier read when a task fails), the task that
-# reports its sync's OpenLineage datasets.
+# reports its sync's OpenLineage datasets, what a task reads from Airflow (Connections,
+# params; no DuckDB, no singer-sdk, no sync machinery).
 from tap_equipme.airflow.alerts import default_max_staleness, on_task_failure
+from tap_equipme.airflow.dag_settings import (
+    LAKE_PARAMS,
+    airflow_home,
+    tap_config_from_connection,
+    task_warehouse,
+    warehouse_destination,
+)
 from tap_equipme.airflow.lineage import sync_task
 
-# The one list of lake settings (light: no DuckDB, no singer-sdk, no sync machinery).
-from tap_equipme.pipeline.lake_connection import LAKE_SETTINGS
-
-CONN_ID = "equipme_default"
-LAKE_CONN_ID = "equipme_lake"
 POOL = "equipme_warehouse"
 CUSTOMERS_ASSET = Asset("equipme://customers")
 START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-
-
-def warehouse_location(params: t.Mapping[str, t.Any]) -> tuple[str, Path | str]:
-    """Return `(destination, path)` from the DAG params, defaults resolved now.
-
-    Args:
-        params: The run's params.
-
-    Returns:
-        The destination and the absolute warehouse path (destination `ducklake`: the
-        catalog, as given).
-    """
-    destination = str(params.get("destination") or "duckdb")
-    chosen = params.get("warehouse_path") or os.environ.get("EQUIPME_WAREHOUSE_PATH")
-    if destination == "ducklake":
-        # A catalog, not a file: `postgres:...` must not be resolved against the cwd.
-        return destination, str(chosen or "")
-    if not chosen:
-        home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
-        name = "equipme.duckdb" if destination == "duckdb" else "equipme_parquet"
-        chosen = str(home / "data" / name)
-    return destination, Path(chosen).expanduser().resolve()
-
-
-def warehouse_destination(
-    params: t.Mapping[str, t.Any],
-) -> tuple[str, Path | str, dict[str, t.Any], dict[str, str]]:
-    """Return `(destination, path, lake settings, lake credentials)` for a task.
-
-    Destination `ducklake` merges the params with the Connection `equipme_lake` (if defined);
-    the credentials are for the task's environment only (`lake_environment`).
-
-    Args:
-        params: The run's params.
-
-    Returns:
-        The destination, the warehouse path (or catalog), the lake settings and credentials.
-    """
-    from tap_equipme.pipeline.lake_connection import lake_destination, lake_params
-
-    destination, path = warehouse_location(params)
-    if destination != "ducklake":
-        return destination, path, lake_params(params), {}
-    path, lake, credentials = lake_destination(params, lake_from_connection(required=False))
-    return destination, path, lake, credentials
-
-
-LAKE_PARAMS = {name: spec["type"] for name, spec in LAKE_SETTINGS.items()}
-"""Destination `ducklake`: the non-secret lake settings (credentials: the worker's env)."""
-
-
-def tap_config_from_connection(conn_id: str = CONN_ID) -> dict[str, t.Any]:
-    """Build the tap settings from the Airflow Connection (the key never leaves it in logs).
-
-    Any connection type works: `equipme` (the form with API URL and API key fields) or the
-    older JSON-in-extra ones (`http`, ...); the mapping is `tap_equipme.airflow.connection`.
-
-    Args:
-        conn_id: The Connection id.
-
-    Returns:
-        Tap settings: `extra` first, then `api_url` from host/port and `api_key` from password.
-    """
-    from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
-
-    from tap_equipme.airflow.connection import (
-        EquipmeConnectionError,
-        tap_settings_from_connection,
-    )
-
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        # A missing connection does not appear by retrying.
-        msg = (
-            f"Connection {conn_id!r} is not defined: create it (type `equipme`) with the API "
-            "URL (e.g. https://api.equipme.io) and the API key."
-        )
-        raise AirflowFailException(msg) from None
-    try:
-        return tap_settings_from_connection(
-            conn_id,
-            host=conn.host,
-            port=conn.port,
-            schema=conn.schema,
-            password=conn.password,
-            extra=conn.extra_dejson,
-        )
-    except EquipmeConnectionError as exc:
-        raise AirflowFailException(str(exc)) from None
-
-
-def lake_from_connection(conn_id: str = LAKE_CONN_ID, *, required: bool = True) -> t.Any:
-    """Read the DuckLake destination (catalog, settings, credentials) from its Connection.
-
-    The credentials stay in the returned object's `credentials`, to be put in the sync's
-    environment only (`tap_equipme.pipeline.lake_connection.lake_environment`).
-
-    Args:
-        conn_id: The Connection id: host/port/schema/login/password = the PostgreSQL catalog,
-            extra = `data_path`, `lake_schema`, `s3_*`, `aws_access_key_id`, ...
-
-        required: Whether a missing Connection is an error (else: None).
-
-    Returns:
-        A `tap_equipme.pipeline.lake_connection.LakeTarget`, or None.
-    """
-    from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
-
-    from tap_equipme.pipeline.lake_connection import LakeConnectionError
-    from tap_equipme.pipeline.lake_connection import lake_from_connection as from_fields
-
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        if not required:
-            return None
-        msg = (
-            f"Connection {conn_id!r} is not defined: create it with host/port/schema/login/"
-            'password = the lake\'s PostgreSQL catalog and extra = {"data_path": ...}.'
-        )
-        raise AirflowFailException(msg) from None
-    try:
-        return from_fields(
-            conn_id,
-            host=conn.host,
-            port=conn.port,
-            schema=conn.schema,
-            login=conn.login,
-            password=conn.password,
-            extra=conn.extra_dejson,
-        )
-    except LakeConnectionError as exc:
-        # A wrong Connection does not get right by retrying.
-        raise AirflowFailException(str(exc)) from None
 
 
 def build_dag(
@@ -331,7 +198,6 @@ def build_dag(
 
             from airflow.sdk.exceptions import AirflowFailException
 
-            from tap_equipme.pipeline.lake_connection import lake_environment
             from tap_equipme.pipeline.quality import (
                 QualityError,
                 api_total,
@@ -340,11 +206,10 @@ def build_dag(
             )
 
             params = get_current_context()["params"]
-            destination, path, lake, credentials = warehouse_destination(params)
             try:
                 stale = params.get("max_staleness")
                 expected = api_total(tap_config_from_connection()) if full_refresh else None
-                with lake_environment(credentials):
+                with task_warehouse(params) as (destination, path, lake):
                     report = check_warehouse(
                         destination,
                         path,
@@ -362,19 +227,16 @@ def build_dag(
             """`dbt build` of transform/ after the checks: the asset moves only if it passes."""
             from airflow.sdk.exceptions import AirflowFailException
 
-            from tap_equipme.pipeline.lake_connection import lake_environment
             from tap_equipme.pipeline.transform import TransformError, run_dbt_build
 
             params = get_current_context()["params"]
             if not params.get("transform"):
                 return {"run_id": report["run_id"], "transform": None}
-            destination, path, lake, credentials = warehouse_destination(params)
             dbt_path = params.get("dbt_path")
-            if destination == "ducklake":
-                home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
-                dbt_path = dbt_path or str(home / "data" / "equipme_dbt.duckdb")
+            if params.get("destination") == "ducklake":
+                dbt_path = dbt_path or str(airflow_home() / "data" / "equipme_dbt.duckdb")
             try:
-                with lake_environment(credentials):
+                with task_warehouse(params) as (destination, path, lake):
                     summary = run_dbt_build(destination, path, lake=lake, dbt_path=dbt_path)
             except TransformError as exc:
                 # A failed model or test does not pass by retrying; the asset stays put.
@@ -383,12 +245,10 @@ def build_dag(
 
         @task(outlets=[CUSTOMERS_ASSET])
         def publish(report: dict[str, t.Any]) -> dict[str, t.Any]:
-            from tap_equipme.pipeline.lake_connection import lake_environment
             from tap_equipme.pipeline.publish import publish as publish_warehouse
 
             params = get_current_context()["params"]
-            destination, path, lake, credentials = warehouse_destination(params)
-            with lake_environment(credentials):
+            with task_warehouse(params) as (destination, path, lake):
                 published = publish_warehouse(
                     destination, path, params.get("export_dir"), lake=lake
                 )
@@ -397,12 +257,10 @@ def build_dag(
         @task
         def maintain(published: dict[str, t.Any]) -> dict[str, t.Any]:
             """`equipme-sync maintain --apply` after the week's full refresh is published."""
-            from tap_equipme.pipeline.lake_connection import lake_environment
             from tap_equipme.pipeline.maintain_cli import run_maintenance
 
             params = get_current_context()["params"]
-            destination, path, lake, credentials = warehouse_destination(params)
-            with lake_environment(credentials):
+            with task_warehouse(params) as (destination, path, lake):
                 report = run_maintenance(
                     destination,
                     str(path),

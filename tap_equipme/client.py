@@ -6,7 +6,6 @@ The list-stream logic (pagination, bookmark, change capture) is `list_stream.Equ
 from __future__ import annotations
 
 import copy
-import sys
 from collections.abc import Callable, Generator
 from datetime import datetime, timezone
 from functools import cached_property
@@ -15,16 +14,12 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
+from typing_extensions import override
 
 from tap_equipme.errors import EquipmeError
 from tap_equipme.http.api_client import ApiClient
 from tap_equipme.record_checks import RecordShapeError, field_problem
 from tap_equipme.schema_widening import SchemaEvolver
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

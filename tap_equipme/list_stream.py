@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from urllib.parse import urlsplit
 
 from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedException
+from typing_extensions import override
 
 from tap_equipme.client import (
     BOOKMARK_FORMAT,
@@ -25,12 +25,7 @@ from tap_equipme.http.server_clock import future_bookmark
 from tap_equipme.listing.listing_check import STATE_KEY as LISTING_CHECK_KEY
 from tap_equipme.listing.listing_check import ListingCheck
 from tap_equipme.listing.pagination import DriftProofPaginator, PageRequest
-from tap_equipme.record_checks import RecordShapeError, listing_item_problem
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
+from tap_equipme.record_checks import check_items, listing_item_problem
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -312,15 +307,13 @@ class EquipmeListStream(EquipmeStream):
 
     def _check_items(self, items: list[Any], request: PageRequest) -> None:
         """Stop with one clear error at the first item the spec does not allow."""
-        for index, item in enumerate(items):
-            problem = listing_item_problem(item)
-            if problem:
-                msg = (
-                    f"Stream '{self.name}': the list page at offset {request.offset} (limit "
-                    f"{request.limit}), item {index}: {problem}. The API broke its spec; the "
-                    "tap stopped before emitting that page, the stored bookmark stays."
-                )
-                raise RecordShapeError(msg)
+        check_items(
+            items,
+            listing_item_problem,
+            f"Stream '{self.name}': the list page at offset {request.offset} (limit "
+            f"{request.limit}),",
+            "the tap stopped before emitting that page, the stored bookmark stays.",
+        )
 
     def _next_href(self, page: dict[str, Any], current: str) -> str:
         """The list URL (without query) of the page's `next` link, else the current one.

@@ -10,12 +10,12 @@ loader's `child_sets` setting).
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from singer_sdk import typing as th
+from typing_extensions import override
 
 from tap_equipme import schemas
 from tap_equipme.client import EquipmeStream
@@ -26,13 +26,8 @@ from tap_equipme.listing.checkpoint import (
     DEFAULT_INTERVAL_SECONDS,
     CheckpointClock,
 )
-from tap_equipme.record_checks import RecordShapeError, attribute_metadata, metadata_item_problem
+from tap_equipme.record_checks import attribute_metadata, check_items, metadata_item_problem
 from tap_equipme.streams import CustomersStream
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -140,14 +135,13 @@ class CustomerMetadataStream(CustomerChildStream):
                     customer_id,
                 )
                 continue
-            for index, item in enumerate(items):
-                problem = metadata_item_problem(item)
-                if problem:
-                    msg = (
-                        f"Stream '{self.name}': customer {customer_id}, metadata item {index}: "
-                        f"{problem}. The API broke its spec; stopped before emitting it."
-                    )
-                    raise RecordShapeError(msg)
+            check_items(
+                items,
+                metadata_item_problem,
+                f"Stream '{self.name}': customer {customer_id}, metadata",
+                "stopped before emitting it.",
+            )
+            for item in items:
                 # The row belongs to the customer of the request path, whatever the item says.
                 yield attribute_metadata(customer_id, item)
         self.close_version()

@@ -16,6 +16,7 @@ carries a `customer_id` of its own (the spec's MetadataItem has none) keeps it a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -94,6 +95,27 @@ def metadata_item_problem(item: dict[str, Any]) -> str | None:
     if not isinstance(key, str):
         return f"'key' is {_kind(key)} ({_short(key)}), not a string"
     return None
+
+
+def check_items(
+    items: list[Any], problem_of: Callable[[Any], str | None], where: str, after: str
+) -> None:
+    """Stop with one clear error at the first item the spec does not allow.
+
+    Args:
+        items: The items of one response.
+        problem_of: `listing_item_problem` or `metadata_item_problem`.
+        where: The response, for the message ("Stream 'customers': customer 7, metadata").
+        after: What the tap did about it, for the message.
+
+    Raises:
+        RecordShapeError: Naming the response, the item's index and what is wrong.
+    """
+    for index, item in enumerate(items):
+        problem = problem_of(item)
+        if problem:
+            msg = f"{where} item {index}: {problem}. The API broke its spec; {after}"
+            raise RecordShapeError(msg)
 
 
 def attribute_metadata(customer_id: int, item: dict[str, Any]) -> dict[str, Any]:

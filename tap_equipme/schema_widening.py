@@ -3,7 +3,8 @@
 Pure logic (no I/O, no singer-sdk). A `SchemaEvolver` holds a stream's current JSON Schema
 (the spec's, widened as the run goes) and a compiled checker that answers, per record, "does
 this record fit?" with a few set comparisons; only a record that does not fit takes the slow
-path (`widen`, `strip_unknown` or `first_unknown`).
+path (`widen`, `strip_unknown` or `first_unknown`). The inference rules below live in
+`type_inference`.
 
 Inference: a JSON boolean, integer, number, string, object or array gives that type (always
 nullable: a field the spec does not promise may be absent or null). A field seen only as null
@@ -27,9 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-JSON_TYPES = ("boolean", "integer", "number", "string", "object", "array")
-FREEFORM: dict[str, Any] = {"type": ["null", *JSON_TYPES]}
-"""The schema of a value whose type cannot be told: any JSON value."""
+from tap_equipme.type_inference import FREEFORM, infer, is_freeform, merge, type_name
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
@@ -57,112 +56,6 @@ class FieldChange:
 
 class UnknownFieldError(ValueError):
     """A record carries a field the schema does not declare (the `fail` policy)."""
-
-
-def _non_null_types(schema: dict[str, Any]) -> list[str]:
-    declared = schema.get("type")
-    if declared is None:
-        return list(JSON_TYPES)  # an untyped schema ({}) accepts anything
-    types = [declared] if isinstance(declared, str) else list(declared)
-    return [t for t in types if t != "null"]
-
-
-def is_freeform(schema: dict[str, Any]) -> bool:
-    """Whether a schema accepts any JSON value (no single shape).
-
-    Args:
-        schema: A JSON Schema.
-
-    Returns:
-        True for `{}` and for a type list with more than one non-null type (except the
-        integer / number pair).
-    """
-    types = _non_null_types(schema)
-    return len(types) > 1 and sorted(types) != ["integer", "number"]
-
-
-def type_name(schema: dict[str, Any]) -> str:
-    """A short name of a schema's type for messages and the warehouse's change log.
-
-    Args:
-        schema: A JSON Schema.
-
-    Returns:
-        `string`, `integer`, `number`, `boolean`, `object`, `array` or `any`.
-    """
-    if is_freeform(schema):
-        return "any"
-    types = _non_null_types(schema)
-    if "number" in types:
-        return "number"
-    return types[0] if types else "any"
-
-
-def infer(value: Any) -> dict[str, Any] | None:
-    """The JSON Schema of one value (nullable; see the module docstring).
-
-    Args:
-        value: A decoded JSON value.
-
-    Returns:
-        A new JSON Schema, or None when the value tells no type: null, or an object or
-        array holding nothing but such values (`{}`, `[]`, `[null]`).
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return {"type": ["boolean", "null"]}
-    if isinstance(value, int):
-        return {"type": ["integer", "null"]}
-    if isinstance(value, (float, Decimal)):
-        return {"type": ["number", "null"]}
-    if isinstance(value, str):
-        return {"type": ["string", "null"]}
-    if isinstance(value, dict):
-        properties = {}
-        for key, item in value.items():
-            inferred = infer(item)
-            if inferred is not None:
-                properties[key] = inferred
-        return {"type": ["object", "null"], "properties": properties} if properties else None
-    if isinstance(value, list):
-        items: dict[str, Any] | None = None
-        for element in value:
-            inferred = infer(element)
-            if inferred is not None:
-                items = inferred if items is None else merge(items, inferred)
-        return {"type": ["array", "null"], "items": items} if items is not None else None
-    return copy.deepcopy(FREEFORM)
-
-
-def merge(current: dict[str, Any], seen: dict[str, Any]) -> dict[str, Any]:
-    """The narrowest inferred schema that accepts the values of both.
-
-    Args:
-        current: The schema so far.
-        seen: The schema of a new value (from `infer`).
-
-    Returns:
-        `current`, updated in place where possible, or a new schema.
-    """
-    if is_freeform(current):
-        return current
-    if is_freeform(seen):
-        return copy.deepcopy(FREEFORM)
-    old, new = type_name(current), type_name(seen)
-    if old == new == "object":
-        properties = current.setdefault("properties", {})
-        for key, sub in seen.get("properties", {}).items():
-            properties[key] = merge(properties[key], sub) if key in properties else sub
-        return current
-    if old == new == "array":
-        current["items"] = merge(current.get("items", {}), seen.get("items", {}))
-        return current
-    if old == new:
-        return current
-    if {old, new} == {"integer", "number"}:
-        return {"type": ["number", "null"]}
-    return copy.deepcopy(FREEFORM)
 
 
 def _describe(path: tuple[str, ...]) -> str:
@@ -227,20 +120,16 @@ class SchemaEvolver:
                 return
             name = f"K{len(constants)}"
             constants[name] = frozenset(properties)
-            lines.append(f"{pad}if type({var}) is dict:")
-            lines.append(f"{pad}    if not {name}.issuperset({var}):")
-            lines.append(f"{pad}        return False")
+            body = [f"{pad}    if not {name}.issuperset({var}):", f"{pad}        return False"]
             for key, sub in properties.items():
                 child: list[str] = []
                 item = f"v{depth}"
                 self._emit(sub, (*path, key), item, depth + 2, child, constants, inferred=inferred)
                 if child:
-                    lines.append(f"{pad}    {item} = {var}.get({key!r})")
-                    lines.append(f"{pad}    if {item} is not None:")
-                    lines.extend(child)
-            if inferred:
-                lines.append(f"{pad}else:")
-                lines.append(f"{pad}    return False")
+                    body.append(f"{pad}    {item} = {var}.get({key!r})")
+                    body.append(f"{pad}    if {item} is not None:")
+                    body.extend(child)
+            _type_block(lines, pad, var, "dict", body, inferred=inferred)
             return
         if kind == "array":
             items = schema.get("items")
@@ -250,14 +139,8 @@ class SchemaEvolver:
                 self._emit(
                     items, (*path, "[]"), item, depth + 3, child, constants, inferred=inferred
                 )
-            if child:
-                lines.append(f"{pad}if type({var}) is list:")
-                lines.append(f"{pad}    for {item} in {var}:")
-                lines.append(f"{pad}        if {item} is not None:")
-                lines.extend(child)
-            if inferred:
-                lines.append(f"{pad}{'el' if child else ''}if type({var}) is not list:")
-                lines.append(f"{pad}    return False")
+            body = [f"{pad}    for {item} in {var}:", f"{pad}        if {item} is not None:"]
+            _type_block(lines, pad, var, "list", body + child if child else [], inferred=inferred)
             return
         if not inferred:
             return
@@ -401,3 +284,15 @@ def _walk_unknown(
             return new_list
         return value
     return value
+
+
+def _type_block(
+    lines: list[str], pad: str, var: str, kind: str, body: list[str], *, inferred: bool
+) -> None:
+    """Append `if type(var) is <kind>:` with its body; inferred, another type fails the check."""
+    if body:
+        lines.append(f"{pad}if type({var}) is {kind}:")
+        lines.extend(body)
+    if inferred:
+        lines.append(f"{pad}{'el' if body else ''}if type({var}) is not {kind}:")
+        lines.append(f"{pad}    return False")

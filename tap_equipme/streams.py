@@ -5,11 +5,12 @@ Its children, the metadata streams, are in `metadata_streams.py`.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from typing_extensions import override
 
 from tap_equipme import schemas
 from tap_equipme.client import RUN_STATS_KEY
@@ -21,11 +22,6 @@ from tap_equipme.listing.checkpoint import (
 )
 from tap_equipme.listing.listing_check import ListingCheck
 from tap_equipme.listing.metadata_window import plan_slice
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 if TYPE_CHECKING:
     pass

@@ -17,6 +17,7 @@ from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.helpers._classproperty import classproperty
+from typing_extensions import override
 
 from tap_equipme import __version__, personal_data
 from tap_equipme.client import RUN_STATS_KEY, SYNC_MODES
@@ -40,11 +41,6 @@ from tap_equipme.metadata_streams import CustomerMetadataReadsStream, CustomerMe
 from tap_equipme.personal_hash import KEY_ENV
 from tap_equipme.singer_output import FastSingerWriter
 from tap_equipme.streams import CustomersStream
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 DEFAULT_API_URL = "https://api.equipme.io"
 DEFAULT_USER_AGENT = f"tap-equipme/{__version__}"

@@ -13,24 +13,22 @@ import json
 import sys
 from collections.abc import Sequence
 
-from tap_equipme.pipeline.cli import add_warehouse_arguments, lake_arguments
+from tap_equipme.pipeline.cli import command_parser, lake_arguments
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="equipme-sync check",
-        description="Run the data quality checks on a warehouse: duplicate ids, customers "
-        "without a name, duplicate metadata keys and, with --max-staleness, each stream's "
-        "last successful load.",
+    parser = command_parser(
+        "check",
+        "Run the data quality checks on a warehouse: duplicate ids, customers without a name, "
+        "duplicate metadata keys and, with --max-staleness, each stream's last successful load.",
+        prints="report",
     )
-    add_warehouse_arguments(parser)
     parser.add_argument(
         "--max-staleness",
         metavar="DURATION",
         help="fail a stream whose last successful load is older (e.g. 3h, 90m, 21d; a bare "
         "number is minutes)",
     )
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
@@ -51,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = check_warehouse(
             args.destination,
             args.path,
-            lake={k: v for k, v in lake_arguments(args).items() if v is not None},
+            lake=lake_arguments(args),
             max_staleness=limit,
         )
     except QualityError as exc:

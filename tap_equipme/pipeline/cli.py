@@ -110,9 +110,27 @@ def lake_arguments(args: argparse.Namespace) -> dict[str, t.Any]:
         args: The parsed arguments.
 
     Returns:
-        `{setting: value}` for every setting of `LAKE_SETTINGS` (None where not given).
+        `{setting: value}` for every setting of `LAKE_SETTINGS` given (a setting left out is
+        not in it).
     """
-    return {name: getattr(args, name) for name in LAKE_SETTINGS}
+    return {name: getattr(args, name) for name in LAKE_SETTINGS if getattr(args, name) is not None}
+
+
+def command_parser(command: str, description: str, prints: str) -> argparse.ArgumentParser:
+    """The parser of an `equipme-sync` sub-command: the warehouse's arguments and `--json`.
+
+    Args:
+        command: The sub-command's name.
+        description: What it does (its `--help`).
+        prints: What `--json` prints as JSON ("report", "result").
+
+    Returns:
+        The parser; the command adds its own arguments.
+    """
+    parser = argparse.ArgumentParser(prog=f"equipme-sync {command}", description=description)
+    add_warehouse_arguments(parser)
+    parser.add_argument("--json", action="store_true", help=f"print the {prints} as JSON")
+    return parser
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -12,16 +12,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tap_equipme.pipeline.cli import add_warehouse_arguments, lake_arguments
+from tap_equipme.pipeline.cli import command_parser, lake_arguments
 from tap_equipme.pipeline.erase import MODES, customer_request, rules
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="equipme-sync erase",
-        description="Erase one customer's contact person (by customer id, or every customer "
-        "whose contact email is or was an address) from every table, its history, the "
-        "Parquet export and the lake's older snapshots. Dry run unless --apply.",
+    parser = command_parser(
+        "erase",
+        "Erase one customer's contact person (by customer id, or every customer whose contact "
+        "email is or was an address) from every table, its history, the Parquet export and "
+        "the lake's older snapshots. Dry run unless --apply.",
+        prints="report",
     )
     who = parser.add_argument_group("who (one or both)")
     who.add_argument("--customer-id", type=int, action="append", default=[], metavar="N")
@@ -46,8 +47,6 @@ def _parser() -> argparse.ArgumentParser:
         help="remove the customers' suppression entries instead (later syncs land their "
         "personal fields again); needs --customer-id",
     )
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    add_warehouse_arguments(parser)
     return parser
 
 

@@ -12,7 +12,7 @@ import sys
 import typing as t
 from collections.abc import Mapping, Sequence
 
-from tap_equipme.pipeline.cli import add_warehouse_arguments, lake_arguments
+from tap_equipme.pipeline.cli import command_parser, lake_arguments
 from tap_equipme.warehouse.lake_config import lake_settings
 from tap_equipme.warehouse.load_errors import WarehouseError
 from tap_equipme.warehouse.maintenance import (
@@ -65,13 +65,13 @@ def run_maintenance(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="equipme-sync maintain",
-        description="Compact and expire the warehouse: DuckLake merge_adjacent_files, "
-        "expire_snapshots (older than --retention) and cleanup_old_files; DuckDB CHECKPOINT. "
-        "Prints what it would do; --apply does it.",
+    parser = command_parser(
+        "maintain",
+        "Compact and expire the warehouse: DuckLake merge_adjacent_files, expire_snapshots "
+        "(older than --retention) and cleanup_old_files; DuckDB CHECKPOINT. Prints what it "
+        "would do; --apply does it.",
+        prints="report",
     )
-    add_warehouse_arguments(parser)
     parser.add_argument(
         "--retention",
         default=DEFAULT_RETENTION,
@@ -85,7 +85,6 @@ def _parser() -> argparse.ArgumentParser:
         f"(default {DEFAULT_GRACE}: queries already running keep reading)",
     )
     parser.add_argument("--apply", action="store_true", help="do it (default: dry run)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 

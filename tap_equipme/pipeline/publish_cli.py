@@ -12,22 +12,21 @@ import json
 import sys
 from collections.abc import Sequence
 
-from tap_equipme.pipeline.cli import add_warehouse_arguments, lake_arguments
+from tap_equipme.pipeline.cli import command_parser, lake_arguments
 from tap_equipme.pipeline.publish import publish
 from tap_equipme.warehouse.load_errors import WarehouseError
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="equipme-sync publish",
-        description="(Re)create tap-equipme's reporting views in the warehouse (DuckDB file or "
-        "DuckLake) and, for a DuckDB file, export tables and views as Parquet files.",
+    parser = command_parser(
+        "publish",
+        "(Re)create tap-equipme's reporting views in the warehouse (DuckDB file or DuckLake) "
+        "and, for a DuckDB file, export tables and views as Parquet files.",
+        prints="result",
     )
-    add_warehouse_arguments(parser)
     parser.add_argument(
         "--export-dir", help="destination duckdb: where the Parquet files go (default: export/)"
     )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
 
 
@@ -41,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit code (0 success, 1 failure, 2 bad arguments).
     """
     args = _parser().parse_args(sys.argv[2:] if argv is None else argv)
-    lake = {k: v for k, v in lake_arguments(args).items() if v is not None}
+    lake = lake_arguments(args)
     try:
         published = publish(args.destination, args.path, args.export_dir, lake=lake)
     except WarehouseError as exc:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap_equipme.warehouse.column_names import BOOKKEEPING_COLUMNS, HISTORY_COLUMNS
 from tap_equipme.warehouse.json_schema import quote
-from tap_equipme.warehouse.sightings import Sightings
+from tap_equipme.warehouse.sightings import Sightings, temp_table
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -68,15 +68,8 @@ def history_table(stream: str) -> str:
 
 
 def seen_table(stream: str) -> str:
-    """Return the name of the temp table of the keys a stream's records carried this run.
-
-    Args:
-        stream: Stream name.
-
-    Returns:
-        A temp table name.
-    """
-    return f"__equipme_seen_{stream}"
+    """The temp table of the keys a stream's records carried this run (see `temp_table`)."""
+    return temp_table("seen", stream)
 
 
 def data_columns(types: dict[str, Any]) -> list[str]:

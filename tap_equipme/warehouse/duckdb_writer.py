@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -60,28 +60,28 @@ def _check_keys(stream: str, batch: pa.Table, keys: list[str]) -> None:
             raise MissingKeyError(msg)
 
 
+class BatchLoad(NamedTuple):
+    """One parsed batch of a stream, as `DuckDBWarehouse.upsert` takes it."""
+
+    stream: str
+    columns: list[Column]
+    keys: list[str]
+    batch: pa.Table
+    version: int | None
+
+
 class DuckDBWarehouse(DuckDBDeletes):
     """Loads Arrow batches into a DuckDB file and keeps state and load records beside them."""
 
     def upsert_in_background(
-        self,
-        stream: str,
-        columns: list[Column],
-        keys: list[str],
-        batch: pa.Table,
-        version: int | None,
-        loaded: Callable[[int, int, int], None] | None = None,
+        self, load: BatchLoad, loaded: Callable[[int, int, int], None] | None = None
     ) -> None:
         """Start upserting a batch on the loader thread and return at once.
 
         Waits for the previous batch first (batches load in arrival order, one at a time).
 
         Args:
-            stream: Stream name.
-            columns: The stream's columns.
-            keys: Key properties.
-            batch: The parsed batch (see `records_to_arrow`).
-            version: Table version of these records, if any.
+            load: The batch and its stream (the arguments of `upsert`).
             loaded: Called on the loader thread with `(rows, inserted, updated)` when done.
         """
         self.wait_for_loads()
@@ -90,9 +90,9 @@ class DuckDBWarehouse(DuckDBDeletes):
 
         def job() -> None:
             self._loader_thread = threading.get_ident()
-            inserted, updated = self.upsert(stream, columns, keys, batch, version)
+            inserted, updated = self.upsert(*load)
             if loaded is not None:
-                loaded(batch.num_rows, inserted, updated)
+                loaded(load.batch.num_rows, inserted, updated)
             # Commit here, while the next batch is parsed, rather than at the next STATE.
             if self._uncommitted_rows >= self.commit_every_rows:
                 self._commit()

@@ -27,16 +27,23 @@ if TYPE_CHECKING:
     import duckdb
 
 
-def sighted_table(stream: str) -> str:
-    """Return the name of the temp table of a stream's unchanged rows seen in a version.
+def temp_table(purpose: str, stream: str) -> str:
+    """Return the name of one of a stream's temp tables of this load.
 
     Args:
+        purpose: `sighted` (its unchanged rows seen in a version) or `seen` (the keys its
+            records carried this run, see `change_tracking`).
         stream: Stream name.
 
     Returns:
         A temp table name.
     """
-    return f"__equipme_sighted_{stream}"
+    return f"__equipme_{purpose}_{stream}"
+
+
+def sighted_table(stream: str) -> str:
+    """The temp table of a stream's unchanged rows seen in a version (see `temp_table`)."""
+    return temp_table("sighted", stream)
 
 
 def state_integers(value: Any) -> set[int]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import typing as t
 from functools import cached_property
 
 import msgspec
 import pyarrow as pa
 from singer_sdk.sinks import BatchSink
+from typing_extensions import override
 
 from tap_equipme.warehouse.arrow import (
     SchemaConversionError,
@@ -20,13 +20,9 @@ from tap_equipme.warehouse.arrow import (
     wrap_raw,
 )
 from tap_equipme.warehouse.blanking import PersonalFieldBlanker, personal_paths
+from tap_equipme.warehouse.duckdb_writer import BatchLoad
 from tap_equipme.warehouse.load_errors import IncompatibleSchemaError, WarehouseError
 from tap_equipme.warehouse.suppression import SUPPRESSIONS_TABLE
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from singer_sdk import Target
@@ -252,9 +248,8 @@ class WarehouseSink(BatchSink):
         self.warehouse.versions.observe_records(self.stream_name, version)
         if version is None:
             version = self.active_version
-        self.warehouse.upsert_in_background(
-            self.stream_name, self.columns, self.keys, table, version, self._log_loaded
-        )
+        load = BatchLoad(self.stream_name, self.columns, self.keys, table, version)
+        self.warehouse.upsert_in_background(load, self._log_loaded)
 
     def _blank_suppressed(self, table: pa.Table) -> pa.Table:
         """Blank the personal fields of the rows on the suppression list (values never logged)."""

@@ -16,6 +16,7 @@ import pyarrow as pa
 from singer_sdk import Target
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.mapper import SameRecordTransform
+from typing_extensions import override
 
 from tap_equipme.warehouse.commit_policy import (
     DEFAULT_STATE_COMMIT_ROWS,
@@ -27,11 +28,6 @@ from tap_equipme.warehouse.reader import LazyRecordReader
 from tap_equipme.warehouse.sinks import WarehouseSink
 from tap_equipme.warehouse.target_settings import CONFIG_JSONSCHEMA, warehouse_opener
 from tap_equipme.warehouse.versions import VersionTracker, activate_version_mode
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from types import FrameType

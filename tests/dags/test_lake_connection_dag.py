@@ -14,7 +14,8 @@ PROBE = r"""
 import importlib.util, json, os, sys
 spec = importlib.util.spec_from_file_location("equipme_dag", sys.argv[1])
 dag = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(dag)
+spec.loader.exec_module(dag)  # the DAG file parses; its tasks read the lake this way:
+from tap_equipme.airflow.dag_settings import lake_from_connection
 results = []
 for connection in json.loads(sys.argv[2]):
     os.environ.pop("AIRFLOW_CONN_EQUIPME_LAKE", None)
@@ -22,7 +23,7 @@ for connection in json.loads(sys.argv[2]):
         os.environ["AIRFLOW_CONN_EQUIPME_LAKE"] = json.dumps(connection)
     out = {}
     try:
-        target = dag.lake_from_connection()
+        target = lake_from_connection()
         out["catalog"], out["settings"] = target.catalog, target.settings
         out["credential_names"] = sorted(target.credentials)
         out["repr"] = repr(target)

@@ -8,7 +8,8 @@ import jsonschema
 import pytest
 
 from tap_equipme import schemas
-from tap_equipme.schema_widening import FREEFORM, FieldChange, SchemaEvolver, infer, merge
+from tap_equipme.schema_widening import FieldChange, SchemaEvolver
+from tap_equipme.type_inference import FREEFORM, infer, merge
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from tap_equipme.warehouse.arrow import columns_for, parse_schema, records_to_arrow
-from tap_equipme.warehouse.duckdb_writer import DuckDBWarehouse
+from tap_equipme.warehouse.duckdb_writer import BatchLoad, DuckDBWarehouse
 from tap_equipme.warehouse.state import read_state
 
 SCHEMA = {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
@@ -43,7 +43,7 @@ def test_commit_state_waits_for_the_batch_still_loading(tmp_path):
     path = tmp_path / "w.duckdb"
     warehouse = DuckDBWarehouse(str(path), "run-1")
     gate = _Gate(warehouse)
-    warehouse.upsert_in_background("s", COLUMNS, ["id"], _batch(1, 2), None)
+    warehouse.upsert_in_background(BatchLoad("s", COLUMNS, ["id"], _batch(1, 2), None))
     # The call returned while the upsert is still blocked on the loader thread.
     assert gate.entered.wait(5)
     committing = threading.Thread(target=warehouse.commit_state, args=({"bookmarks": {}},))
@@ -62,9 +62,9 @@ def test_commit_state_waits_for_the_batch_still_loading(tmp_path):
 def test_a_failed_background_upsert_fails_the_next_call_and_commits_nothing(tmp_path):
     path = tmp_path / "w.duckdb"
     warehouse = DuckDBWarehouse(str(path), "run-1")
-    warehouse.upsert_in_background("s", COLUMNS, ["id"], _batch(1), None)
+    warehouse.upsert_in_background(BatchLoad("s", COLUMNS, ["id"], _batch(1), None))
     gate = _Gate(warehouse, RuntimeError("disk on fire"))
-    warehouse.upsert_in_background("s", COLUMNS, ["id"], _batch(2), None)
+    warehouse.upsert_in_background(BatchLoad("s", COLUMNS, ["id"], _batch(2), None))
     gate.release.set()
     with pytest.raises(RuntimeError, match="disk on fire"):
         warehouse.commit_state({"bookmarks": {"s": "after"}})
@@ -81,7 +81,7 @@ def test_fail_interrupts_a_batch_still_loading(tmp_path):
     path = tmp_path / "w.duckdb"
     warehouse = DuckDBWarehouse(str(path), "run-1")
     gate = _Gate(warehouse)
-    warehouse.upsert_in_background("s", COLUMNS, ["id"], _batch(1), None)
+    warehouse.upsert_in_background(BatchLoad("s", COLUMNS, ["id"], _batch(1), None))
     assert gate.entered.wait(5)
     failing = threading.Thread(target=warehouse.fail, args=("SIGTERM",))
     failing.start()
