@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
@@ -58,6 +58,19 @@ def _check_keys(stream: str, batch: pa.Table, keys: list[str]) -> None:
                 "key property in every record. Nothing of this batch was loaded."
             )
             raise MissingKeyError(msg)
+
+
+@contextlib.contextmanager
+def _row_errors(stream: str) -> Iterator[None]:
+    """Name the stream in DuckDB's errors about a row (a constraint, a conversion)."""
+    try:
+        yield
+    except duckdb.ConstraintException as exc:
+        msg = f"Stream '{stream}': a record breaks a constraint of the table: {exc}"
+        raise WarehouseError(msg) from exc
+    except duckdb.ConversionException as exc:
+        msg = f"Stream '{stream}': a value cannot be converted to its column type: {exc}"
+        raise WarehouseError(msg) from exc
 
 
 class BatchLoad(NamedTuple):
@@ -266,7 +279,7 @@ class DuckDBWarehouse(DuckDBDeletes):
         names = [c.name for c in columns]
         if keys:
             select = [f"CAST({quote(n)} AS {types[n]})" for n in names]
-            try:
+            with _row_errors(stream):
                 counts = self.tracker.merge(
                     stream,
                     select,
@@ -277,12 +290,6 @@ class DuckDBWarehouse(DuckDBDeletes):
                     utc_now(),
                     self.keeps_history(stream),
                 )
-            except duckdb.ConstraintException as exc:
-                msg = f"Stream '{stream}': a record breaks a constraint of the table: {exc}"
-                raise WarehouseError(msg) from exc
-            except duckdb.ConversionException as exc:
-                msg = f"Stream '{stream}': a value cannot be converted to its column type: {exc}"
-                raise WarehouseError(msg) from exc
             if self.keeps_history(stream) and (
                 counts.inserted or counts.updated or counts.undeleted
             ):
@@ -302,18 +309,12 @@ class DuckDBWarehouse(DuckDBDeletes):
         select = [f"CAST({quote(n)} AS {types[n]})" for n in names]
         insert_cols = [*names, "_loaded_at", "_deleted_at", "_sdc_table_version"]
         select += ["?::TIMESTAMPTZ", "NULL", "?::BIGINT"]
-        try:
+        with _row_errors(stream):
             self.con.execute(
                 f"INSERT INTO {table} ({', '.join(quote(n) for n in insert_cols)}) "
                 f"SELECT {', '.join(select)} FROM {_STAGED}",
                 [utc_now(), version],
             )
-        except duckdb.ConstraintException as exc:
-            msg = f"Stream '{stream}': a record breaks a constraint of the table: {exc}"
-            raise WarehouseError(msg) from exc
-        except duckdb.ConversionException as exc:
-            msg = f"Stream '{stream}': a value cannot be converted to its column type: {exc}"
-            raise WarehouseError(msg) from exc
         return staged_rows - updated, updated
 
 

@@ -21,17 +21,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tap_equipme.warehouse.erasure import (
-    ErasureRequest,
-    TableChange,
-    TableRule,
+from tap_equipme.warehouse.erasure import ErasureRequest, TableChange, TableRule, erase_rows, plan
+from tap_equipme.warehouse.erasure_log import (
     count_suppressions,
     ensure_bookkeeping,
-    erase_rows,
     log_complete,
     log_pending,
     pending_keys,
-    plan,
     remove_suppressions,
     write_suppressions,
 )

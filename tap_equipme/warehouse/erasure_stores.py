@@ -31,7 +31,8 @@ from tap_equipme.warehouse.duckdb_rewrite import (
     literal,
     rewrite_duckdb_file,
 )
-from tap_equipme.warehouse.erasure import ERASURES_TABLE, SUPPRESSIONS_TABLE, existing_tables
+from tap_equipme.warehouse.erasure import existing_tables
+from tap_equipme.warehouse.erasure_log import ERASURES_TABLE, SUPPRESSIONS_TABLE
 from tap_equipme.warehouse.json_schema import quote
 from tap_equipme.warehouse.load_errors import WarehouseError
 from tap_equipme.warehouse.parquet_writer import KEYS_METADATA, LOCK_FILE

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from tap_equipme.warehouse.erasure import ERASURES_TABLE, SUPPRESSIONS_TABLE
+from tap_equipme.warehouse.erasure_log import ERASURES_TABLE, SUPPRESSIONS_TABLE
 from tests.pipeline import erasure_world
 
 HOOK = Path(__file__).resolve().parent / "erasehook"

@@ -9,9 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tap_equipme.warehouse.erasure import (
-    ErasureRequest,
-    TableRule,
+from tap_equipme.warehouse.erasure import ErasureRequest, TableRule
+from tap_equipme.warehouse.erasure_log import (
     ensure_bookkeeping,
     remove_suppressions,
     write_suppressions,
