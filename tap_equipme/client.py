@@ -189,7 +189,9 @@ class EquipmeStream(Stream):
 
     def _adopt_schema(self, schema: dict) -> None:
         """Make a widened schema the stream's own and send it before the next record."""
-        self._schema = schema
+        # A new field the policy names is marked personal, so a loader's suppression list
+        # blanks it too.
+        self._schema = self.owner.personal_data.mark_schema(self.name, schema)
         # The stream maps (aliases, flattening, property maps) derive their schemas from it.
         self._tap.mapper.register_raw_stream_schema(self.name, schema, self.primary_keys)
         self._stream_maps = None
@@ -197,14 +199,16 @@ class EquipmeStream(Stream):
 
     @override
     def _generate_record_messages(self, record: dict) -> Generator[RecordMessage, None, None]:
+        # The personal-data policy first, before any output (and before stream maps see it):
+        # a field beyond the spec that the policy hashes or drops gets its schema from what
+        # is emitted (a hash is a string, whatever the value was; a dropped one never lands).
+        scrub = self._scrub
+        if scrub is not None:
+            record = scrub(record)
         # A record with fields beyond the schema (the API grew) takes the slow path once;
         # the check itself is a few set comparisons.
         if not self._evolver.fits(record):
             record = self._handle_unknown_fields(record)
-        # The personal-data policy, before any output (and before stream maps see it).
-        scrub = self._scrub
-        if scrub is not None:
-            record = scrub(record)
         # singer-sdk walks every record against the selection mask (most of the tap's CPU
         # time); when every property is selected there is nothing to remove, so skip it.
         if not self._all_properties_selected:

@@ -14,6 +14,7 @@ Metadata items are free text: their `value` is personal when the item's `key` ma
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -57,6 +58,9 @@ _STREAM_SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "customers": schemas.customer_schema,
     METADATA_STREAM: schemas.customer_metadata_schema,
 }
+TYPO_SIMILARITY = 0.85
+"""A `personal_data` field beyond the spec this similar to a spec field's path (difflib's
+ratio) is taken for a typo (`contactEmial`), not for a new field (`contactMobile`)."""
 _VALUE_KEYWORDS = ("maxLength", "minLength", "pattern", "format", "enum")
 """Keywords a hashed value no longer meets (it is 64 hex characters)."""
 
@@ -67,7 +71,8 @@ SETTINGS = [
         description="Per personal field, `keep`, `hash` or `drop`, keyed `<stream>.<field "
         "path>` (e.g. `customers.contactEmail`, `customers.accountManager.lastName`, "
         "`customer_metadata.value`). A field named here that is not personal by default "
-        "becomes personal. See docs/personal-data.md.",
+        "becomes personal; one beyond the spec applies whenever the API sends it. See "
+        "docs/personal-data.md.",
     ),
     th.Property(
         "personal_data_default",
@@ -243,6 +248,16 @@ class PersonalDataPolicy:
         return self.hasher
 
 
+def _schema_paths(schema: dict[str, Any], prefix: str = "") -> list[str]:
+    """Every dotted property path of a JSON Schema (objects only, not array items)."""
+    paths = []
+    for name, prop in schema.get("properties", {}).items():
+        paths.append(f"{prefix}{name}")
+        if isinstance(prop, dict):
+            paths.extend(_schema_paths(prop, f"{prefix}{name}."))
+    return paths
+
+
 def _depth(item: tuple[str, str]) -> int:
     return item[0].count(".")
 
@@ -301,11 +316,23 @@ def config_problems(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
                 f"Setting 'personal_data': {name!r} names no stream with fields of its own; "
                 f"use '<stream>.<field path>' with a stream of {sorted(_STREAM_SCHEMAS)}."
             )
-        elif not path or _property(_STREAM_SCHEMAS[stream](), path.split(".")) is None:
+        elif not path:
             problems.append(
-                f"Setting 'personal_data': {name!r}: stream {stream!r} has no field {path!r} "
-                "(a nested field is written with dots, e.g. 'customers.accountManager.email')."
+                f"Setting 'personal_data': {name!r} names no field (a nested field is written "
+                "with dots, e.g. 'customers.accountManager.email')."
             )
+        elif _property(_STREAM_SCHEMAS[stream](), path.split(".")) is None:
+            # A field beyond the spec applies whenever the API sends it; one that looks like
+            # a spec field mistyped would leave the real one in clear, so it is refused.
+            spec_paths = _schema_paths(_STREAM_SCHEMAS[stream]())
+            close = difflib.get_close_matches(path, spec_paths, cutoff=TYPO_SIMILARITY)
+            if close:
+                problems.append(
+                    f"Setting 'personal_data': {name!r}: stream {stream!r} has no field "
+                    f"{path!r} in the spec; did you mean '{stream}.{close[0]}'? (A field "
+                    "beyond the spec is accepted unless its name is this close to a spec "
+                    "field's.)"
+                )
     patterns = config.get("personal_data_metadata_keys")
     if patterns is not None and (
         not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns)
