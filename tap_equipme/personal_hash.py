@@ -48,7 +48,7 @@ class HashMemo(dict[str, str]):
     the old one, and a value found in the old one moves back, so values that keep coming (an
     account manager's name, a description) stay while a stream of one-off values (phone
     numbers) passes through. Measured on benchmark 1's 50,000 customers: 62,000 HMACs with
-    the memo, 171,000 without (the old cache, emptied when full, needed 69,000).
+    the memo (59,700 distinct values); the old cache, emptied when full, needed 69,000.
     """
 
     __slots__ = ("_inner", "_old", "_outer")
