@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 
 from tap_equipme.personal_data import (
     PersonalDataPolicy,
@@ -44,6 +45,59 @@ def test_the_fast_hash_is_hmac_sha256_of_the_normalized_value() -> None:
         assert hasher(value) == expected  # from the cache
         assert long_key(value) == hmac.new(b"k" * 100, normalized.encode(), "sha256").hexdigest()
     assert KEY not in repr(hasher)
+
+
+def _reference(key: str, value: object) -> str:
+    """HMAC-SHA-256 as docs/personal-data.md states it, with the standard library's `hmac`."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    text = text.strip()
+    text = text.lower() if "@" in text else text
+    return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def test_the_record_path_hashes_exactly_as_the_reference_hmac() -> None:
+    values = [
+        "  Jane.Doe@Example.COM ",  # trimmed, an email lower-cased
+        "JANE.DOE@EXAMPLE.COM",
+        "Jane Doe",  # not an email: case kept
+        "\tJANE DOE\n",
+        "Lefèvre, Claire",
+        "佐藤健一",
+        "ÖZGÜR@Beispiel.DE",  # non-ASCII email: Unicode lower-casing
+        "İstanbul Ofisi",
+        "\u00a0Zoë\u2003",  # Unicode spaces are stripped too (str.strip)
+        "+49 30 1234567",
+        "   ",  # whitespace only: the hash of ""
+        "😀 emoji@x.example",
+        42,
+        3.5,
+        True,
+        {"b": 1, "a": "x"},  # an object: its JSON text, keys sorted
+        ["a", "b"],
+    ]
+    policy = PersonalDataPolicy.from_config(
+        {"personal_data_default": "hash", "personal_data_key": KEY}, {}
+    )
+    scrub = policy.scrubber("customers")
+    assert scrub is not None
+    for value in values:
+        for field, get in [
+            ("contactEmail", lambda out: out["contactEmail"]),
+            ("accountManager", lambda out: out["accountManager"]["email"]),
+        ]:
+            # Twice: the first call computes (a memo miss), the second reads the memo.
+            for _ in range(2):
+                record = {"contactEmail": value, "accountManager": {"email": value}}
+                assert get(scrub(record)) == _reference(KEY, value), (field, value)
+    # Many distinct values push the memo through its generations; all still exact.
+    hasher = Hasher(KEY)
+    for i in range(20_000):
+        value = f" Person{i}@Example.com " if i % 2 else f"+41 44 {i:06d}"
+        assert hasher(value) == _reference(KEY, value)
+    assert hasher(" Person1@Example.com ") == _reference(KEY, "person1@example.com")
+    assert scrub({"contactEmail": ""})["contactEmail"] == ""  # nothing to hash
+    assert KEY not in repr(hasher.memo)
+    assert "Person1" not in repr(hasher.memo)  # the memo never shows values
 
 
 def test_a_record_is_hashed_dropped_and_kept_per_field() -> None:
