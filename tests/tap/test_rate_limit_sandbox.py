@@ -136,8 +136,9 @@ def test_a_429_on_the_third_request_sets_no_lasting_pace(sandbox, config):
         started = time.monotonic()
         tap, log = _sync({**config, **settings, "adaptive_rate_limit": adaptive})
         seconds[adaptive] = time.monotonic() - started
-        # The server's third request (two may be in flight by then: sent third or fourth).
-        assert 429 in [status for *_, status in sorted(log)[:4]]
+    # The server's third request was refused: with slow start at most two were in flight by
+    # then, so it was sent third or fourth (the fixed run sends eight at once: any order).
+    assert 429 in [status for *_, status in sorted(log)[:4]]
     figures = tap.api_client.stats.as_dict()["rate_limiter"]
     assert figures["cuts_undone"] >= 1, figures  # the guess was undone ...
     settled = figures["settled_per_s"]
