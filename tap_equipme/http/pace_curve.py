@@ -81,6 +81,15 @@ def goodput_since(
     # would read as the rate. Later spans start with a cut and include its pause.
     span = max(now - since, MIN_ESTIMATE_SPAN_S if first else 1e-3)
     estimate = len(answers) / span
+    if first and now - since < MIN_ESTIMATE_SPAN_S:
+        # Unpaced so far, the answers are what the server refilled over the span plus what it
+        # held at the start: a bucket's capacity, one second of its rate (the sandbox's, and
+        # a common default). Counting that second keeps a short burst from overestimating.
+        span = now - since + MIN_ESTIMATE_SPAN_S
+        estimate = len(answers) / span
+        if pause_s > now - since and len(answers) >= MIN_BURST_ANSWERS:
+            estimate = min(estimate, len(answers) / (now - since + pause_s))
+        return estimate, span
     if first:
         # Unpaced so far, the tap itself may have been the bottleneck for most of the span
         # (start-up, a busy machine); the last second is what the server allowed.
@@ -104,3 +113,40 @@ def goodput_lately(lately: deque[float], now: float, started: float) -> float:
         lately.popleft()
     window = min(max(now - started, 1.0), ESTIMATE_WINDOW_S)
     return len(lately) / window
+
+
+def later_estimate(
+    estimate: float,
+    lately: float,
+    *,
+    floor_lately: bool,
+    standing: float | None,
+    counted: int,
+    pause_s: float,
+) -> float:
+    """The estimate a cut sets, from `goodput_since`'s and what else is known.
+
+    Args:
+        estimate: The goodput since the last cut (`goodput_since`).
+        lately: The goodput of the last seconds (`goodput_lately`).
+        floor_lately: Never go below `lately` (a later cut: a short span after a pause is no
+            measure of what the server allows, and each cut estimating from the goodput of the
+            pace the last one set ratchets the pace down).
+        standing: The standing estimate when the refused request was sent past it (probing
+            above it): the server allowed that rate, a limit under it would have refused
+            sooner, so the cut never goes below it. None otherwise.
+        counted: Answers `estimate` was counted from.
+        pause_s: The pause the 429 asks for.
+
+    Returns:
+        Requests per second.
+    """
+    if floor_lately:
+        estimate = max(estimate, lately)
+    if standing is not None:
+        estimate = max(estimate, standing)
+    if not counted:
+        # Nothing got through since the last cut: no estimate. Then one request per pause the
+        # server asked for (it said a request is welcome again by then).
+        estimate = 1.0 / max(pause_s, 1e-3)
+    return estimate

@@ -2,8 +2,9 @@
 
 Pure logic: no HTTP, no threads of its own; time comes from an injectable clock and waiting
 from an injectable sleep, so tests drive it with a fake clock. Shared by every request of a
-run (list pages and metadata), thread-safe. The pace arithmetic (goodput estimate, CUBIC's
-curve) is `pace_curve.py`; what the 429s say (trials, background share) `throttle_evidence.py`.
+run (list pages and metadata), thread-safe. When a request may go (slow start, the shared
+pause, the pace) is `paced_sender.py`; the pace arithmetic (goodput estimate, CUBIC's curve)
+`pace_curve.py`; what the 429s say (trials, background share) `throttle_evidence.py`.
 
 How it behaves (see docs/ARCHITECTURE.md, "Request rate"):
 
@@ -20,16 +21,18 @@ How it behaves (see docs/ARCHITECTURE.md, "Request rate"):
   clearly above it; any other 429 is waited out by its own request. Retests (cuts without a
   pause) are kept only on strong evidence; their interval doubles (10 to 160 s) while undone.
 - The run's first 429, before two answers, sets no pace (nothing to estimate from): everyone
-  pauses and the trial's next 429s decide.
+  pauses and the trial's next 429s decide. A cut from fewer than ten answers is a guess: one
+  429 to a request sent under it undoes it.
+- A cut that stood says the server allows its estimate: a 429 to a request sent at or under it
+  (up to CUBIC's plateau) is not about our rate and is waited out alone, unless the limit
+  plainly fell; a cut made after the pace probed past it never goes below it.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from tap_equipme.http.pace_curve import (
@@ -42,9 +45,10 @@ from tap_equipme.http.pace_curve import (
     MIN_RATE,
     goodput_lately,
     goodput_since,
-    probe_factor,
+    later_estimate,
     probe_seconds,
 )
+from tap_equipme.http.paced_sender import SLOW_START_GROWTH, PacedSender, Permit
 from tap_equipme.http.throttle_evidence import (
     NOT_LOWERED,
     CutTrial,
@@ -58,24 +62,13 @@ RETEST_S = 10.0
 # While retests keep being undone the interval doubles up to this (each costs a trial's seconds
 # at a lowered pace); a retest that stands brings it back to RETEST_S.
 MAX_RETEST_S = 160.0
-# Slow start: requests more in flight per answer (0.5: x1.5 a round trip; 1 would double
-# it, and a first 429 would find twice as many requests in flight, all refused too).
-SLOW_START_GROWTH = 0.5
-# How often a request held back by slow start looks again, seconds.
-SLOW_START_POLL_S = 0.002
-# Lateness a paced sender may make up at once: one interval, at most this many seconds (sleep
-# overshoot would otherwise cost a few percent of the rate at hundreds of requests per second).
-MAX_CATCH_UP_S = 0.05
+# A request sent at up to this multiple of a standing estimate is "under" it: CUBIC's plateau,
+# (2 - BETA) x the estimate at most, which a limit found at the estimate refuses next to none of
+# (a bucket's second of capacity outlasts the plateau's small excess).
+UNDER_ESTIMATE = 2.0 - BETA
 
 
-@dataclass(frozen=True)
-class Permit:
-    """One granted request: when it was sent (pass it back to `RateLimiter.on_answer`)."""
-
-    sent_at: float
-
-
-class RateLimiter:
+class RateLimiter(PacedSender):
     """The adaptive send-rate and concurrency controller shared by every request of a run."""
 
     def __init__(
@@ -97,26 +90,19 @@ class RateLimiter:
             clock: Monotonic seconds.
             sleep: How to wait (tests pass one that advances their fake clock).
         """
-        self.max_concurrency = max(1, max_concurrency)
-        self.max_rate = max_rate
-        self.adaptive = adaptive
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._window = 1.0 if adaptive else float(self.max_concurrency)
-        self._in_flight = 0
-        self._rate: float | None = max_rate
-        self._next_send = 0.0
-        self._pause_until = 0.0
-        self._started: float | None = None
-        self._cut_at: float | None = None
+        super().__init__(
+            max_concurrency=max_concurrency,
+            max_rate=max_rate,
+            adaptive=adaptive,
+            clock=clock,
+            sleep=sleep,
+        )
         self._episode_at: float | None = None
         self._retest_at = 0.0
         self._retest_s = RETEST_S
         self._k_cap = MAX_PROBE_S
         self._settled: float | None = None  # the estimate of the last cut still standing
-        self._w_max = 0.0
-        self._k = MIN_PROBE_S
+        self._guess = False  # the last cut was set from a handful of answers
         self._span = MIN_ESTIMATE_SPAN_S
         self._answers: deque[float] = deque()
         self._recent_answers: deque[float] = deque()
@@ -125,55 +111,6 @@ class RateLimiter:
         self.throttled = 0
         self.undone = 0
         self.cuts = 0
-        self.waited_s = 0.0
-        self.paused_s = 0.0
-
-    # ----- sending -------------------------------------------------------------------------
-    def acquire(self) -> Permit:
-        """Wait until a request may be sent, and count it as in flight.
-
-        Returns:
-            The permit to pass to `on_answer` once the request is answered or failed.
-        """
-        while True:
-            granted = self.try_acquire()
-            if isinstance(granted, Permit):
-                return granted
-            with self._lock:
-                self.waited_s += granted
-            self._sleep(granted)
-
-    def try_acquire(self) -> Permit | float:
-        """Grant a request now if it may be sent, else say how long to wait before asking again.
-
-        Returns:
-            The permit (the request counts as in flight), or the seconds to wait.
-        """
-        with self._lock:
-            now = self._clock()
-            wait = self._wait_locked(now)
-            if wait > 0:
-                return wait
-            self._in_flight += 1
-            if self._started is None:
-                self._started = now
-            return Permit(now)
-
-    def _wait_locked(self, now: float) -> float:
-        if now < self._pause_until:
-            return self._pause_until - now
-        if self._in_flight >= int(self._window) < self.max_concurrency:
-            # Slow start (afterwards the fan-out's threads bound concurrency): look again once
-            # an answer may have come.
-            return SLOW_START_POLL_S
-        rate = self._current_rate(now)
-        if rate is None:
-            return 0.0
-        interval = 1.0 / rate
-        if now < self._next_send:
-            return self._next_send - now
-        self._next_send = max(self._next_send, now - min(interval, MAX_CATCH_UP_S)) + interval
-        return 0.0
 
     # ----- answers -------------------------------------------------------------------------
     def on_answer(self, permit: Permit, *, throttled: bool, pause_s: float = 0.0) -> None:
@@ -219,6 +156,8 @@ class RateLimiter:
                 # fell further, or a storm).
                 self._evidence.background_429()
                 return
+            if self._under_standing_estimate(permit):
+                return
             if not self._evidence.over_background():
                 self._evidence.background_429()  # background: the request waits alone
                 if trial is None and now >= self._retest_at:
@@ -227,7 +166,37 @@ class RateLimiter:
                     self._cut(now, 0.0)
                 return
             self._pause_all(now, pause_s)
-            self._cut(now, pause_s, permit.sent_at)
+            self._cut(now, pause_s, permit.sent_at, permit.pace)
+
+    def _under_standing_estimate(self, permit: Permit) -> bool:
+        """A 429 to a request sent at or under the estimate of a cut that stood: not our rate.
+
+        A limit found at that estimate refuses nothing sent under it; the 429 is background
+        (waited out alone), unless the limit plainly fell (half the recent answers refused).
+        A guess (a cut from a handful of answers) refused under its own estimate was wrong:
+        it is undone.
+
+        Returns:
+            True when the 429 was taken as not tied to rate.
+        """
+        if (
+            self._trial is not None
+            or self._settled is None
+            or permit.pace is None
+            or permit.pace > UNDER_ESTIMATE * self._w_max
+            or self._evidence.limit_fell()
+        ):
+            return False
+        self._evidence.background_429()
+        if self._guess:
+            self._undo_standing()
+        return True
+
+    def _undo_standing(self) -> None:
+        """Undo a standing guess: back to unpaced, the recent share learnt as background."""
+        self._evidence.learn(self._evidence.recent_share)
+        self._cut_at, self._rate, self._settled, self._guess = None, self.max_rate, None, False
+        self._start_afresh()
 
     def _judge_trial(self, permit: Permit, throttled: bool, now: float) -> bool:
         """Feed one answer to the cut under test; undo or confirm it once decided.
@@ -261,30 +230,38 @@ class RateLimiter:
         self._retest_at = now + self._retest_s
         return False
 
-    def _pause_all(self, now: float, pause_s: float) -> None:
-        until = now + pause_s
-        self.paused_s += max(0.0, until - max(self._pause_until, now))
-        self._pause_until = max(self._pause_until, until)
-        self._window = float(self.max_concurrency)
-
     def _undo(self, trial: CutTrial) -> None:
         """Go back to the pace before a cut that did not lower the 429 share; learn the share."""
         self._evidence.learn(trial.blended_share)
         self._cut_at, self._w_max, self._k, self._span, self._rate = trial.pace_before
         self._settled = trial.settled_before  # an undone cut found no rate limit
         self._trial = None
+        # The pause the cut imposed is over for everyone but the request refused now.
+        self._pause_until = min(self._pause_until, self._start_afresh())
+
+    def _start_afresh(self) -> float:
+        """After an undo, estimates start afresh and the next test of the background waits.
+
+        The goodput under the undone cut says nothing of what the server allows.
+
+        Returns:
+            Now.
+        """
         self.undone += 1
-        # The goodput under the undone cut says nothing of what the server allows: estimates
-        # start afresh from here, and the next test of the background waits RETEST_S.
         now = self._clock()
         self._answers.clear()
         self._recent_answers.clear()
         self._started = now
         self._retest_at = now + self._retest_s
-        # The pause the cut imposed is over for everyone but the request refused now.
-        self._pause_until = min(self._pause_until, now)
+        return now
 
-    def _cut(self, now: float, pause_s: float, refused_sent_at: float = 0.0) -> None:
+    def _cut(
+        self,
+        now: float,
+        pause_s: float,
+        refused_sent_at: float = 0.0,
+        refused_pace: float | None = None,
+    ) -> None:
         pace_before = (self._cut_at, self._w_max, self._k, self._span, self._rate)
         rate_before = self._current_rate(now)
         since = self._cut_at if self._cut_at is not None else self._started
@@ -292,6 +269,7 @@ class RateLimiter:
         estimate, self._span = goodput_since(
             self._answers, now, since, first=self._cut_at is None, pause_s=pause_s
         )
+        counted = len(self._answers)
         if self._rate is not None:
             estimate = min(estimate, self._current_rate(now) or estimate)
         provisional = self._episode_at is None and self._evidence.served < MIN_FIRST_ANSWERS
@@ -315,21 +293,29 @@ class RateLimiter:
             )
             return
         started = self._started if self._started is not None else now
-        lately = goodput_lately(self._recent_answers, now, started)
-        if self._evidence.background or (self._trial is None and pace_before[0] is not None):
-            # A later cut never goes below the goodput of the last seconds (a short span after
-            # a pause is no measure of what the server allows), unless it follows an undecided
-            # cut whose 429s said the limit fell further.
-            estimate = max(estimate, lately)
-        if not self._answers:
-            # Nothing got through since the last cut: no estimate. Then one request per pause
-            # the server asked for (it said a request is welcome again by then).
-            estimate = 1.0 / max(pause_s, 1e-3)
+        probed = (
+            self._trial is None
+            and self._settled is not None
+            and refused_pace is not None
+            and refused_pace > UNDER_ESTIMATE * self._w_max
+        )
+        estimate = later_estimate(
+            estimate,
+            goodput_lately(self._recent_answers, now, started),
+            # A later cut never goes below the goodput of the last seconds, unless it follows
+            # an undecided cut whose 429s said the limit fell further.
+            floor_lately=bool(self._evidence.background)
+            or (self._trial is None and pace_before[0] is not None),
+            standing=self._w_max if probed else None,
+            counted=counted,
+            pause_s=pause_s,
+        )
         self._w_max = max(estimate, MIN_RATE)
         settled_before, self._settled = self._settled, self._w_max
         # A first cut from a handful of answers (a 429 in the first round trips) is a guess:
         # it comes back to its estimate, and probes past it, soonest.
-        few = first_unpaced and self._evidence.served < MIN_BURST_ANSWERS
+        few = 0 < counted < MIN_BURST_ANSWERS
+        self._guess = few
         self._k_cap = MIN_PROBE_S if few else MAX_PROBE_S
         self._k = min(probe_seconds(self._w_max), self._k_cap)
         self._cut_at = now
@@ -339,7 +325,7 @@ class RateLimiter:
         if rate_before is not None and pace_before[0] is not None:
             # Undoing gives the pace then (flat at it, probing on from there), not the old curve,
             # which may have run on into its doubling.
-            k = probe_seconds(rate_before)
+            k = MIN_PROBE_S
             pace_before = (now - k, rate_before, k, self._span, rate_before)
         self._trial = CutTrial(
             # A cut without a pause (a retest) lets the server's bucket refill for a second
@@ -354,14 +340,8 @@ class RateLimiter:
             strict=not pause_s,
             in_flight=self._in_flight if first_unpaced else 0,
             refused_sent_at=refused_sent_at,
+            guess=few,
         )
-
-    def _current_rate(self, now: float) -> float | None:
-        if self._cut_at is not None:
-            self._rate = max(self._w_max * probe_factor(now - self._cut_at, self._k), MIN_RATE)
-        if self.max_rate is not None:
-            return min(self._rate or self.max_rate, self.max_rate)
-        return self._rate
 
     # ----- reporting -----------------------------------------------------------------------
     def as_dict(self) -> dict[str, Any]:

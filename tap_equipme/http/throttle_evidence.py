@@ -21,6 +21,8 @@ from dataclasses import dataclass
 # Answers the recent 429 share is measured over (enough that a share of 5% shows as 2 in 40,
 # few enough that a rate limit reached is seen within a second or two).
 RECENT_ANSWERS = 40
+# Answers the "limit fell" test looks at (the last ones only: a limit that fell shows at once).
+SHORT_ANSWERS = 16
 # Answers a cut's baseline share is measured over at least.
 MIN_SHARE_SAMPLE = 10
 # Standard deviations above the background share before 429s count as congestion (3: a false
@@ -41,6 +43,7 @@ class ThrottleEvidence:
     def __init__(self) -> None:
         """Start with no answers and no background."""
         self._recent: deque[bool] = deque(maxlen=RECENT_ANSWERS)
+        self._short: deque[bool] = deque(maxlen=SHORT_ANSWERS)
         self.background = 0.0
         self.background_429s = 0
         # The background share the last trial measured: single 429s move the average back up
@@ -54,6 +57,7 @@ class ThrottleEvidence:
             throttled: The answer was a 429.
         """
         self._recent.append(throttled)
+        self._short.append(throttled)
         if not throttled and self.background:
             self.background -= BACKGROUND_WEIGHT * self.background
             if self.background < MIN_BACKGROUND:
@@ -87,6 +91,12 @@ class ThrottleEvidence:
         b = self.background
         expected = b * n + CONGESTION_Z * math.sqrt(n * b * (1.0 - b)) + 1.0
         return sum(self._recent) > expected
+
+    def limit_fell(self) -> bool:
+        """Whether half the last SHORT_ANSWERS answers were refused, well above any background."""
+        n, b = SHORT_ANSWERS, self.background
+        expected = b * n + CONGESTION_Z * math.sqrt(n * b * (1.0 - b)) + 1.0
+        return sum(self._short) >= max(n / 2, expected)
 
     def learn(self, share: float) -> None:
         """A cut did not lower the 429 share: `share` of the answers are refused whatever we send.
@@ -170,6 +180,7 @@ class CutTrial:
     in_flight: int = 0
     in_flight_refused: int = 0
     refused_sent_at: float = 0.0  # when the request whose 429 made the cut was sent
+    guess: bool = False  # the cut's estimate came from a handful of answers
     _sent_after: int = 0  # in-flight answers to requests sent after it
     answers: int = 0
     refused: int = 0
@@ -234,6 +245,10 @@ class CutTrial:
         """
         self.answers += 1
         self.refused += throttled
+        if self.guess and throttled:
+            # A guess's pace is at or under what the server let through before the 429: a
+            # limit at that rate refuses none of these requests, a background share does.
+            return NOT_LOWERED
         p0 = min(max(self.share_before, MIN_TESTED_SHARE), MAX_TESTED_SHARE)
         p1 = p0 * LOWERED_TO
         self.llr += math.log(p0 / p1) if throttled else math.log((1.0 - p0) / (1.0 - p1))
@@ -253,4 +268,10 @@ class CutTrial:
         """The verdict once the pace is back at the estimate, undecided until then."""
         if self.strict:  # undecided: no strong evidence that the retest lowered the share
             return NOT_LOWERED if self.share < MAX_TESTED_SHARE else LOWERED
-        return NOT_LOWERED if self.llr > 0 and self.share < MAX_TESTED_SHARE else LOWERED
+        # Undecided: the cut stands only if the share since it is at most what "lowered" means
+        # (half the share before; a limit refuses next to none under its estimate). Keeping it
+        # whenever the evidence merely leaned that way confirmed background cuts by chance.
+        p0 = min(max(self.share_before, MIN_TESTED_SHARE), MAX_TESTED_SHARE)
+        if self.share >= MAX_TESTED_SHARE or self.share <= p0 * LOWERED_TO:
+            return LOWERED
+        return NOT_LOWERED

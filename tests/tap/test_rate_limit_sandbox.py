@@ -8,6 +8,8 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 from tap_equipme.tap import TapEquipme
 
 
@@ -111,3 +113,35 @@ def test_429s_not_tied_to_rate_do_not_starve_the_sync(sandbox, config):
     assert figures["throttled"] > 0
     # What the progress line and the summary report: 429s not tied to rate, about 1 in 7.
     assert 0.05 <= (figures["background_share"] or 0.0) <= 0.35, figures
+
+
+@pytest.mark.slow  # two syncs that wait out 20 429s of 1 s each: about 25 s
+def test_a_429_on_the_third_request_sets_no_lasting_pace(sandbox, config):
+    """Benchmark 6's 15% case: the sandbox (seed 19) refuses the run's third request at random.
+
+    Two answers, then a 429: a 2/s bucket and a chance 429 look the same. The cut it makes is a
+    guess; a 429 to a request sent under the guessed rate is one no limit at that rate sends,
+    so the guess is undone. Before, the cut's trial ended undecided on a handful of answers and
+    the 2/s pace stood for the whole run (`settled_per_s: 2.0`; 33.5 s against 9.3 s for the
+    fixed run when this test was written).
+    """
+    # Retry-After honoured as sent (1 s), as in the benchmark.
+    settings = {"metadata_concurrency": 8, "backoff_factor": 1.0, "sync_mode": "incremental"}
+    seconds = {}
+    for adaptive in (False, True):
+        sandbox.control.reset(customers=100, seed=1)
+        sandbox.control.set_faults(
+            latency_ms=20, throttle_rate=0.15, retry_after_seconds=1, seed=19
+        )
+        started = time.monotonic()
+        tap, log = _sync({**config, **settings, "adaptive_rate_limit": adaptive})
+        seconds[adaptive] = time.monotonic() - started
+    # The server's third request was refused: with slow start at most two were in flight by
+    # then, so it was sent third or fourth (the fixed run sends eight at once: any order).
+    assert 429 in [status for *_, status in sorted(log)[:4]]
+    figures = tap.api_client.stats.as_dict()["rate_limiter"]
+    assert figures["cuts_undone"] >= 1, figures  # the guess was undone ...
+    settled = figures["settled_per_s"]
+    assert settled is None or settled >= 5.0, figures  # ... and no 2/s limit believed
+    # Both runs wait out the same 429s; a standing 2/s pace took 3x the fixed run's time.
+    assert seconds[True] <= 1.5 * seconds[False] + 5.0, seconds

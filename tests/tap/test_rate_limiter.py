@@ -242,7 +242,7 @@ def test_a_limit_that_changes_mid_run_is_followed_within_ten_seconds():
 
 
 # ----- 429s not tied to rate (issue 19) ------------------------------------------------------
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from tests.tap.limiter_sim import Server, simulate  # noqa: E402
@@ -286,13 +286,27 @@ def test_background_429s_do_not_starve_a_sync():
     assert adaptive.longest_below(50.0) <= 10.0
 
 
+# The seeds of a wider sweep (buckets 5/20/100 per s x background 0/5/15/30% x seeds 0-39, 480
+# runs) on which the property still fails (35 of 480 before this round, 5 now). Given as
+# explicit examples, so the test fails on them whatever else Hypothesis draws.
+STILL_SLOW = [(5.0, 0.3, 8), (20.0, 0.15, 2), (100.0, 0.05, 0), (100.0, 0.05, 2), (100.0, 0.15, 2)]
+
+
+def _with_still_slow_examples(test):
+    for rate, background, seed in STILL_SLOW:
+        test = example(rate=rate, background=background, seed=seed)(test)
+    return test
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 19 point 3 not met yet: over 480 seeds (buckets 5/20/100 per s x background "
-    "0-30%, tests/tap/limiter_sim.py) the pace still sits under half the bucket for over 10 s "
-    "in 35 (7%; worst 44 s; 123 and 428 s before the in-flight and retest rules): a background "
-    "429 in the first round trips sets a pace from a handful of answers, and a cut confirmed "
-    "by chance at the end of its trial ratchets it down. Derandomized, so the xfail is stable.",
+    reason="issue 19 point 3 not met yet: over 480 seeds the pace still sits under half the "
+    "bucket for over 10 s in 5 (worst 35 s; 35 of 480 and 44 s before): a guess from two "
+    "answers saw no 429 in its 4-answer trial, then a cut past it from the goodput since held "
+    "~2/s for 6 s (2 seeds); a first cut from 20-50 answers at 5% background saw no 429 by "
+    "chance and each probe past it was cut and kept by chance too (2); a cut right after an "
+    "undo with no answer since paced one request per Retry-After for 15 s (5/s + 30%). See "
+    "docs/ARCHITECTURE.md 'Request rate'.",
 )
 @settings(
     max_examples=25,
@@ -305,9 +319,24 @@ def test_background_429s_do_not_starve_a_sync():
     background=st.sampled_from([0.0, 0.05, 0.15, 0.3]),
     seed=st.integers(0, 10_000),
 )
+@_with_still_slow_examples
 def test_the_pace_never_stays_under_half_the_bucket_for_more_than_10_s(rate, background, seed):
     run = simulate(Server(rate, background, seed=seed), requests=int(rate * 40))
     assert run.longest_below(0.5 * rate) <= 10.0
+
+
+def test_the_pace_stays_under_half_the_bucket_on_most_seeds():
+    """The sweep's first five seeds (60 runs): 4 over 10 s now, 9 before (the property is xfail)."""
+    slow = []
+    for rate in (5.0, 20.0, 100.0):
+        for background in (0.0, 0.05, 0.15, 0.3):
+            for seed in range(5):
+                run = simulate(Server(rate, background, seed=seed), requests=int(rate * 40))
+                below = run.longest_below(0.5 * rate)
+                if below > 10.0:
+                    slow.append((rate, background, seed, round(below, 1)))
+    assert len(slow) <= 4, slow
+    assert max((below for *_, below in slow), default=0.0) <= 36.0, slow
 
 
 @pytest.mark.parametrize("in_flight_refused", [False, True])
@@ -380,11 +409,13 @@ class ThirdThenRandom(RandomRefusals):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 19: benchmark 6's 15% case with seed 19. A cut from two answers stands (4 of "
-    "these 8 seeds get 0.29-0.43 of the fixed run's goodput over 20 s). Making a cut's trial "
-    "collect 10 answers before it is kept fixed it (0.70 or more) but let a 2/s or 5/s bucket's "
-    "429s pass as background (429 share 31% and 15% in benchmark 6): reverted, see "
-    "docs/ARCHITECTURE.md 'Request rate'.",
+    reason="issue 19: benchmark 6's 15% case with seed 19. 6 of these 8 seeds now get 0.75-1.01 "
+    "of the fixed run's goodput over 20 s (4 of 8 before, 0.29-0.43 for the rest); seeds 0 and 7 "
+    "get 0.43 and 0.58: the guess's trial (2 s at 1.8/s, about 4 answers) saw no 429 by chance "
+    "and a background 429 after the pace probed past it cut again from the goodput since (seed "
+    "0), or a retest cut from a goodput lowered by the worker's own Retry-After waits (seed 7). "
+    "Telling them apart sooner costs a 2/s bucket 429s (see docs/ARCHITECTURE.md 'Request "
+    "rate').",
 )
 def test_a_429_on_the_third_request_sets_no_lasting_pace():
     """The run's third request refused, then 15% at random: the pace must not stay at 2/s."""
@@ -411,3 +442,98 @@ def test_eight_workers_against_a_slow_bucket_get_few_429s(rate):
     run = simulate(Server(rate, 0.0, seed=0), requests=int(rate * 30), latency=0.02)
     assert run.share_429 <= 0.10
     assert run.ok / run.seconds >= 0.9 * rate
+
+
+def _standing_cut(clock: FakeClock) -> RateLimiter:
+    """A limiter whose cut at 20/s (from 40 answers over 2 s) was tested and stands."""
+    rl = limiter(clock)
+    for _ in range(40):
+        rl.on_answer(rl.acquire(), throttled=False)
+        clock.now += 0.05
+    rl.on_answer(rl.acquire(), throttled=True, pause_s=1.0)
+    while rl._trial is not None:  # paced sends, none refused, until the trial is judged
+        permit = rl.acquire()
+        clock.now += 0.01
+        rl.on_answer(permit, throttled=False)
+    assert rl.as_dict()["settled_per_s"] == pytest.approx(20.0, rel=0.05)
+    assert rl.as_dict()["cuts_undone"] == 0
+    return rl
+
+
+def test_a_429_under_a_standing_estimate_is_waited_out_alone():
+    """The server let 20/s through: a 429 to a request sent at that pace is not about our rate."""
+    clock = FakeClock()
+    rl = _standing_cut(clock)
+    before = rl.as_dict()
+    permit = rl.acquire()
+    assert permit.pace is not None
+    assert permit.pace <= 1.1 * 20.0
+    rl.on_answer(permit, throttled=True, pause_s=1.0)
+    after = rl.as_dict()
+    assert after["cuts"] == before["cuts"], "no new cut"
+    assert after["paused_s"] == before["paused_s"], "nobody else paused"
+    assert after["background_429s"] == before["background_429s"] + 1
+    assert after["settled_per_s"] == before["settled_per_s"]
+
+
+def test_a_limit_that_fell_under_the_estimate_still_cuts():
+    """Half the last answers refused under the estimate: the limit fell, not background."""
+    clock = FakeClock()
+    rl = _standing_cut(clock)
+    cuts = rl.as_dict()["cuts"]
+    for n in range(16):
+        permit = rl.acquire()
+        clock.now += 0.01
+        rl.on_answer(permit, throttled=n % 2 == 0, pause_s=0.1)
+        if rl.as_dict()["cuts"] > cuts:
+            break
+    assert rl.as_dict()["cuts"] == cuts + 1
+
+
+def test_a_cut_after_probing_past_the_estimate_never_goes_below_it():
+    """Refused only at twice the estimate: the server allowed the estimate, whatever the span."""
+    clock = FakeClock()
+    rl = _standing_cut(clock)
+    settled = rl.as_dict()["settled_per_s"]
+    # Few requests while the curve climbs (the tap was busy elsewhere): a low goodput since.
+    while (rl.as_dict()["rate_per_s"] or 0.0) < 2 * settled:
+        clock.now += 0.5
+        rl.on_answer(rl.acquire(), throttled=False)
+    rl.on_answer(rl.acquire(), throttled=True, pause_s=1.0)
+    assert rl.as_dict()["cuts"] == 2
+    assert rl.as_dict()["settled_per_s"] >= settled
+
+
+def test_a_guess_is_undone_by_one_429_under_it():
+    """Three answers, then a 429: a 3/s guess. A 429 at that pace is no 3/s limit's."""
+    clock = FakeClock()
+    rl = limiter(clock)
+    for _ in range(3):
+        rl.on_answer(rl.acquire(), throttled=False)
+        clock.now += 0.01
+    rl.on_answer(rl.acquire(), throttled=True, pause_s=1.0)
+    state = rl.as_dict()
+    assert state["cuts"] == 1
+    assert state["rate_per_s"] < 3.0
+    rl.on_answer(rl.acquire(), throttled=True, pause_s=1.0)  # the first one after the pause
+    state = rl.as_dict()
+    assert state["cuts_undone"] == 1, state
+    assert state["rate_per_s"] is None, "back to unpaced"
+    assert state["settled_per_s"] is None
+
+
+def test_a_burst_into_a_full_bucket_does_not_read_as_its_rate():
+    """A 5/s bucket holds 5 tokens: 6 answers in 0.24 s, then a 429, is no 6/s limit.
+
+    The first estimate must not exceed the bucket's rate: a guess (fewer than 10 answers) is
+    undone by a 429 under it, which a limit found too high would send.
+    """
+    clock = FakeClock()
+    rl = limiter(clock)
+    bucket = TokenBucket(clock, 5.0)
+    while rl.as_dict()["cuts"] == 0:
+        permit = rl.acquire()
+        refused = bucket.admit()
+        clock.now += 0.04
+        rl.on_answer(permit, throttled=refused is not None, pause_s=refused or 0.0)
+    assert rl.as_dict()["settled_per_s"] <= 5.0
