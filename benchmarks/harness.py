@@ -90,10 +90,15 @@ def sandbox_process(customers: int, seed: int = 1, latency_ms: float = 0.0) -> I
             process.stdout.close()
 
 
-def tree_rss(process: psutil.Process, peaks: dict[str, int] | None = None) -> int:
+def tree_rss(
+    process: psutil.Process,
+    peaks: dict[str, int] | None = None,
+    cpu: dict[str, dict[int, float]] | None = None,
+) -> int:
     """Resident memory of a process and all its descendants, in bytes.
 
-    With ``peaks``, also keeps the highest RSS seen per program (``tap-equipme``, ...).
+    With ``peaks``, also keeps the highest RSS seen per program (``tap-equipme``, ...); with
+    ``cpu``, the CPU seconds (user + system) last seen per program and process id.
     """
     total = 0
     try:
@@ -103,9 +108,13 @@ def tree_rss(process: psutil.Process, peaks: dict[str, int] | None = None) -> in
     for member in members:
         try:
             rss = member.memory_info().rss
-            if peaks is not None:
+            if peaks is not None or cpu is not None:
                 name = program_name(member)
+            if peaks is not None:
                 peaks[name] = max(peaks.get(name, 0), rss)
+            if cpu is not None:
+                times = member.cpu_times()
+                cpu.setdefault(name, {})[member.pid] = times.user + times.system
         except psutil.Error:
             continue
         total += rss
@@ -130,6 +139,9 @@ class Measured:
     peaks_by_program: dict[str, int]
     returncode: int
     stderr: str
+    cpu_by_program: dict[str, float] | None = None
+    """CPU seconds (user + system) per program, as last sampled (every `SAMPLE_EVERY_S`):
+    unlike wall time, barely moved by other work on a shared machine."""
 
 
 def run_measured(
@@ -155,13 +167,14 @@ def run_measured(
         )
         peak = 0
         by_program: dict[str, int] = {}
+        cpu_seen: dict[str, dict[int, float]] = {}
         watched = psutil.Process(process.pid)
         stop = threading.Event()
 
         def sample() -> None:
             nonlocal peak
             while not stop.is_set():
-                peak = max(peak, tree_rss(watched, by_program))
+                peak = max(peak, tree_rss(watched, by_program, cpu_seen))
                 stop.wait(SAMPLE_EVERY_S)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -181,6 +194,7 @@ def run_measured(
         peaks_by_program=by_program,
         returncode=returncode,
         stderr=stderr,
+        cpu_by_program={name: sum(pids.values()) for name, pids in cpu_seen.items()},
     )
 
 

@@ -114,15 +114,24 @@ def content_hash_sql(types: dict[str, Any], alias: str = "") -> str:
 class ChangeTracker:
     """The change-tracking SQL of one warehouse connection (shared by every writer)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, run_time: dt.datetime) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        run_time: dt.datetime,
+        seen_streams: set[str] | None = None,
+    ) -> None:
         """Track changes on a connection.
 
         Args:
             con: The writer's DuckDB connection (its open transaction is used).
             run_time: This run's time: `_first_seen_at`, `_changed_at`, `_valid_from`.
+            seen_streams: The streams whose keys this run must remember (`seen_table`: the
+                child and "reads" streams of child sets, the only readers of those tables);
+                None: every stream.
         """
         self.con = con
         self.run_time = run_time
+        self.seen_streams = seen_streams
         self._seen_ready: set[str] = set()
         self.sightings = Sightings(con)
         """Unchanged rows seen in a full refresh's version (kept off the stream tables)."""
@@ -185,6 +194,21 @@ class ChangeTracker:
 
     # -- seen keys ------------------------------------------------------------------------
 
+    def keeps_seen(self, stream: str) -> bool:
+        """Whether the keys a stream's records carried this run are remembered (`seen_table`).
+
+        Only the streams that something reads them for: a first load of a million customers
+        kept a million keys (with a primary-key index) in memory for the customers listing,
+        which nothing read.
+
+        Args:
+            stream: Stream name.
+
+        Returns:
+            True if the stream is one of `seen_streams` (or that is None).
+        """
+        return self.seen_streams is None or stream in self.seen_streams
+
     def _ensure_seen(self, stream: str, keys: list[str], types: dict[str, Any]) -> None:
         if stream in self._seen_ready:
             return
@@ -196,7 +220,7 @@ class ChangeTracker:
         self._seen_ready.add(stream)
 
     def seen_exists(self, stream: str) -> bool:
-        """Whether records of the stream arrived in this run.
+        """Whether records of the stream arrived in this run (for a stream that `keeps_seen`).
 
         Args:
             stream: Stream name.
@@ -238,7 +262,9 @@ class ChangeTracker:
         table = quote(stream)
         types = self._types(stream)
         data_types = {n: types[n] for n in names}
-        self._ensure_seen(stream, keys, types)
+        keep_seen = self.keeps_seen(stream)
+        if keep_seen:
+            self._ensure_seen(stream, keys, types)
         typed = ", ".join(f"{expr} AS {quote(n)}" for expr, n in zip(select, names, strict=True))
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_INCOMING} AS SELECT *, "
@@ -246,9 +272,11 @@ class ChangeTracker:
         )
         key_cols = ", ".join(quote(k) for k in keys)
         join = " AND ".join(f"t.{quote(k)} = i.{quote(k)}" for k in keys)
-        con.execute(
-            f"INSERT OR IGNORE INTO {quote(seen_table(stream))} SELECT {key_cols} FROM {_INCOMING}"
-        )
+        if keep_seen:
+            con.execute(
+                f"INSERT OR IGNORE INTO {quote(seen_table(stream))} SELECT {key_cols} "
+                f"FROM {_INCOMING}"
+            )
         first_key = quote(keys[0])
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_DELTA} AS SELECT "

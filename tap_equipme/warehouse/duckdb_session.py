@@ -128,7 +128,11 @@ class DuckDBSession(SchemaPlanner):
         """Whether this run recorded a schema change (the Parquet writer publishes the log)."""
         self.versions = VersionTracker()
         """Full-refresh versions seen; a complete one's soft deletes wait for end of input."""
-        self.tracker = ChangeTracker(self.con, self.started_at)
+        self.tracker = ChangeTracker(
+            self.con,
+            self.started_at,
+            seen_streams={s for c in self.child_sets for s in (c.stream, c.reads_stream)},
+        )
         self._tracked: set[str] = set()
         self._last_undeleted = 0
         try:

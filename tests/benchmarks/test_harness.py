@@ -27,6 +27,20 @@ def test_peak_rss_counts_the_memory_of_child_processes() -> None:
     assert measured.seconds >= 0.5
 
 
+def test_cpu_time_is_counted_per_program_and_not_the_time_spent_waiting() -> None:
+    # A child burns about 0.4 s of CPU, then sleeps 0.6 s: its CPU time is the first only.
+    child = (
+        "import subprocess, sys; subprocess.run([sys.executable, '-c', "
+        '"import time; end = time.process_time() + 0.4\\nwhile time.process_time() < end: '
+        'pass\\ntime.sleep(0.6)"], check=True)'
+    )
+    measured = harness.run_measured([sys.executable, "-c", child])
+    cpu = measured.cpu_by_program or {}
+    burner = max(cpu.values())
+    assert 0.3 <= burner <= 0.9, cpu
+    assert measured.seconds >= 1.0
+
+
 def test_failing_command_raises_with_its_stderr_tail() -> None:
     with pytest.raises(RuntimeError, match="boom-from-child"):
         harness.run_measured([sys.executable, "-c", "import sys; sys.exit('boom-from-child')"])
