@@ -56,14 +56,7 @@ class MergeCounts:
 
 
 def history_table(stream: str) -> str:
-    """Return the name of a stream's history table.
-
-    Args:
-        stream: Stream name.
-
-    Returns:
-        `<stream>_history`.
-    """
+    """The name of a stream's history table: `<stream>_history`."""
     return f"{stream}{HISTORY_SUFFIX}"
 
 
