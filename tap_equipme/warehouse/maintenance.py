@@ -16,7 +16,10 @@ Nothing shrinks unless someone runs, in this order:
    old files, so they stay for the grace period (measured: deleting them at once broke a
    reader's open transaction). Files freed by this run therefore go at the next run.
 
-A DuckDB file gets `CHECKPOINT` (the write-ahead log into the file, free blocks reusable). A
+A local catalog file then gets a checkpoint (loads leave their catalog changes in its WAL:
+a checkpoint at every close rewrote the catalog tables each hourly run). A DuckDB file gets
+`CHECKPOINT` (the write-ahead log into the file, free blocks reusable; loads fold the WAL in
+only once it is half the file's size, see `duckdb_session.WAL_SHARE_BEFORE_CHECKPOINT`). A
 Parquet directory is replaced whole at every commit; only temp files a killed load left are
 removed (when no load holds the directory). Dry run (the default): what would be done, with
 the file and byte counts the catalog knows; nothing is changed.
@@ -106,6 +109,17 @@ def _compact(con: duckdb.DuckDBPyConnection, step: Step) -> None:
     step.summary = "merged" if step.files else "nothing to merge"
     if not step.files:
         step.bytes = 0
+
+
+def _checkpoint_catalog(con: duckdb.DuckDBPyConnection, catalog: Path, *, apply: bool) -> Step:
+    """A local catalog file: its WAL into the file (loads leave it there, see `lake`)."""
+    wal = catalog.with_name(catalog.name + ".wal")
+    wal_bytes = wal.stat().st_size if wal.exists() else 0
+    step = Step("checkpoint", "write the catalog's write-ahead log into the catalog file")
+    step.files, step.bytes = (1, wal_bytes) if wal_bytes else (0, 0)
+    if apply:
+        con.execute(f"CHECKPOINT {_META}")
+    return step
 
 
 def _expiry_cutoff(
@@ -226,6 +240,9 @@ def maintain_lake(
                 [unread_since],
             ).fetchall()
         report.steps.append(cleanup)
+        step_name = "checkpoint"
+        if not lake.uses_postgres:
+            report.steps.append(_checkpoint_catalog(con, Path(lake.catalog), apply=apply))
         report.after = _lake_files(con) if apply else {}
     except duckdb.Error as exc:
         msg = f"Maintenance of the {lake.describe()}, step {step_name!r}, failed: {exc}"
