@@ -60,3 +60,34 @@ def test_small_loads_leave_the_catalog_file_alone_until_maintenance(
     assert local_lake.query("SELECT count(*), max(name) FROM customers WHERE id = 5") == [
         (1, "Renamed 5")
     ]
+
+
+def test_rewriting_a_catalog_file_takes_the_changes_in_its_wal_along(
+    local_lake: Any, singer_lake: Any
+) -> None:
+    # `equipme-sync erase` rewrites a local catalog file (`duckdb_rewrite`); the last load's
+    # catalog changes are still in the WAL, which must not be left beside the fresh file.
+    from tap_equipme.warehouse.duckdb_rewrite import rewrite_duckdb_file
+
+    catalog = Path(local_lake.catalog)
+    wal = catalog.with_name(catalog.name + ".wal")
+    customers = [singer_lake.customer(i) for i in range(1, CUSTOMERS + 1)]
+    local_lake.load(singer_lake.messages(customers))
+    customers[4] = singer_lake.customer(5, name="Renamed 5")
+    local_lake.load(singer_lake.messages(customers, bookmark="2026-02-01T00:00:00Z"))
+    assert wal.exists()
+
+    rewrite_duckdb_file(catalog)
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert local_lake.query("SELECT name FROM customers WHERE id = 5") == [("Renamed 5",)]
+    local_lake.close()  # one process cannot attach a catalog file twice
+    # And the lake takes the next load.
+    customers[5] = singer_lake.customer(6, name="Renamed 6")
+    local_lake.load(singer_lake.messages(customers, bookmark="2026-03-01T00:00:00Z"))
+    local_lake.close()
+    assert local_lake.query(
+        "SELECT id, name FROM customers WHERE name LIKE 'Renamed%' ORDER BY id"
+    ) == [
+        (5, "Renamed 5"),
+        (6, "Renamed 6"),
+    ]
