@@ -14,6 +14,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 CUSTOMERS = 300
 
 
@@ -79,6 +81,20 @@ def test_a_small_load_leaves_the_file_alone_and_its_rows_readable(
     report = maintain_duckdb(database, apply=True)
     assert report.steps[0].files == 1
     assert not wal.exists() or wal.stat().st_size == 0
+    # The checkpoints wrote the touched tables anew and freed the old blocks: more than a
+    # quarter of the file was free, so maintenance rewrote it without them.
+    rewrite = report.steps[1]
+    assert rewrite.name == "rewrite"
+    assert rewrite.files == 1, rewrite
+    assert report.after["bytes"] is not None
+    assert report.before["bytes"] is not None
+    assert report.after["bytes"] < report.before["bytes"]
+    with duckdb.connect(str(database), read_only=True) as con:
+        size = con.execute("PRAGMA database_size").fetchone()
+    assert size is not None
+    assert size[5] == 0  # no free blocks left
+    # Right after, nothing to rewrite.
+    assert maintain_duckdb(database, apply=True).steps[1].files == 0
     assert query("SELECT name FROM customers WHERE id IN (5, 8) ORDER BY id") == [
         ("Renamed 5",),
         ("Renamed 8",),
