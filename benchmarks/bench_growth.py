@@ -9,17 +9,22 @@
    --destination D --path P [lake options] --apply --json``, or, while that command does not
    exist (``COMMANDS`` of ``tap_equipme/pipeline/cli.py`` lacks ``maintain``), the note
    "maintenance: not available".
-3. Measured per run: bytes the sync wrote (DuckLake: the Parquet data and delete files it
-   added under the data path; DuckDB: the file's size change), files on storage, warehouse
-   size (DuckLake: data files + catalog file), sync wall time, the best-of-3 time to read the
-   whole ``customers_report`` view, and the renamed rows' own size as Parquet.
+   Maintenance runs on the simulated clock (`SimulatedClock`): ``--retention`` and
+   ``--grace`` are the real seconds since the run that started ``--retention-hours`` (default
+   168, the product's 7d) and one simulated hour ago.
+3. Measured per run: bytes the sync's processes wrote (the kernel's count, judged) and what
+   it added to storage (DuckLake: Parquet data and delete files under the data path; DuckDB:
+   the file's and WAL's growth), files on storage, warehouse size (DuckLake: data files +
+   catalog file and WAL), sync wall time, the best-of-3 time to read the whole
+   ``customers_report`` view, and the renamed rows' own size as Parquet.
 Goals (ratios of this run, per destination): bytes written per hourly run <= 3x the changed
 rows' Parquet size + 64 KB; data files after run N <= 2x after run 1; warehouse size after
 run N, less the history's real growth, <= 1.5x after run 1; run N's wall time <= 1.1x run
 2's; the report view's query time at run N <= 1.2x at run 2.
 
 Run alone: ``.venv/bin/python benchmarks/bench_growth.py --customers 20000 --runs 200``
-(``--destinations``, ``--maintain-every``, ``--json``); in the suite:
+(``--destinations``, ``--maintain-every``, ``--retention-hours``, ``--json``, ``--keep``); in
+the suite:
 ``run_all.py --only growth``. ``benchmarks/chart_growth.py`` draws the curves.
 """
 
