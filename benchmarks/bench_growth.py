@@ -9,17 +9,22 @@
    --destination D --path P [lake options] --apply --json``, or, while that command does not
    exist (``COMMANDS`` of ``tap_equipme/pipeline/cli.py`` lacks ``maintain``), the note
    "maintenance: not available".
-3. Measured per run: bytes the sync wrote (DuckLake: the Parquet data and delete files it
-   added under the data path; DuckDB: the file's size change), files on storage, warehouse
-   size (DuckLake: data files + catalog file), sync wall time, the best-of-3 time to read the
-   whole ``customers_report`` view, and the renamed rows' own size as Parquet.
+   Maintenance runs on the simulated clock (`SimulatedClock`): ``--retention`` and
+   ``--grace`` are the real seconds since the run that started ``--retention-hours`` (default
+   168, the product's 7d) and one simulated hour ago.
+3. Measured per run: bytes the sync's processes wrote (the kernel's count, judged) and what
+   it added to storage (DuckLake: Parquet data and delete files under the data path; DuckDB:
+   the file's and WAL's growth), files on storage, warehouse size (DuckLake: data files +
+   catalog file and WAL), sync wall time, the best-of-3 time to read the whole
+   ``customers_report`` view, and the renamed rows' own size as Parquet.
 Goals (ratios of this run, per destination): bytes written per hourly run <= 3x the changed
 rows' Parquet size + 64 KB; data files after run N <= 2x after run 1; warehouse size after
 run N, less the history's real growth, <= 1.5x after run 1; run N's wall time <= 1.1x run
 2's; the report view's query time at run N <= 1.2x at run 2.
 
 Run alone: ``.venv/bin/python benchmarks/bench_growth.py --customers 20000 --runs 200``
-(``--destinations``, ``--maintain-every``, ``--json``); in the suite:
+(``--destinations``, ``--maintain-every``, ``--retention-hours``, ``--json``, ``--keep``); in
+the suite:
 ``run_all.py --only growth``. ``benchmarks/chart_growth.py`` draws the curves.
 """
 
@@ -99,7 +104,7 @@ def measure_run(
         warehouse.last_run_an_hour_ago()
     before = warehouse.storage()
     simulated = {p: size for p, size in before.files.items() if p not in edited.files}
-    seconds = warehouse.sync(config)
+    seconds, io_bytes = warehouse.sync(config)
     after = warehouse.storage()
     added = {path: size for path, size in after.files.items() if path not in before.files}
     if warehouse.data_path is None:  # one file: its size change is what the run added
@@ -122,6 +127,7 @@ def measure_run(
         load_average=os.getloadavg()[0],
         simulation_files=len(simulated),
         simulation_bytes=sum(simulated.values()),
+        io_bytes_written=io_bytes,
     )
 
 
@@ -134,6 +140,7 @@ def run_growth(
     maintain_every: int = WEEK,
     on_progress: Any = None,
     max_seconds: float | None = None,
+    retention_hours: int = WEEK,
 ) -> list[Curve]:
     """The simulated hours (see the module docstring); `on_progress(curves)` after each run.
 
@@ -147,7 +154,9 @@ def run_growth(
     curves = [Curve(d) for d in destinations]
     can_maintain = maintenance_available()
     scratch = workdir / "growth-history.parquet"
+    clock = SimulatedClock(retention_hours)
     for run in range(1, runs + 1):
+        clock.run_starts(run)
         ids = renamed_ids(customers, run) if run > 1 else []
         if ids:
             rename(sandbox.base_url, ids, run)
@@ -156,7 +165,7 @@ def run_growth(
             if run == 1:
                 curve.history_bytes_first = warehouse.history_bytes(scratch)
             if maintain_every and run % maintain_every == 0:
-                point.maintenance = _maintain(warehouse, curve, run, can_maintain)
+                point.maintenance = _maintain(warehouse, curve, run, can_maintain, clock)
             curve.points.append(point)
         print(
             f"[growth] run {run}/{runs}: "
@@ -179,15 +188,51 @@ def run_growth(
     return curves
 
 
-def _maintain(warehouse: GrowthWarehouse, curve: Curve, run: int, available: bool) -> str:
+class SimulatedClock:
+    """The benchmark's hours on the wall clock: run R starts simulated hour R - 1.
+
+    Maintenance takes durations (`--retention`, `--grace`) and compares them with the
+    snapshots' and scheduled files' real timestamps. A week of hourly runs here passes in
+    minutes, so a literal `7d` would expire nothing and a literal `1h` grace would keep every
+    file a merge freed. The durations passed are instead the real seconds since the run that
+    started that many simulated hours ago: what a user's `--retention 7d --grace 1h` does in
+    real time, applied to the compressed hours.
+    """
+
+    def __init__(self, retention_hours: int, grace_hours: int = 1) -> None:
+        self.retention_hours = retention_hours
+        self.grace_hours = grace_hours
+        self.starts: dict[int, float] = {}
+
+    def run_starts(self, run: int) -> None:
+        self.starts[run] = time.time()
+
+    def since_hours_ago(self, run: int, hours: int, fallback: str) -> str:
+        """The real duration since simulated hour (run - hours) began; `fallback` if earlier."""
+        then = self.starts.get(run - hours)
+        return fallback if then is None else f"{max(0, int(time.time() - then))}s"
+
+    def retention(self, run: int) -> str:
+        return self.since_hours_ago(run, self.retention_hours, f"{self.retention_hours}h")
+
+    def grace(self, run: int) -> str:
+        return self.since_hours_ago(run, self.grace_hours, f"{self.grace_hours}h")
+
+
+def _maintain(
+    warehouse: GrowthWarehouse, curve: Curve, run: int, available: bool, clock: SimulatedClock
+) -> str:
     if not available:
         return "not available"
-    seconds, summary = warehouse.maintain()
+    retention, grace = clock.retention(run), clock.grace(run)
+    seconds, summary = warehouse.maintain(retention, grace)
     storage = warehouse.storage()
     curve.maintenance.append(
         {
             "after_run": run,
             "seconds": seconds,
+            "retention": retention,
+            "grace": grace,
             "data_files_after": len(storage.files),
             "warehouse_bytes_after": storage.total_bytes,
             "summary": summary,
@@ -206,6 +251,7 @@ def run(
     maintain_every: int = WEEK,
     json_out: Path | None = None,
     max_seconds: float | None = None,
+    retention_hours: int = WEEK,
 ) -> list[Curve]:
     """Benchmark 8 (see the module docstring); writes the curves to `json_out` as they grow."""
     settings = {
@@ -213,6 +259,7 @@ def run(
         "runs": runs,
         "destinations": list(destinations),
         "maintain_every": maintain_every,
+        "retention_hours": retention_hours,
         "maintenance_available": maintenance_available(),
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
@@ -225,6 +272,7 @@ def run(
         maintain_every,
         lambda now: write_results(json_out, report.machine, settings, now, []),
         max_seconds,
+        retention_hours,
     )
     done = curves[0].points[-1].run if curves and curves[0].points else 0
     settings["runs_done"] = done
@@ -247,9 +295,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=200, help="simulated hourly runs")
     parser.add_argument("--destinations", nargs="+", choices=DESTINATIONS, default=DESTINATIONS)
     parser.add_argument("--maintain-every", type=int, default=WEEK, help="runs; 0: never")
+    parser.add_argument(
+        "--retention-hours",
+        type=int,
+        default=WEEK,
+        help="maintenance --retention in simulated hours (default 168: the product's 7d)",
+    )
     parser.add_argument("--json", type=Path, default=RESULTS_JSON, help="the curves (charts)")
     parser.add_argument(
         "--max-seconds", type=float, help="start no run after this long (the curves end early)"
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="build the warehouses in DIR (a new directory) and keep them, to inspect",
     )
     parser.add_argument(
         "--history",
@@ -273,13 +333,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.runs < 2 or args.customers < 100:
             parser.error("benchmark 8 needs --runs >= 2 and --customers >= 100")
         report = Report(machine=machine_description(), size="growth")
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=False)
         with (
-            tempfile.TemporaryDirectory(prefix="equipme-growth-") as workdir,
+            tempfile.TemporaryDirectory(prefix="equipme-growth-") as scratch,
             sandbox_process(customers=0) as sandbox,
         ):
             run(
                 report,
-                Path(workdir),
+                args.keep or Path(scratch),
                 sandbox,
                 args.customers,
                 args.runs,
@@ -287,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.maintain_every,
                 args.json,
                 args.max_seconds,
+                args.retention_hours,
             )
         report.notes.append(f"whole run: {time.perf_counter() - started:.0f} s")
     print(report.markdown())

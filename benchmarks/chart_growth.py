@@ -24,9 +24,9 @@ CHARTS: dict[str, tuple[str, str, Getter]] = {
     "size": ("Warehouse size after each run", "MiB", lambda p: p["warehouse_bytes"] / 2**20),
     "files": ("Files on storage after each run", "files", lambda p: float(p["data_files"])),
     "written": (
-        "Bytes written by each hourly run (DuckLake: files added; DuckDB: file growth)",
+        "Bytes each hourly sync wrote (kernel count; older runs: what it added)",
         "KiB",
-        lambda p: p["bytes_written"] / 1024,
+        lambda p: (p.get("io_bytes_written") or p["bytes_written"]) / 1024,
     ),
     "time": ("Sync wall time of each hourly run", "s", lambda p: float(p["seconds"])),
     "view": (

@@ -53,6 +53,11 @@ def rewrite_duckdb_file(path: Path) -> None:
     fresh = path.with_name(path.name + REWRITE_SUFFIX)
     for stale in (fresh, fresh.with_name(fresh.name + ".wal")):
         stale.unlink(missing_ok=True)
+    if path.with_name(path.name + ".wal").exists():
+        # Loads leave small runs' changes in the WAL (`duckdb_session`). Folded in first:
+        # a WAL left beside the fresh file would be replayed onto it.
+        with duckdb.connect(str(path)) as folding:
+            folding.execute("CHECKPOINT")
     con = duckdb.connect()
     try:
         con.execute(f"ATTACH {literal(str(path))} AS erase_src (READ_ONLY)")

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -41,6 +42,15 @@ and a checkpoint each). It bounds the rows of the open transaction in a listing 
 STATE, where a first load's peak RSS is reached (benchmark 9): at 250,000 a 1,000,000-customer
 listing could hold 2.5x the rows of a 100,000-customer one; at 100,000 both hold the same at
 most. (The peak still grows with the listing: see docs/benchmarks-scale.md, run 3.)"""
+
+WAL_SHARE_BEFORE_CHECKPOINT = 0.5
+"""A DuckDB file is checkpointed when a load closes only if its write-ahead log has grown past
+this share of the file. DuckDB's checkpoint rewrites every row group a commit touched, and a
+table under 122,880 rows is one row group: checkpointing at every close made an hourly run
+that changed 10 of 1,000 customers write 3.3 MB, most of the file (benchmark 8). Left in the
+WAL, the run writes about 9 KB; the WAL is folded in when it reaches this share (a first load:
+at once), by DuckDB itself past its `checkpoint_threshold` (16 MiB), or by `equipme-sync
+maintain`. A reader replays the WAL when it opens the file; copy the `.wal` with the file."""
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +126,10 @@ class DuckDBSession(SchemaPlanner):
         self._loader: ThreadPoolExecutor | None = None
         self._pending: Future[None] | None = None
         self._loader_thread: int | None = None
+        self._checkpoint_file: Path | None = None
+        """The DuckDB file whose WAL `close` may fold in (set by `_open`; None: a lake)."""
+        self._ddl_ran = False
+        """Whether this run created or altered a table (see `_fold_wal`)."""
         self.con = self._open()
         self._closed = False
         self._in_transaction = False
@@ -167,7 +181,13 @@ class DuckDBSession(SchemaPlanner):
     # -- connection and transactions ----------------------------------------------------
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        return connect_duckdb(self.path)
+        con = connect_duckdb(self.path)
+        # No checkpoint at close (see `WAL_SHARE_BEFORE_CHECKPOINT` and `close`): an hourly
+        # run's few changed rows then cost their WAL records, not a rewrite of every table
+        # they touched.
+        con.execute("PRAGMA disable_checkpoint_on_shutdown")
+        self._checkpoint_file = Path(self.path)
+        return con
 
     def _begin(self) -> None:
         if not self._in_transaction:
@@ -370,9 +390,27 @@ class DuckDBSession(SchemaPlanner):
         finally:
             self.close()
 
+    def _fold_wal(self) -> None:
+        """Checkpoint the file if its WAL passed `WAL_SHARE_BEFORE_CHECKPOINT` (see there).
+
+        Also after a run that created or altered a table: DuckDB 1.5.5 failed to replay a
+        WAL holding a struct field's ALTER ("Failure while replaying WAL file ... no default
+        database set"), so schema changes never stay in the WAL.
+        """
+        if self._checkpoint_file is None:
+            return
+        wal = self._checkpoint_file.with_name(self._checkpoint_file.name + ".wal")
+        wal_bytes = wal.stat().st_size if wal.exists() else 0
+        file_bytes = self._checkpoint_file.stat().st_size
+        if wal_bytes and (self._ddl_ran or wal_bytes > WAL_SHARE_BEFORE_CHECKPOINT * file_bytes):
+            self.con.execute("CHECKPOINT")
+
     def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the connection (idempotent); checkpoint a DuckDB file whose WAL grew large."""
         self._stop_loader()
+        if not self._closed and not self._in_transaction:
+            with contextlib.suppress(OSError, duckdb.Error):
+                self._fold_wal()
         self._closed = True
         with contextlib.suppress(duckdb.Error):
             self.con.close()

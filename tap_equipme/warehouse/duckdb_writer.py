@@ -143,6 +143,7 @@ class DuckDBWarehouse(DuckDBDeletes):
             logger.info("Stream '%s': committing the rows loaded so far before altering it", stream)
             self._commit()
         self._begin()
+        self._ddl_ran = self._ddl_ran or bool(statements)
         for statement in statements:
             logger.info("Stream '%s': %s", stream, statement)
             self.con.execute(statement)

@@ -45,7 +45,13 @@ from tap_equipme.warehouse.column_evolution import SCHEMA_CHANGES_TABLE
 from tap_equipme.warehouse.duckdb_session import LOADS_COLUMNS, LOADS_TABLE
 from tap_equipme.warehouse.duckdb_writer import DuckDBWarehouse
 from tap_equipme.warehouse.journal import JournaledConnection
-from tap_equipme.warehouse.lake import LAKE_ALIAS, LakeSettings, connect_lake, lake_settings
+from tap_equipme.warehouse.lake import (
+    LAKE_ALIAS,
+    LakeSettings,
+    connect_lake,
+    fold_catalog_wal,
+    lake_settings,
+)
 from tap_equipme.warehouse.load_errors import WarehouseError
 from tap_equipme.warehouse.state import STATE_TABLE
 
@@ -112,6 +118,10 @@ class DuckLakeWarehouse(DuckDBWarehouse):
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         return cast("duckdb.DuckDBPyConnection", JournaledConnection(connect_lake(self.lake)))
+
+    @override
+    def _fold_wal(self) -> None:
+        fold_catalog_wal(self.con, self.lake, force=self._ddl_ran)
 
     @property
     def _journal(self) -> JournaledConnection:

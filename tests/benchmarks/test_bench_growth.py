@@ -79,6 +79,37 @@ def test_goals_are_the_issues_ratios_of_first_second_and_last_run() -> None:
     ]
 
 
+def test_bytes_written_are_judged_on_what_the_sync_wrote_when_measured() -> None:
+    curve = growth_report.Curve("duckdb")
+    # The file did not grow (bytes_written 0), but the sync wrote 300 KiB (a checkpoint).
+    curve.points = [
+        _point(1),
+        *(_point(r, bytes_written=0, io_bytes_written=300 * 1024) for r in (2, 3)),
+    ]
+    report = Report(machine="test", size="growth")
+    growth_report.report_results(report, [curve], 2_000, maintain_every=168)
+    bytes_goal = next(g for g in report.goals if "mean bytes written" in g.description)
+    assert bytes_goal.ratio == pytest.approx(300 / 100)  # allowed: 3 x 12 + 64 KiB
+    assert "added to storage: mean 0 KiB" in bytes_goal.note
+
+
+def test_maintenance_durations_follow_the_simulated_hours(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(bench_growth.time, "time", lambda: now[0])
+    clock = bench_growth.SimulatedClock(retention_hours=3)
+    for run in range(1, 6):  # a run every 10 real seconds
+        clock.run_starts(run)
+        now[0] += 10
+    # After run 5: a 3-hour retention reaches back to run 2's start (40 s ago), a 1-hour
+    # grace to run 4's (20 s ago).
+    assert clock.retention(5) == "40s"
+    assert clock.grace(5) == "20s"
+    # Before 3 simulated hours have passed, the retention is the user's own duration.
+    assert clock.retention(2) == "3h"
+
+
 def test_charts_draw_one_line_per_destination_and_mark_maintenance() -> None:
     document = {
         "machine": "test",
@@ -127,11 +158,14 @@ def test_tiny_growth_run_measures_both_destinations_run_by_run(tmp_path: Path) -
     document = json.loads(out.read_text())
     assert [c["destination"] for c in document["curves"]] == ["duckdb", "ducklake"]
     for curve in document["curves"]:
+        lake_curve = curve["destination"] == "ducklake"
         first, second = curve["points"]
         assert [first["run"], second["run"]] == [1, 2]
         assert first["bytes_written"] > 0  # the first load wrote the whole table
         assert second["changed_rows"] == 2
         assert second["changed_parquet_bytes"] > 0
+        # The kernel's count of what the sync wrote: at least the data the lake added.
+        assert second["io_bytes_written"] >= (second["bytes_written"] if lake_curve else 1)
         assert all(p["seconds"] > 0 and p["view_seconds"] > 0 for p in curve["points"])
         assert second["warehouse_bytes"] >= first["data_files"] > 0
         if document["settings"]["maintenance_available"]:

@@ -133,6 +133,15 @@ def lake(lake_postgres: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 @pytest.fixture
+def local_lake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Lake]:
+    """A fresh lake with a local catalog file (one machine's setup) and data in tmp_path."""
+    catalog = str(tmp_path / "lake.ducklake")
+    fresh = Lake(catalog, {"lake_data_path": str(tmp_path / "lake-data")}, tmp_path, capsys)
+    yield fresh
+    fresh.close()
+
+
+@pytest.fixture
 def singer_lake() -> Any:
     """Message builders (test modules cannot import conftest under importlib)."""
     from types import SimpleNamespace

@@ -61,6 +61,10 @@ class World:
         if self.destination == "duckdb":
             other.path = tmp_path / self.path.name
             shutil.copy(self.path, other.path)
+            # A DuckDB database is the file and its WAL (loads leave small runs' changes there).
+            wal = self.path.with_name(self.path.name + ".wal")
+            if wal.exists():
+                shutil.copy(wal, other.path.with_name(other.path.name + ".wal"))
         else:
             other.path = tmp_path / self.path.name
             shutil.copytree(self.path, other.path)
