@@ -132,7 +132,7 @@ class GrowthWarehouse:
         Without the checkpoint DuckDB makes when a read-write connection closes: this edit
         stands in for the hour between two runs, and a checkpoint here would fold the
         loads' WAL into the file at every run, which no user's hourly schedule does (the
-        loader leaves it, see `duckdb_session.WAL_SHARE_BEFORE_CHECKPOINT`). A lake's
+        loader leaves it, see `wal.WAL_SHARE_BEFORE_CHECKPOINT`). A lake's
         catalog file gets the same from `connect_lake`.
         """
         with self.connect(read_only=False) as con:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from tap_equipme.warehouse.wal import wal_path
+
 REWRITE_SUFFIX = ".erase-rewrite"
 
 
@@ -51,9 +53,9 @@ def rewrite_duckdb_file(path: Path) -> None:
         path: The DuckDB file (no connection may hold it).
     """
     fresh = path.with_name(path.name + REWRITE_SUFFIX)
-    for stale in (fresh, fresh.with_name(fresh.name + ".wal")):
+    for stale in (fresh, wal_path(fresh)):
         stale.unlink(missing_ok=True)
-    if path.with_name(path.name + ".wal").exists():
+    if wal_path(path).exists():
         # Loads leave small runs' changes in the WAL (`duckdb_session`). Folded in first:
         # a WAL left beside the fresh file would be replayed onto it.
         with duckdb.connect(str(path)) as folding:

@@ -33,6 +33,7 @@ from tap_equipme.warehouse.connection import connect_duckdb, utc_now
 from tap_equipme.warehouse.state import STATE_TABLE, parse_state, stream_bookmark
 from tap_equipme.warehouse.suppression import Suppressions, read_suppressions
 from tap_equipme.warehouse.versions import VersionTracker
+from tap_equipme.warehouse.wal import wal_due
 
 LOADS_TABLE = "_equipme_loads"
 DEFAULT_COMMIT_EVERY_ROWS = 100_000
@@ -42,15 +43,6 @@ and a checkpoint each). It bounds the rows of the open transaction in a listing 
 STATE, where a first load's peak RSS is reached (benchmark 9): at 250,000 a 1,000,000-customer
 listing could hold 2.5x the rows of a 100,000-customer one; at 100,000 both hold the same at
 most. (The peak still grows with the listing: see docs/benchmarks-scale.md, run 3.)"""
-
-WAL_SHARE_BEFORE_CHECKPOINT = 0.5
-"""A DuckDB file is checkpointed when a load closes only if its write-ahead log has grown past
-this share of the file. DuckDB's checkpoint rewrites every row group a commit touched, and a
-table under 122,880 rows is one row group: checkpointing at every close made an hourly run
-that changed 10 of 1,000 customers write 3.3 MB, most of the file (benchmark 8). Left in the
-WAL, the run writes about 9 KB; the WAL is folded in when it reaches this share (a first load:
-at once), by DuckDB itself past its `checkpoint_threshold` (16 MiB), or by `equipme-sync
-maintain`. A reader replays the WAL when it opens the file; copy the `.wal` with the file."""
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +174,7 @@ class DuckDBSession(SchemaPlanner):
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         con = connect_duckdb(self.path)
-        # No checkpoint at close (see `WAL_SHARE_BEFORE_CHECKPOINT` and `close`): an hourly
+        # No checkpoint at close (see `wal` and `close`): an hourly
         # run's few changed rows then cost their WAL records, not a rewrite of every table
         # they touched.
         con.execute("PRAGMA disable_checkpoint_on_shutdown")
@@ -391,18 +383,10 @@ class DuckDBSession(SchemaPlanner):
             self.close()
 
     def _fold_wal(self) -> None:
-        """Checkpoint the file if its WAL passed `WAL_SHARE_BEFORE_CHECKPOINT` (see there).
-
-        Also after a run that created or altered a table: DuckDB 1.5.5 failed to replay a
-        WAL holding a struct field's ALTER ("Failure while replaying WAL file ... no default
-        database set"), so schema changes never stay in the WAL.
-        """
-        if self._checkpoint_file is None:
-            return
-        wal = self._checkpoint_file.with_name(self._checkpoint_file.name + ".wal")
-        wal_bytes = wal.stat().st_size if wal.exists() else 0
-        file_bytes = self._checkpoint_file.stat().st_size
-        if wal_bytes and (self._ddl_ran or wal_bytes > WAL_SHARE_BEFORE_CHECKPOINT * file_bytes):
+        """Checkpoint a DuckDB file whose WAL is due (`wal.wal_due`), forced after DDL."""
+        if self._checkpoint_file is not None and wal_due(
+            self._checkpoint_file, force=self._ddl_ran
+        ):
             self.con.execute("CHECKPOINT")
 
     def close(self) -> None:

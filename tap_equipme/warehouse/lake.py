@@ -26,6 +26,7 @@ from tap_equipme.warehouse.lake_config import (
     lake_settings,
 )
 from tap_equipme.warehouse.load_errors import WarehouseError
+from tap_equipme.warehouse.wal import wal_due
 
 ATTACH_ATTEMPTS = 5
 LAKE_ALIAS = "lake"
@@ -105,8 +106,6 @@ def _create_schema(con: duckdb.DuckDBPyConnection, schema: str) -> None:
 
 CATALOG_BLOCK_SIZE = 16_384
 """Block size of a new local catalog file (DuckDB's smallest; its default is 256 KiB)."""
-CATALOG_WAL_SHARE = 0.5
-"""A local catalog file is checkpointed by `fold_catalog_wal` once its WAL passes this share."""
 
 
 def connect_lake(lake: LakeSettings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -192,7 +191,7 @@ def connect_lake(lake: LakeSettings, *, read_only: bool = False) -> duckdb.DuckD
 def fold_catalog_wal(
     con: duckdb.DuckDBPyConnection, lake: LakeSettings, *, force: bool = False
 ) -> bool:
-    """Checkpoint a local catalog file whose write-ahead log grew past `CATALOG_WAL_SHARE`.
+    """Checkpoint a local catalog file whose write-ahead log is due (`wal.wal_due`).
 
     Only the catalog database (a plain `CHECKPOINT` of a DuckLake would run DuckLake's own
     maintenance). A PostgreSQL catalog needs nothing.
@@ -205,15 +204,7 @@ def fold_catalog_wal(
     Returns:
         Whether it checkpointed.
     """
-    if lake.uses_postgres:
-        return False
-    catalog = Path(lake.catalog)
-    wal = catalog.with_name(catalog.name + ".wal")
-    try:
-        wal_bytes = wal.stat().st_size if wal.exists() else 0
-        if not wal_bytes or (not force and wal_bytes <= CATALOG_WAL_SHARE * catalog.stat().st_size):
-            return False
-    except OSError:
+    if lake.uses_postgres or not wal_due(Path(lake.catalog), force=force):
         return False
     con.execute(f"CHECKPOINT __ducklake_metadata_{LAKE_ALIAS}")
     return True

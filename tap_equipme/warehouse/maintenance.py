@@ -19,7 +19,7 @@ Nothing shrinks unless someone runs, in this order:
 A local catalog file then gets a checkpoint (loads leave their catalog changes in its WAL:
 a checkpoint at every close rewrote the catalog tables each hourly run). A DuckDB file gets
 `CHECKPOINT` (the write-ahead log into the file, free blocks reusable; loads fold the WAL in
-only once it is half the file's size, see `duckdb_session.WAL_SHARE_BEFORE_CHECKPOINT`),
+only once it is half the file's size, see `wal.WAL_SHARE_BEFORE_CHECKPOINT`),
 then, if more than `COMPACT_FREE` of its blocks are free, a rewrite into a fresh file
 (`duckdb_rewrite`, atomic; like the erasure's, it needs no load holding the file). A
 Parquet directory is replaced whole at every commit; only temp files a killed load left are
@@ -48,6 +48,7 @@ from tap_equipme.warehouse.maintenance_report import (
     Step,
     parse_retention,
 )
+from tap_equipme.warehouse.wal import wal_path
 
 _META = f"__ducklake_metadata_{LAKE_ALIAS}"
 COMPACT_FREE = 0.25
@@ -121,7 +122,7 @@ def _compact(con: duckdb.DuckDBPyConnection, step: Step) -> None:
 
 def _checkpoint_catalog(con: duckdb.DuckDBPyConnection, catalog: Path, *, apply: bool) -> Step:
     """A local catalog file: its WAL into the file (loads leave it there, see `lake`)."""
-    wal = catalog.with_name(catalog.name + ".wal")
+    wal = wal_path(catalog)
     wal_bytes = wal.stat().st_size if wal.exists() else 0
     step = Step("checkpoint", "write the catalog's write-ahead log into the catalog file")
     step.files, step.bytes = (1, wal_bytes) if wal_bytes else (0, 0)
@@ -264,7 +265,7 @@ def maintain_lake(
 
 
 def _file_sizes(path: Path) -> dict[str, int | None]:
-    wal = path.with_name(path.name + ".wal")
+    wal = wal_path(path)
     files = [p for p in (path, wal) if p.exists()]
     return {"files": len(files), "bytes": sum(p.stat().st_size for p in files)}
 
@@ -295,7 +296,7 @@ def maintain_duckdb(path: str | os.PathLike[str], *, apply: bool = False) -> Mai
         raise WarehouseError(msg) from exc
     try:
         size = con.execute("PRAGMA database_size").fetchone()
-        wal = location.with_name(location.name + ".wal")
+        wal = wal_path(location)
         step = Step(
             "checkpoint",
             "write the write-ahead log into the file",
