@@ -144,6 +144,9 @@ def create_views(path: str | os.PathLike[str]) -> list[str]:
         msg = f"Setting 'path': the DuckDB file {str(path)!r} does not exist (load data first)."
         raise WarehouseError(msg)
     con = connect_duckdb(str(path))
+    # Closing would checkpoint the WAL the last load left (see `warehouse.wal`): every
+    # hourly publish would rewrite the tables that load touched. Views replay from the WAL.
+    con.execute("PRAGMA disable_checkpoint_on_shutdown")
     try:
         con.execute("BEGIN TRANSACTION")
         created = create_views_in(con)

@@ -99,3 +99,26 @@ def test_a_small_load_leaves_the_file_alone_and_its_rows_readable(
         ("Renamed 5",),
         ("Renamed 8",),
     ]
+
+
+def test_publishing_the_views_after_a_small_load_leaves_the_file_alone(
+    target: Any, query: Any, singer: Any, tmp_path: Path
+) -> None:
+    # The DAG publishes after every hourly load; closing its connection must not fold the
+    # load's WAL into the file (a rewrite of every table the load touched).
+    from tap_equipme.pipeline.publish import publish
+
+    database = tmp_path / "warehouse.duckdb"
+    wal = tmp_path / "warehouse.duckdb.wal"
+    records = [singer.record(singer.customer(i)) for i in range(1, CUSTOMERS + 1)]
+    target.in_process([singer.schema(), *records, singer.state("2024-01-01T00:00:00Z")])
+    publish("duckdb", str(database), str(tmp_path / "export"))
+    renamed = [singer.record(singer.customer(i, name=f"Renamed {i}")) for i in (5, 50)]
+    target.in_process(
+        [singer.schema(), *renamed, singer.state("2024-01-02T00:00:00Z")], run_id="run-2"
+    )
+    assert wal.exists()
+    before = _digest(database)
+    publish("duckdb", str(database), str(tmp_path / "export"))
+    assert _digest(database) == before
+    assert query("SELECT name FROM customers_report WHERE id = 50") == [("Renamed 50",)]
