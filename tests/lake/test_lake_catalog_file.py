@@ -23,6 +23,22 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _load(local_lake: Any, singer_lake: Any) -> tuple[Path, Path, list[dict[str, Any]]]:
+    """A first load of `CUSTOMERS` customers: the catalog file, its WAL, the customers."""
+    from tap_equipme.warehouse.wal import wal_path
+
+    catalog = Path(local_lake.catalog)
+    customers = [singer_lake.customer(i) for i in range(1, CUSTOMERS + 1)]
+    local_lake.load(singer_lake.messages(customers))
+    return catalog, wal_path(catalog), customers
+
+
+def _rename_fifth(local_lake: Any, singer_lake: Any, customers: list[dict[str, Any]]) -> None:
+    """An hourly load that changed one customer."""
+    customers[4] = singer_lake.customer(5, name="Renamed 5")
+    local_lake.load(singer_lake.messages(customers, bookmark="2026-02-01T00:00:00Z"))
+
+
 def test_small_loads_leave_the_catalog_file_alone_until_maintenance(
     local_lake: Any, singer_lake: Any
 ) -> None:
@@ -30,10 +46,7 @@ def test_small_loads_leave_the_catalog_file_alone_until_maintenance(
     from tap_equipme.warehouse.maintenance import maintain_lake
     from tap_equipme.warehouse.maintenance_report import parse_retention
 
-    catalog = Path(local_lake.catalog)
-    wal = catalog.with_name(catalog.name + ".wal")
-    customers = [singer_lake.customer(i) for i in range(1, CUSTOMERS + 1)]
-    local_lake.load(singer_lake.messages(customers))
+    catalog, wal, customers = _load(local_lake, singer_lake)
     # The first load created the tables: its catalog changes are in the file already.
     assert not wal.exists() or wal.stat().st_size == 0
     with duckdb.connect(str(catalog), read_only=True) as con:
@@ -42,8 +55,7 @@ def test_small_loads_leave_the_catalog_file_alone_until_maintenance(
     assert block_size[2] == CATALOG_BLOCK_SIZE
     first = _digest(catalog)
 
-    customers[4] = singer_lake.customer(5, name="Renamed 5")
-    local_lake.load(singer_lake.messages(customers, bookmark="2026-02-01T00:00:00Z"))
+    _rename_fifth(local_lake, singer_lake, customers)
     assert wal.exists()
     assert wal.stat().st_size > 0
     assert _digest(catalog) == first  # the catalog file was not rewritten
@@ -69,12 +81,8 @@ def test_rewriting_a_catalog_file_takes_the_changes_in_its_wal_along(
     # catalog changes are still in the WAL, which must not be left beside the fresh file.
     from tap_equipme.warehouse.duckdb_rewrite import rewrite_duckdb_file
 
-    catalog = Path(local_lake.catalog)
-    wal = catalog.with_name(catalog.name + ".wal")
-    customers = [singer_lake.customer(i) for i in range(1, CUSTOMERS + 1)]
-    local_lake.load(singer_lake.messages(customers))
-    customers[4] = singer_lake.customer(5, name="Renamed 5")
-    local_lake.load(singer_lake.messages(customers, bookmark="2026-02-01T00:00:00Z"))
+    catalog, wal, customers = _load(local_lake, singer_lake)
+    _rename_fifth(local_lake, singer_lake, customers)
     assert wal.exists()
 
     rewrite_duckdb_file(catalog)

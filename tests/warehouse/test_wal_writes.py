@@ -23,15 +23,19 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _first_load(target: Any, singer: Any, tmp_path: Path) -> tuple[Path, Path]:
+    """A first load of `CUSTOMERS` customers; the DuckDB file and its WAL's path."""
+    records = [singer.record(singer.customer(i)) for i in range(1, CUSTOMERS + 1)]
+    target.in_process([singer.schema(), *records, singer.state("2024-01-01T00:00:00Z")])
+    return tmp_path / "warehouse.duckdb", tmp_path / "warehouse.duckdb.wal"
+
+
 def test_a_small_load_leaves_the_file_alone_and_its_rows_readable(
     target: Any, query: Any, singer: Any, tmp_path: Path
 ) -> None:
     from tap_equipme.warehouse.maintenance import maintain_duckdb
 
-    database = tmp_path / "warehouse.duckdb"
-    wal = tmp_path / "warehouse.duckdb.wal"
-    records = [singer.record(singer.customer(i)) for i in range(1, CUSTOMERS + 1)]
-    target.in_process([singer.schema(), *records, singer.state("2024-01-01T00:00:00Z")])
+    database, wal = _first_load(target, singer, tmp_path)
     # A first load created its tables: folded into the file at once.
     assert not wal.exists()
     first = _digest(database)
@@ -108,10 +112,7 @@ def test_publishing_the_views_after_a_small_load_leaves_the_file_alone(
     # load's WAL into the file (a rewrite of every table the load touched).
     from tap_equipme.pipeline.publish import publish
 
-    database = tmp_path / "warehouse.duckdb"
-    wal = tmp_path / "warehouse.duckdb.wal"
-    records = [singer.record(singer.customer(i)) for i in range(1, CUSTOMERS + 1)]
-    target.in_process([singer.schema(), *records, singer.state("2024-01-01T00:00:00Z")])
+    database, wal = _first_load(target, singer, tmp_path)
     publish("duckdb", str(database), str(tmp_path / "export"))
     renamed = [singer.record(singer.customer(i, name=f"Renamed {i}")) for i in (5, 50)]
     target.in_process(
